@@ -1,0 +1,2 @@
+# Tenancy (owner → resellers → customers), customer accounts, their
+# services, feature limits and roles. See README.md in this folder.

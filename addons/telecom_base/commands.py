@@ -1,0 +1,5 @@
+"""Sub-commands of ``telecom`` owned by telecom_base (none yet)."""
+
+
+def register(subparsers):
+    pass
