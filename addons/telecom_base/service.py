@@ -39,9 +39,9 @@ def _visible_account_name(account):
     pool = Pool()
     User = pool.get('res.user')
     transaction = Transaction()
-    if (not transaction.user
-            or not transaction.context.get('_check_access')
-            or account.company.id in User.get_companies()):
+    # Decided by who asks, not by the access-check flag: validation runs
+    # with access checks off even when a reseller's request triggered it.
+    if not transaction.user or account.company.id in User.get_companies():
         return account.rec_name
     return gettext('telecom_base.msg_other_tenant_account')
 
@@ -173,7 +173,7 @@ class ServiceMixin(ModelSQL, ModelView):
                 raise NumberFormatError(gettext(
                         'telecom_base.msg_invalid_value',
                         field=cls._fields[field].string,
-                        model=cls.__doc__.splitlines()[0],
+                        model=cls.__names__()['model'],
                         reason=str(exception))) from exception
 
 
@@ -359,7 +359,8 @@ class Credential(ServiceMixin):
             if any(c in values['username'] for c in ' :@'):
                 raise NumberFormatError(gettext(
                         'telecom_base.msg_invalid_value',
-                        field=cls.username.string, model="Trunk Credential",
+                        field=cls.username.string,
+                        model=cls.__names__()['model'],
                         reason=f"{values['username']!r} contains a space, "
                         "':' or '@'"))
         return values
