@@ -9,7 +9,7 @@ plan's method.
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Hashable, Mapping
+from typing import Hashable, Iterable, Mapping
 
 ROUNDING_METHODS = ('half-up', 'up', 'down')
 DIRECTIONS = ('outbound', 'inbound')
@@ -83,10 +83,12 @@ class RatePlan:
     a prefix the plan does not redefine costs the parent's price converted
     to this plan's currency plus the markup of the called number's group
     (key None of ``markups``: every number without a markup of its own).
+    ``rates`` is read once by compile_tariff: a generator streaming a big
+    deck keeps only the compiled form in memory.
     """
     id: PlanId
     currency: str
-    rates: tuple[Rate, ...] = ()
+    rates: Iterable[Rate] = ()
     decimals: int = 4
     rounding: str = 'half-up'
     direction: str = 'outbound'

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .model import BatchResult, LevelCharge, RatedCall
 from .money import NANO, ratio, round_fraction
-from .tariff import epoch
+from .tariff import PrefixRates, epoch, resolved
 
 PER_SECOND = 60 * NANO
 UNKNOWN = object()
@@ -28,6 +28,7 @@ class Price:
     prefix: str
     destination: str
     charged: int
+    bands: tuple  # (band, seconds): what LevelCharge.bands reports
     pieces: tuple
     connect: int
     scale: int
@@ -99,8 +100,8 @@ class _Rating:
         found = find_rates(plan, number, start)
         if found is None:
             return f"no rate for {number} in plan {plan.id} at {_iso(start)}"
-        prefix, rates = found
-        if rates[0].plan != plan.id:
+        prefix, entry = found
+        if entry.rates[0].plan != plan.id:
             parent = self.tariff.plans[plan.parent]
             price = prices.get(parent.id)
             if price is None:
@@ -109,26 +110,29 @@ class _Rating:
             if type(price) is not str:
                 price = self.inherit(plan, price, context)
         else:
-            price = self.own_price(plan, call, context, prefix, rates)
+            if entry.uniform is None:
+                entry = resolved(self.tariff, entry.rates)
+            price = self.own_price(plan, call, context, prefix, entry)
         prices[plan.id] = price
         return price
 
-    def own_price(self, plan, call, context, prefix, rates):
+    def own_price(self, plan, call, context, prefix, entry):
         number, start = context[0], context[1]
+        rates = entry.rates
         rate = rates[0]
         duration = call.duration
         if duration <= 0 or not call.answered:
-            return Price(prefix, rate.destination, 0, (), 0, 1, plan.currency)
-        if rate.band is None:
+            return Price(prefix, rate.destination, 0, (), (), 0, 1,
+                plan.currency)
+        schedule = entry.schedule
+        if schedule is None:
             # The strongest rate applies at all times.
             charged = charged_seconds(
                 duration, rate.minimum, rate.first, rate.next)
             return Price(prefix, rate.destination, charged,
-                ((None, charged, rate.price),), rate.connect, 1,
-                plan.currency)
-        schedule = self.tariff.schedule(tuple(r.band for r in rates))
-        if any(r.minimum != rate.minimum or r.first != rate.first
-                or r.next != rate.next for r in rates):
+                ((None, charged),), ((None, charged, rate.price),),
+                rate.connect, 1, plan.currency)
+        if not entry.uniform:
             pieces, gap = schedule.lay(start, 1)
             if gap is None:
                 rate = rates[pieces[0][0]]
@@ -139,7 +143,13 @@ class _Rating:
             return (f"no rate for {number} in plan {plan.id} at "
                 f"{_iso(gap)}: the time bands of prefix {prefix} leave a gap")
         at_start = rates[pieces[0][0]]
+        if len(pieces) == 1:
+            band = at_start.band
+            return Price(prefix, at_start.destination, charged,
+                ((band, charged),), ((band, charged, at_start.price),),
+                at_start.connect, 1, plan.currency)
         return Price(prefix, at_start.destination, charged,
+            tuple((rates[i].band, seconds) for i, seconds in pieces),
             tuple((rates[i].band, seconds, rates[i].price)
                 for i, seconds in pieces),
             at_start.connect, 1, plan.currency)
@@ -166,18 +176,26 @@ class _Rating:
             multiplier = divisor = 1
         scale = price.scale * divisor
         fixed *= scale
+        pieces = price.pieces
+        if len(pieces) == 1:
+            (band, seconds, per_minute), = pieces
+            pieces = ((band, seconds, per_minute * multiplier + fixed),)
+        else:
+            pieces = tuple((band, seconds, per_minute * multiplier + fixed)
+                for band, seconds, per_minute in pieces)
         return Price(price.prefix, price.destination, price.charged,
-            tuple((band, seconds, per_minute * multiplier + fixed)
-                for band, seconds, per_minute in price.pieces),
-            price.connect * multiplier, scale, plan.currency)
+            price.bands, pieces, price.connect * multiplier, scale,
+            plan.currency)
 
     def conversion(self, source, target, start):
-        day = dt.datetime.fromtimestamp(start, dt.timezone.utc).date()
-        key = (source, target, day)
-        if key not in self.conversions:
+        key = (source, target, start // 86400)
+        conversion = self.conversions.get(key, UNKNOWN)
+        if conversion is UNKNOWN:
+            day = dt.datetime.fromtimestamp(start, dt.timezone.utc).date()
             rate = self.convert(source, target, day) if self.convert else None
-            self.conversions[key] = ratio(rate) if rate is not None else None
-        return self.conversions[key]
+            conversion = ratio(rate) if rate is not None else None
+            self.conversions[key] = conversion
+        return conversion
 
     def spend(self, account, bundles, group, charged):
         "Take up to ``charged`` seconds from the account's bundles."
@@ -198,7 +216,7 @@ class _Rating:
 
 
 def find_rates(plan, number, start):
-    """Return (prefix, rates in force at ``start``) or None.
+    """Return (prefix, PrefixRates in force at ``start``) or None.
 
     The longest prefix with a rate valid at ``start`` wins; its rates are
     those of the nearest plan in the inheritance line that has one valid.
@@ -209,18 +227,16 @@ def find_rates(plan, number, start):
         if length > size:
             continue
         prefix = number[:length]
-        rates = index.get(prefix)
-        if rates is None:
+        entry = index.get(prefix)
+        if entry is None:
             continue
-        rate = rates[0]
-        if len(rates) == 1:
-            if rate.valid_from <= start < rate.valid_to:
-                return prefix, rates
-            continue
-        valid = [r for r in rates if r.valid_from <= start < r.valid_to]
+        if not entry.dated:
+            return prefix, entry
+        valid = [r for r in entry.rates if r.valid_from <= start < r.valid_to]
         if valid:
             tier = valid[0].plan
-            return prefix, tuple(r for r in valid if r.plan == tier)
+            return prefix, PrefixRates(tuple(
+                    r for r in valid if r.plan == tier), False)
     return None
 
 
@@ -246,8 +262,7 @@ def charge(plan, price, covered):
     cost = round_fraction(
         total, PER_SECOND * price.scale, plan.decimals, plan.rounding)
     return LevelCharge(plan.id, price.prefix, price.destination, charged,
-        cost, plan.currency, covered,
-        tuple((band, seconds) for band, seconds, _ in pieces))
+        cost, plan.currency, covered, price.bands)
 
 
 def rate_batch(tariff, calls, convert=None, balances=None):

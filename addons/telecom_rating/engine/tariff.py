@@ -49,6 +49,41 @@ class CompiledRate:
             self.band or '')
 
 
+@dataclass(slots=True, eq=False)
+class PrefixRates:
+    """The rates of one prefix in a plan's index.
+
+    Undated (every rate of the nearest defining plan valid at all times):
+    ``rates`` are that plan's rates, ``schedule`` their BandSchedule (None
+    when the strongest rate has no band) and ``uniform`` tells whether they
+    share minimum and increments. Dated: ``rates`` are those of every plan
+    of the inheritance line, strongest first, filtered per call.
+    """
+    rates: tuple
+    dated: bool
+    schedule: object = None
+    uniform: bool | None = None
+
+
+def prefix_rates(tariff, rates):
+    "Return the PrefixRates of ``rates``, nearest plan first."
+    tier = tuple(r for r in rates if r.plan == rates[0].plan)
+    if any(r.valid_from != ALWAYS or r.valid_to != FOREVER for r in tier):
+        return PrefixRates(rates, True)
+    return resolved(tariff, tier)
+
+
+def resolved(tariff, rates):
+    "Return the undated PrefixRates of the rates in force ``rates``."
+    first = rates[0]
+    schedule = None
+    if first.band is not None:
+        schedule = tariff.schedule(tuple(r.band for r in rates))
+    uniform = all(r.minimum == first.minimum and r.first == first.first
+        and r.next == first.next for r in rates)
+    return PrefixRates(rates, False, schedule, uniform)
+
+
 class CompiledPlan:
     __slots__ = (
         'id', 'currency', 'decimals', 'rounding', 'direction', 'service',
@@ -142,17 +177,18 @@ def compile_tariff(plans, time_bands=(), groups=None):
         if plan.id in by_id:
             problems.append(f"plan {plan.id} is defined twice")
         by_id[plan.id] = plan
-    compiled = {}
+    tariff = Tariff({}, group_index, bands, holidays, zones)
+    compiled = tariff.plans
     for plan in _parents_first(by_id, problems):
         _check_plan(plan, group_index, problems)
         own = _compile_rates(plan, bands, problems)
         parent = compiled[plan.parent].index if plan.parent is not None else {}
-        if parent:
-            index = dict(parent)
-            for prefix, rates in own.items():
-                index[prefix] = rates + parent.get(prefix, ())
-        else:
-            index = own
+        index = dict(parent)
+        for prefix, rates in own.items():
+            inherited = parent.get(prefix)
+            if inherited is not None:
+                rates += inherited.rates
+            index[prefix] = prefix_rates(tariff, rates)
         markups = {}
         for group, markup in plan.markups.items():
             try:
@@ -165,7 +201,7 @@ def compile_tariff(plans, time_bands=(), groups=None):
         compiled[plan.id] = CompiledPlan(plan, index, markups)
     if problems:
         raise TariffError(problems)
-    return Tariff(compiled, group_index, bands, holidays, zones)
+    return tariff
 
 
 def _compile_bands(time_bands, problems):
