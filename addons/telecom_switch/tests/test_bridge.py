@@ -1,0 +1,406 @@
+"""telecom-ari-bridge against the ARI simulator and a fake call-control API,
+everything on 127.0.0.1 and every test bounded in time."""
+import asyncio
+import contextlib
+import json
+import os
+import sys
+
+import pytest
+
+try:
+    from tests.ari_sim import AriSimulator
+except ImportError:  # run from elsewhere than the repository root
+    sys.path.insert(0, os.path.abspath(os.path.join(
+                os.path.dirname(__file__), '..', '..', '..')))
+    from tests.ari_sim import AriSimulator
+
+from trytond.modules.telecom_switch.bridge.ari import Bridge
+from trytond.modules.telecom_switch.bridge.config import Config, parse_config
+from trytond.modules.telecom_switch.bridge.journal import Journal
+
+from .fake_api import FakeCallControlApi
+
+TEST_TIMEOUT = 20
+CDRS = '/v1/cdrs'
+
+
+def run(scenario):
+    "Run an async scenario with a hard time limit."
+    asyncio.run(asyncio.wait_for(scenario(), TEST_TIMEOUT))
+
+
+def bridge_config(sim, api, spool):
+    return Config(
+        api_url=api.url, api_key='test-key',
+        ari_url=sim.url, ari_user=sim.user, ari_password=sim.password,
+        spool_dir=str(spool),
+        authorize_timeout=0.5, api_timeout=1.0, ari_timeout=2.0,
+        reconnect_initial=0.05, reconnect_max=0.2,
+        retry_initial=0.05, retry_max=0.2,
+        reconcile_grace=0.3, shutdown_grace=0.5)
+
+
+@contextlib.asynccontextmanager
+async def asterisk_and_api(tmp_path, channelvars=()):
+    "An ARI simulator, the fake API up, and a bridge configuration."
+    async with AriSimulator(tz=_PLUS_THREE, channelvars=channelvars) as sim:
+        api = FakeCallControlApi()
+        await api.start()
+        try:
+            yield sim, api, bridge_config(sim, api, tmp_path)
+        finally:
+            await api.stop()
+
+
+@contextlib.asynccontextmanager
+async def switch(tmp_path, channelvars=()):
+    "An ARI simulator with the fake API up and a connected bridge."
+    async with asterisk_and_api(tmp_path, channelvars) as (sim, api, config):
+        async with running(Bridge(config)) as bridge:
+            await sim.wait_for_app('telecom')
+            yield sim, api, bridge
+
+
+@contextlib.asynccontextmanager
+async def running(bridge):
+    task = asyncio.ensure_future(bridge.run())
+    try:
+        yield bridge
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, 5)
+
+
+async def eventually(predicate, timeout=5.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError('condition not met within %ss' % timeout)
+        await asyncio.sleep(0.01)
+
+
+async def routed(sim, channel_id):
+    await sim.wait_for(lambda: sim.channel(channel_id).app_name == 'Dial')
+
+
+async def answered_call(sim, api):
+    "A call allowed, routed and answered, its answer posted."
+    cid = sim.originate_inbound('100', '4930123456')
+    await routed(sim, cid)
+    sim.answer(cid)
+    await eventually(lambda: api.posts_for_call(cid, 'answer'))
+    return cid
+
+
+def _tz(hours):
+    import datetime as dt
+    return dt.timezone(dt.timedelta(hours=hours))
+
+
+_PLUS_THREE = _tz(3)
+
+
+def test_allowed_call_is_routed_and_its_cdr_posted_once(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            cid = sim.originate_inbound('+49 30 555', '4930123456',
+                args=['direction=outbound', 'user=alice', 'ip=192.0.2.7'])
+            await routed(sim, cid)
+            channel = sim.channel(cid)
+            assert channel.variables['TELECOM_ROUTES'] == (
+                'PJSIP/4930123456@carrier-a&PJSIP/4930123456@carrier-b')
+            assert channel.variables['TELECOM_MAX_DURATION'] == '600'
+            assert channel.variables['TELECOM_ACCOUNT'] == 'ACC-1'
+            assert channel.variables['TELECOM_PRICE'] == '0.0120'
+            assert channel.app_data == (
+                'PJSIP/4930123456@carrier-a,60,L(600000:60000:30000)')
+            authorize, = api.posts('/v1/authorize')
+            assert authorize == {
+                'call_id': cid, 'leg': 'a', 'direction': 'outbound',
+                'caller': '4930555', 'callee': '4930123456',
+                'sip_username': 'alice', 'source_ip': '192.0.2.7',
+                'sip_domain': None, 'service': 'voice'}
+            # followed beyond Stasis, variables set, then continued
+            paths = [r.path for r in sim.requests if r.method == 'POST']
+            assert paths[0] == '/ari/applications/telecom/subscription'
+            assert paths[-1] == '/ari/channels/%s/continue' % cid
+
+            sim.answer(cid)
+            await eventually(lambda: api.posts_for_call(cid, 'answer'))
+            sim.advance(65)
+            sim.hangup(cid, cause=16)
+            await eventually(lambda: api.posts_for_call(cid, 'end'))
+            await asyncio.sleep(0.2)
+
+            assert api.cdr_posts_for(cid) == 1
+            cdr = api.cdrs[(cid, 'a')]
+            assert cdr['billable_seconds'] == 65
+            assert cdr['disposition'] == 'ANSWERED'
+            assert cdr['hangup_cause'] == 16
+            assert cdr['account'] == 'ACC-1'
+            assert cdr['start'] == channel.creationtime.isoformat(
+                timespec='milliseconds')
+            assert cdr['start'].endswith('+03:00')
+            end, = api.posts_for_call(cid, 'end')
+            assert end['cause'] == 16 and end['ended_at'] == cdr['end']
+            assert not bridge.journal.pending
+    run(scenario)
+
+
+def test_denied_call_is_hung_up_with_the_api_cause(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            api.deny('insufficient_credit', q850=34)
+            cid = sim.originate_inbound('100', '4930123456')
+            await sim.wait_for(lambda: sim.channel(cid).destroyed)
+            delete, = sim.find_requests('DELETE', '/ari/channels/%s' % cid)
+            assert delete.query == {'reason_code': '34'}
+            assert sim.channel(cid).hangup_cause == 34
+            assert not sim.find_requests(
+                'POST', '/ari/channels/%s/continue' % cid)
+            await eventually(lambda: (cid, 'a') in api.cdrs)
+            assert api.cdrs[(cid, 'a')]['disposition'] == 'FAILED'
+            # no slot was taken, so none is released
+            assert not api.posts_for_call(cid, 'end')
+    run(scenario)
+
+
+@pytest.mark.parametrize('outage', ['down', 'slow', '503'])
+def test_authorize_unreachable_fails_closed(tmp_path, outage):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            if outage == 'down':
+                await api.stop()
+            elif outage == 'slow':
+                api.delay = 2.0
+            else:
+                api.failing = True
+            cid = sim.originate_inbound('100', '4930123456')
+            await sim.wait_for(lambda: sim.channel(cid).destroyed)
+            delete, = sim.find_requests('DELETE', '/ari/channels/%s' % cid)
+            assert delete.query == {'reason_code': '38'}
+            assert sim.channel(cid).hangup_cause == 38
+    run(scenario)
+
+
+def test_emergency_call_is_routed_when_the_api_is_down(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            await api.stop()
+            cid = sim.originate_inbound('100', '112')
+            await routed(sim, cid)
+            channel = sim.channel(cid)
+            assert channel.variables['TELECOM_ROUTES'] == (
+                'PJSIP/112@emergency')
+            assert channel.variables['TELECOM_MAX_DURATION'] == ''
+            assert channel.app_data == 'PJSIP/112@emergency,60,'
+            assert not sim.find_requests('DELETE', '/ari/channels/%s' % cid)
+    run(scenario)
+
+
+@pytest.mark.parametrize('outage', ['down', '503'])
+def test_cdrs_journaled_during_outage_replayed_once_in_order(
+        tmp_path, outage):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            calls = [sim.originate_inbound('100', '4930123456')
+                for _ in range(3)]
+            for cid in calls:
+                await routed(sim, cid)
+                sim.answer(cid)
+            await eventually(lambda: all(
+                    api.posts_for_call(c, 'answer') for c in calls))
+            if outage == 'down':
+                await api.stop()
+            else:
+                api.failing = True
+            for cid in reversed(calls):
+                sim.advance(10)
+                sim.hangup(cid)
+            # each call journals its CDR and its end
+            await eventually(lambda: len(bridge.journal.pending) == 6)
+            with open(bridge.journal.path) as journal:
+                lines = [json.loads(line) for line in journal]
+            assert [e['body']['call_id'] for e in lines
+                if e.get('path') == CDRS] == list(reversed(calls))
+            assert not api.cdrs
+
+            if outage == 'down':
+                await api.start()
+            else:
+                api.failing = False
+            await eventually(lambda: len(api.cdrs) == 3)
+            await eventually(lambda: not bridge.journal.pending)
+            await asyncio.sleep(0.2)
+            assert api.cdr_order == list(reversed(calls))
+            assert api.duplicates == 0
+            for cid in calls:
+                assert len(api.posts_for_call(cid, 'end')) == 1
+            assert os.path.getsize(bridge.journal.path) == 0
+    run(scenario)
+
+
+def test_restart_replays_the_journal(tmp_path):
+    async def scenario():
+        async with asterisk_and_api(tmp_path) as (sim, api, config):
+            async with running(Bridge(config)) as bridge:
+                await sim.wait_for_app('telecom')
+                cid = await answered_call(sim, api)
+                await api.stop()
+                sim.advance(30)
+                sim.hangup(cid)
+                await eventually(lambda: len(bridge.journal.pending) == 2)
+            # the bridge is stopped with the CDR and the end journaled
+            assert len(Journal(str(tmp_path)).pending) == 2
+            await api.start()
+            async with running(Bridge(config)) as bridge:
+                await eventually(lambda: (cid, 'a') in api.cdrs)
+                await eventually(lambda: not bridge.journal.pending)
+            assert api.cdr_posts_for(cid) == 1
+            assert api.cdrs[(cid, 'a')]['billable_seconds'] == 30
+            assert len(api.posts_for_call(cid, 'end')) == 1
+    run(scenario)
+
+
+def test_socket_drop_call_ends_while_deaf(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            cid = await answered_call(sim, api)
+            sim.drop_websockets(refuse=True)
+            await sim.wait_for(lambda: not sim.app_connected('telecom'))
+            sim.hangup(cid)     # its ChannelDestroyed is lost
+            await asyncio.sleep(0.2)
+            assert (cid, 'a') not in api.cdrs
+            sim.allow_websockets()
+            await sim.wait_for(lambda: len(sim.websocket_connects) == 2)
+            await eventually(lambda: (cid, 'a') in api.cdrs)
+            await asyncio.sleep(0.5)
+            assert api.cdr_posts_for(cid) == 1
+            assert api.cdrs[(cid, 'a')]['disposition'] == 'ANSWERED'
+            assert len(api.posts_for_call(cid, 'end')) == 1
+            assert sim.find_requests('GET', '/ari/channels')
+    run(scenario)
+
+
+def test_socket_drop_call_survives_and_ends_later(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            cid = sim.originate_inbound('100', '4930123456')
+            await routed(sim, cid)
+            sim.answer(cid)
+            sim.drop_websockets()
+            await sim.wait_for(lambda: len(sim.websocket_connects) == 2)
+            await eventually(lambda: len(
+                    sim.find_requests('GET', '/ari/channels')) == 2)
+            sim.advance(42)
+            sim.hangup(cid, cause=16)
+            await eventually(lambda: (cid, 'a') in api.cdrs)
+            await asyncio.sleep(0.5)
+            assert api.cdr_posts_for(cid) == 1
+            assert api.cdrs[(cid, 'a')]['billable_seconds'] == 42
+    run(scenario)
+
+
+@pytest.mark.parametrize('channelvars', [(), (
+            'TELECOM_AUTH', 'TELECOM_DIRECTION', 'TELECOM_ACCOUNT')])
+def test_new_bridge_adopts_a_routed_call(tmp_path, channelvars):
+    async def scenario():
+        async with asterisk_and_api(tmp_path, channelvars) as (
+                sim, api, config):
+            async with running(Bridge(config)):
+                await sim.wait_for_app('telecom')
+                cid = await answered_call(sim, api)
+            async with running(Bridge(config)) as bridge:
+                await eventually(lambda: cid in bridge.calls)
+                sim.advance(20)
+                sim.hangup(cid)
+                await eventually(lambda: (cid, 'a') in api.cdrs)
+            cdr = api.cdrs[(cid, 'a')]
+            assert cdr['account'] == 'ACC-1'
+            assert cdr['billable_seconds'] == 20
+            assert len(api.posts_for_call(cid, 'end')) == 1
+    run(scenario)
+
+
+def test_new_bridge_decides_a_call_left_waiting_in_stasis(tmp_path):
+    async def scenario():
+        async with asterisk_and_api(tmp_path) as (sim, api, config):
+            api.delay = 3.0     # the first bridge stops mid-authorize
+            config.authorize_timeout = 5.0
+            async with running(Bridge(config)):
+                await sim.wait_for_app('telecom')
+                cid = sim.originate_inbound('100', '4930123456')
+                await eventually(lambda: api.posts('/v1/authorize'))
+            api.delay = 0
+            async with running(Bridge(config)):
+                await routed(sim, cid)
+    run(scenario)
+
+
+def test_malformed_events_are_ignored(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            for garbage in ['{not json', '[1, 2]', '"text"',
+                    '{"type": "StasisStart"}',
+                    '{"type": "StasisStart", "channel": {"id": 5}}',
+                    '{"type": "ChannelDestroyed", "channel": []}',
+                    '{"type": "ChannelStateChange", '
+                    '"channel": {"id": "x", "state": "Up"}}']:
+                sim.send_raw('telecom', garbage)
+            cid = sim.originate_inbound('100', '4930123456')
+            await routed(sim, cid)
+            sim.hangup(cid)
+            await eventually(lambda: (cid, 'a') in api.cdrs)
+            assert sim.websocket_connects.__len__() == 1
+    run(scenario)
+
+
+def test_cdr_refused_as_bad_goes_to_rejected_file(tmp_path):
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            api.reject_cdrs = True
+            cid = sim.originate_inbound('100', '4930123456')
+            await routed(sim, cid)
+            sim.hangup(cid, cause=19)
+            await eventually(lambda: not bridge.journal.pending)
+            await asyncio.sleep(0.2)
+            assert api.cdr_posts_for(cid) == 1     # not retried
+            with open(bridge.journal.rejected_path) as rejected:
+                entry, = [json.loads(line) for line in rejected]
+            assert entry['body']['call_id'] == cid
+            assert entry['body']['disposition'] == 'NO ANSWER'
+            assert '422' in entry['reason']
+    run(scenario)
+
+
+def test_journal_survives_a_torn_line(tmp_path):
+    journal = Journal(str(tmp_path))
+    first = journal.append(CDRS, {'call_id': '1'})
+    journal.append(CDRS, {'call_id': '2'})
+    journal.ack([first])
+    journal.close()
+    with open(journal.path, 'a') as file:
+        file.write('{"seq": 3, "path": "/v1/cd')   # crash mid-write
+    reloaded = Journal(str(tmp_path))
+    assert [e['body']['call_id'] for e in reloaded.pending.values()] == ['2']
+    entry = reloaded.append(CDRS, {'call_id': '3'})
+    assert entry['seq'] == 3
+    reloaded.close()
+    assert [e['body']['call_id'] for e in Journal(
+                str(tmp_path)).pending.values()] == ['2', '3']
+
+
+def test_configuration_from_flags_and_environment():
+    config = parse_config(['--api-url', 'http://api:8000',
+            '--authorize-timeout', '1.5'], environ={
+            'TELECOM_API_KEY': 'k', 'TELECOM_ARI_PASSWORD': 'p',
+            'TELECOM_EMERGENCY_NUMBERS': '112, +911,999',
+            'TELECOM_AUTHORIZE_TIMEOUT': '9'})
+    assert config.api_url == 'http://api:8000'
+    assert config.api_key == 'k'
+    assert config.authorize_timeout == 1.5
+    assert config.emergency_numbers == {'112', '911', '999'}
+    with pytest.raises(SystemExit):
+        parse_config([], environ={})
