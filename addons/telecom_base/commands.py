@@ -1,5 +1,64 @@
-"""Sub-commands of ``telecom`` owned by telecom_base (none yet)."""
+"""Sub-commands of ``telecom`` owned by telecom_base."""
+import os
+import subprocess
+import sys
+
+DEMO_MODULES = ['telecom_base']
 
 
 def register(subparsers):
-    pass
+    parser = subparsers.add_parser(
+        'demo-setup',
+        help="create the demo database, activate the suite, load demo data",
+        description="Create DATABASE if missing, activate the telecom "
+        "modules and load the demo tenants, accounts and users. Running it "
+        "again reuses what exists.")
+    parser.add_argument('-c', '--config', required=True)
+    parser.add_argument('-d', '--database', required=True)
+    parser.add_argument(
+        '--admin-password', default='owner-demo-2026',
+        help="password of the admin user of a new database")
+    parser.set_defaults(func=demo_setup)
+
+
+def _admin(config, database, *args, env=None):
+    command = [
+        os.path.join(os.path.dirname(sys.executable), 'trytond-admin'),
+        '-c', config, '-d', database, *args]
+    subprocess.run(command, check=True, env=env)
+
+
+def demo_setup(args):
+    from trytond import config as tryton_config
+    tryton_config.update_etc(args.config)
+    from trytond.modules.telecom_base import demo
+
+    uri = tryton_config.get('database', 'uri')
+    if uri.startswith('sqlite'):
+        path = tryton_config.get('database', 'path')
+        os.makedirs(path, exist_ok=True)
+        db_file = os.path.join(path, args.database + '.sqlite')
+        if not os.path.exists(db_file):
+            open(db_file, 'a').close()
+    if not demo.is_activated(args.database, DEMO_MODULES):
+        print(f"Activating {', '.join(DEMO_MODULES)} in {args.database} "
+            "(first run takes a minute)…", flush=True)
+        passfile = os.path.join(
+            os.path.dirname(os.path.abspath(args.config)), '..', 'var',
+            '.admin-password')
+        os.makedirs(os.path.dirname(passfile), exist_ok=True)
+        with open(passfile, 'w') as fp:
+            fp.write(args.admin_password)
+        env = {**os.environ, 'TRYTONPASSFILE': passfile}
+        try:
+            _admin(
+                args.config, args.database, '--all',
+                '--email', 'admin@example.net', env=env)
+            _admin(
+                args.config, args.database, '--activate-dependencies',
+                '-u', *DEMO_MODULES, env=env)
+        finally:
+            os.remove(passfile)
+    summary = demo.load(args.database)
+    print(summary)
+    return 0
