@@ -1,0 +1,85 @@
+"""docker/ cannot be run here (no Docker engine), so this runs what its
+containers run: docker/entrypoint.sh against the local PostgreSQL, from an
+empty database to a serving back office."""
+import json
+import os
+import subprocess
+import urllib.request
+import uuid
+
+import pytest
+
+from .conftest import BIN, ROOT, free_port, wait_http
+
+PG_URI = os.environ.get(
+    'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
+
+
+def psql(sql):
+    return subprocess.run(
+        ['psql', PG_URI.rstrip('/') + '/postgres', '-qtAc', sql],
+        capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def database():
+    if psql('SELECT 1').returncode != 0:
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f"PostgreSQL must answer at {PG_URI} under CI")
+        pytest.skip(f"no PostgreSQL at {PG_URI}")
+    name = f'entrypoint_{uuid.uuid4().hex[:8]}'
+    yield name
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_entrypoint_creates_database_and_serves(database, tmp_path):
+    port = free_port()
+    password = tmp_path / 'admin_password'
+    password.write_text('entrypoint-admin-2026')
+    env = {
+        **os.environ,
+        'PATH': BIN + os.pathsep + os.environ['PATH'],
+        'TRYTOND_DATABASE__URI': PG_URI,
+        'TRYTOND_DATABASE__PATH': str(tmp_path),
+        'TRYTOND_WEB__ROOT': os.path.join(
+            ROOT, 'web', 'node_modules', 'tryton-sao'),
+        'TRYTOND_WEB__LISTEN': f'127.0.0.1:{port}',
+        'DATABASE': database,
+        'TRYTON_CONFIG': os.path.join(ROOT, 'etc', 'trytond.conf'),
+        'ADMIN_PASSWORD_FILE': str(password),
+        }
+    for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
+        env.pop(key, None)
+    log = open(tmp_path / 'server.log', 'w')
+    server = subprocess.Popen(
+        [os.path.join(ROOT, 'docker', 'entrypoint.sh'), 'trytond'],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f'http://127.0.0.1:{port}/'
+        wait_http(url, timeout=300)
+        # sao is served …
+        with urllib.request.urlopen(url) as response:
+            assert b'tryton-sao' in response.read()
+        # … and the admin of the new database logs in with its password.
+        request = urllib.request.Request(
+            f'{url}{database}/rpc/', method='POST',
+            headers={'Content-Type': 'application/json'},
+            data=json.dumps({'id': 1, 'method': 'common.db.login',
+                    'params': ['admin',
+                        {'password': 'entrypoint-admin-2026'}, 'en']}
+                ).encode())
+        with urllib.request.urlopen(request) as response:
+            result = json.load(response)
+        assert result['result'][0] == 1, result
+        modules = subprocess.run(
+            ['psql', PG_URI.rstrip('/') + '/' + database, '-qtAc',
+                "SELECT state FROM ir_module WHERE name = 'telecom_base'"],
+            capture_output=True, text=True)
+        assert modules.stdout.strip() == 'activated'
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
