@@ -16,9 +16,10 @@ DEMO_DATABASE ?= demo
 SOURCES_HASH = $(shell find addons -name '*.py' -o -name '*.xml' -o -name '*.cfg' | sort | xargs cat | sha1sum | cut -c1-12)
 CACHE := $(HERE)/var/cache/$(SOURCES_HASH)
 
-# Tests that need a database run on both backends; the rest (engines,
-# simulators, the bridge, end-to-end) run once.
-DB_TESTS = $(wildcard addons/*/tests/test_module.py addons/*/tests/test_routes.py addons/*/tests/test_scenario*.py)
+# Tests that need a database (those built on Tryton's test cases) run on
+# both backends; the rest (engines, simulators, the bridge, end-to-end)
+# run once.
+DB_TESTS = $(shell grep -l 'trytond.tests.test_tryton' addons/*/tests/test_*.py)
 
 export TRYTOND_DATABASE__PATH := $(HERE)/var/db
 export TRYTOND_WEB__ROOT := $(HERE)/web/node_modules/tryton-sao

@@ -34,6 +34,10 @@ class Account(Workflow, ModelSQL, ModelView):
         help="Given from the account sequence when the account is created.")
     party = fields.Many2One(
         'party.party', "Customer", required=True, ondelete='RESTRICT',
+        context={
+            'company': Eval('company', -1),
+            },
+        depends=['company'],
         help="Who the account belongs to and who receives its invoices.")
     company = fields.Many2One(
         'company.company', "Tenant", required=True, ondelete='RESTRICT',

@@ -8,10 +8,6 @@ The check runs after the rows are written, under a per-model advisory lock
 taken before writing, so two concurrent transactions cannot both pass it;
 its message names the conflicting account only when the user may see it.
 """
-import zlib
-
-from sql import Select
-
 from trytond.config import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
@@ -20,17 +16,9 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
 from . import numbering
+from .locking import advisory_lock
 from .exceptions import (
     ClaimConflictError, FeatureLimitError, NumberFormatError)
-
-
-def _lock(name):
-    "Serialise writers of one claim model (blocking, transaction-scoped)"
-    transaction = Transaction()
-    database = transaction.database
-    key = zlib.crc32(name.encode())
-    cursor = transaction.connection.cursor()
-    cursor.execute(*Select([database.lock_id(key, timeout=True)]))
 
 
 def _visible_account_name(account):
@@ -83,12 +71,12 @@ class ServiceMixin(ModelSQL, ModelView):
 
     @classmethod
     def create(cls, vlist):
-        _lock(cls.__name__)
+        advisory_lock(cls.__name__)
         return super().create(vlist)
 
     @classmethod
     def write(cls, *args):
-        _lock(cls.__name__)
+        advisory_lock(cls.__name__)
         super().write(*args)
 
     @classmethod

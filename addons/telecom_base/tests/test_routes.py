@@ -177,7 +177,8 @@ class TelecomRoutesTestCase(RouteTestCase):
 
         response = self.rest(
             'post', 'telecom.number',
-            json={'account': self.ids['r1_customer'], 'number': '+12025550199'})
+            json={'account': self.ids['r1_customer'],
+                'number': '+12025550199'})
         self.assertEqual(response.status_code, HTTPStatus.OK)
         self.assertEqual(
             len(self.rest('get', 'telecom.number').json), before + 1)

