@@ -63,6 +63,13 @@ class Account(Workflow, ModelSQL, ModelView):
             },
         help="How much a postpaid account may owe before calls are refused.\n"
         "Leave empty for no limit.")
+    balance = fields.Numeric(
+        "Balance", digits=(16, 4), readonly=True,
+        help="Money on the account: top-ups and refunds less rated calls "
+        "(see the balance movements).")
+    balance_lines = fields.One2Many(
+        'telecom.balance.line', 'account', "Balance Movements",
+        readonly=True)
     state = fields.Selection(
         STATES, "State", required=True, readonly=True, sort=False)
     country = fields.Many2One(
@@ -156,8 +163,28 @@ class Account(Workflow, ModelSQL, ModelView):
         return '00'
 
     @classmethod
-    def default_credit_limit(cls):
+    def default_balance(cls):
         return Decimal(0)
+
+    @property
+    def available_credit(self):
+        """What the account may still spend, or None when unlimited:
+        the balance of a prepaid account; balance plus credit limit of a
+        postpaid one with a limit."""
+        balance = self.balance or Decimal(0)
+        if self.billing_mode == 'prepaid':
+            return balance
+        if self.credit_limit is None:
+            return None
+        return balance + self.credit_limit
+
+    @classmethod
+    def copy(cls, accounts, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('balance', Decimal(0))
+        default.setdefault('balance_lines')
+        default.setdefault('code')
+        return super().copy(accounts, default=default)
 
     def get_rec_name(self, name):
         if self.code:

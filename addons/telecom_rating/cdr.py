@@ -372,8 +372,58 @@ class Cdr(ModelSQL, ModelView):
                 new_charges.append(values)
         Charge.store(new_charges, replaced=list(versions))
         cls._mark(versions, reasons, invoiced if rerate else set())
+        cls._debit_prepaid(new_charges, previous, chain_of, convert)
         forget_cached(cls, Charge)
         return len(versions), len(reasons), unchanged
+
+    @classmethod
+    def _debit_prepaid(cls, charges, previous, chain_of, convert):
+        """Move the balances of prepaid buyers by what their calls cost:
+        one movement per account and run, the difference on re-rating."""
+        pool = Pool()
+        BalanceLine = pool.get('telecom.balance.line')
+        Currency = pool.get('currency.currency')
+        accounts = {}
+        for chain in chain_of.values():
+            if not isinstance(chain, str):
+                accounts.update((b.id, b) for _, b in chain)
+        prepaid = {i for i, a in accounts.items()
+            if a.billing_mode == 'prepaid'}
+        if not prepaid:
+            return
+        codes = {}
+        today = dt.date.today()
+
+        def in_account_currency(amount, currency_id, account):
+            if currency_id == account.currency.id:
+                return amount
+            if currency_id not in codes:
+                codes[currency_id] = Currency(currency_id).code
+            rate = convert(codes[currency_id], account.currency.code, today)
+            return (amount * rate) if rate is not None else amount
+
+        totals, rerated = defaultdict(Decimal), set()
+        for values in charges:
+            account_id = values['account']
+            if account_id not in prepaid:
+                continue
+            account = accounts[account_id]
+            totals[account_id] -= in_account_currency(
+                values['amount'], values['currency'], account)
+            for old in previous.get(values['cdr'], ()):
+                if old['account'] == account_id:
+                    rerated.add(account_id)
+                    totals[account_id] += in_account_currency(
+                        old['amount'], old['currency'], account)
+        BalanceLine.add_movements([{
+                    'account': account_id, 'amount': total,
+                    'kind': 'adjustment' if account_id in rerated else 'call',
+                    'description': (
+                        "Re-rated calls" if account_id in rerated
+                        else "Rated calls"),
+                    } for account_id, total in totals.items() if total])
+        Account = pool.get('telecom.account')
+        forget_cached(Account)
 
     @classmethod
     def _bundle_months(cls, tariff, calls):

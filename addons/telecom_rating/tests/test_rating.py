@@ -289,6 +289,42 @@ class RatingTestCase(ModuleTestCase):
         self.assertEqual(Charge.search([], count=True), 2 * 3 + 2 * 2)
 
     @with_transaction()
+    def test_prepaid_balance_debited_and_refunded(self):
+        "Rated calls debit a prepaid balance; a cheaper re-rating refunds"
+        pool = Pool()
+        Cdr = pool.get('telecom.cdr')
+        Rate = pool.get('telecom.rate')
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        t = self.setup()
+        Account.write([t.r1_customer], {'billing_mode': 'prepaid'})
+        BalanceLine.add_movements([{
+                    'account': t.r1_customer.id, 'amount': Decimal(5),
+                    'kind': 'topup', 'description': "Top-up"}])
+        Cdr.ingest([
+                cdr(t.r1_customer, 'a', '447700900123', MONDAY, 95),
+                cdr(t.r1_customer, 'b', '442071234567', MONDAY, 61),
+                ])
+        Cdr.rate_unrated()
+        customer = Account(t.r1_customer.id)
+        # 5 − 0.2680 − 0.0224 = 4.7096
+        self.assertEqual(customer.balance, Decimal('4.7096'))
+        # The postpaid reseller account is not debited.
+        self.assertEqual(Account(t.r1_account.id).balance, Decimal(0))
+
+        rate, = Rate.search([('prefix', '=', '447')])
+        Rate.write([rate], {'price': Decimal('0.0500')})
+        Cdr.rerate(Cdr.search([]))
+        # R1 now: 0.06 + (0.06 + 0.01) × 1.6 = 0.1720: 0.0960 refunded.
+        self.assertEqual(
+            Account(t.r1_customer.id).balance, Decimal('4.8056'))
+        self.assertEqual(
+            [(l.kind, l.amount) for l in BalanceLine.search(
+                    [], order=[('id', 'ASC')])],
+            [('topup', Decimal(5)), ('call', Decimal('-0.2904')),
+                ('adjustment', Decimal('0.096'))])
+
+    @with_transaction()
     def test_reseller_sees_its_levels_only(self):
         "A sub-reseller sees what it pays and sells, not what its parent pays"
         pool = Pool()
