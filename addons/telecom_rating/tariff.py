@@ -48,20 +48,12 @@ def _utc(value):
     return value.replace(tzinfo=dt.timezone.utc)
 
 
-def compile_database_tariff():
+def database_groups():
+    "{destination group code: [prefixes]} of the database"
     pool = Pool()
-    Plan = pool.get('telecom.rate.plan')
-    Rate_ = pool.get('telecom.rate')
-    Markup_ = pool.get('telecom.rate.plan.markup')
     Group = pool.get('telecom.destination.group')
     Prefix = pool.get('telecom.destination.prefix')
-    Band = pool.get('telecom.time_band')
-    Window = pool.get('telecom.time_band.window')
-    Bundle_ = pool.get('telecom.bundle')
-    BundleGroup = pool.get('telecom.bundle-telecom.destination.group')
-    Currency = pool.get('currency.currency')
     cursor = Transaction().connection.cursor()
-
     group = Group.__table__()
     prefix = Prefix.__table__()
     cursor.execute(*_select(
@@ -70,7 +62,15 @@ def compile_database_tariff():
     groups = defaultdict(list)
     for code, digits in cursor:
         groups[code].append(digits)
+    return groups
 
+
+def database_time_bands():
+    "The engine's TimeBand windows of the database, named by band id"
+    pool = Pool()
+    Band = pool.get('telecom.time_band')
+    Window = pool.get('telecom.time_band.window')
+    cursor = Transaction().connection.cursor()
     band = Band.__table__()
     window = Window.__table__()
     cursor.execute(*_select(
@@ -88,6 +88,47 @@ def compile_database_tariff():
                 str(band_id), record.day_numbers(), start, end, zone,
                 frozenset(dt.date.fromisoformat(d)
                     for d in (holidays or '').split())))
+    return time_bands
+
+
+def database_rates(table, where, extra=()):
+    """Stream the engine's Rates of ``table`` (telecom.rate or a table of
+    the same columns) selected by ``where``; ``extra`` columns come first
+    in each yielded (extra values, Rate)."""
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*_select(table,
+            [*extra, table.prefix, table.price, table.destination,
+                table.connect_fee, table.min_duration,
+                table.increment_first, table.increment_next,
+                table.valid_from, table.valid_to, table.priority,
+                table.time_band],
+            [None] * len(extra) + [None, 'NUMERIC', None, 'NUMERIC', None,
+                None, None, 'TIMESTAMP', 'TIMESTAMP', None, None],
+            where=where))
+    size = len(extra)
+    for row in cursor:
+        (prefix_, price, destination, connect_fee, minimum, first, next_,
+            valid_from, valid_to, priority, band_id) = row[size:]
+        yield row[:size], Rate(
+            prefix_, Decimal(price), destination or '',
+            Decimal(connect_fee), minimum, first, next_,
+            _utc(valid_from), _utc(valid_to), priority,
+            str(band_id) if band_id else None)
+
+
+def compile_database_tariff():
+    pool = Pool()
+    Plan = pool.get('telecom.rate.plan')
+    Rate_ = pool.get('telecom.rate')
+    Markup_ = pool.get('telecom.rate.plan.markup')
+    Group = pool.get('telecom.destination.group')
+    Bundle_ = pool.get('telecom.bundle')
+    BundleGroup = pool.get('telecom.bundle-telecom.destination.group')
+    Currency = pool.get('currency.currency')
+    cursor = Transaction().connection.cursor()
+    group = Group.__table__()
+    groups = database_groups()
+    time_bands = database_time_bands()
 
     markup = Markup_.__table__()
     cursor.execute(*_select(
@@ -124,23 +165,8 @@ def compile_database_tariff():
 
     def rates_of(plan_id):
         # Streamed by the cursor: the engine keeps only its compiled form.
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*_select(rate,
-                [rate.prefix, rate.price, rate.destination,
-                    rate.connect_fee, rate.min_duration,
-                    rate.increment_first, rate.increment_next,
-                    rate.valid_from, rate.valid_to, rate.priority,
-                    rate.time_band],
-                [None, 'NUMERIC', None, 'NUMERIC', None, None, None,
-                    'TIMESTAMP', 'TIMESTAMP', None, None],
-                where=rate.plan == plan_id))
-        for (prefix_, price, destination, connect_fee, minimum, first,
-                next_, valid_from, valid_to, priority, band_id) in cursor:
-            yield Rate(
-                prefix_, Decimal(price), destination or '',
-                Decimal(connect_fee), minimum, first, next_,
-                _utc(valid_from), _utc(valid_to), priority,
-                str(band_id) if band_id else None)
+        for _, rate_ in database_rates(rate, rate.plan == plan_id):
+            yield rate_
 
     plans = [
         RatePlan(
