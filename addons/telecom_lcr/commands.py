@@ -1,0 +1,201 @@
+"""Sub-commands of ``telecom`` owned by telecom_lcr.
+
+``route`` prints the routing decision of one call — routes in order and why
+each other carrier was skipped — so an operator can debug a route or try
+carrier decks before loading them. Offline it reads decks (and optionally
+carriers, bands, statistics) from CSV; ``--plan`` will read the plan, its
+policy and the carriers from the database once the Tryton models exist
+(``_load_from_database`` is that seam). Nothing here imports trytond at
+module level.
+"""
+import datetime as dt
+import sys
+from collections import Counter
+from decimal import Decimal, InvalidOperation
+
+from trytond.modules.telecom_rating.commands import _read
+from trytond.modules.telecom_rating.engine import (
+    read_rate_deck, read_time_bands)
+
+from .engine import (
+    STRATEGIES, Carrier, CarrierDeck, Gateway, PlanRouting, RoutingError,
+    RoutingPolicy, compile_routing, read_carriers, read_quality_stats,
+    route_call)
+from .engine.model import SKIP_REASONS
+
+OFFLINE_PLAN = 'offline'
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        'route', help="show which carriers a call goes to, and why not others",
+        description="Print the ordered routes of one call and the reasons "
+        "the other carriers were skipped. Offline, from carrier decks in CSV "
+        "(no database). Exit code 0 with routes, 1 without, 2 on bad input.")
+    source = parser.add_argument_group("what to route on (offline)")
+    source.add_argument('--deck', action='append', default=[],
+        metavar='CARRIER=DECK.csv', help="a carrier's rate deck (columns as "
+        "customer decks); repeat for each carrier")
+    source.add_argument('--carriers', metavar='CARRIERS.csv',
+        help="carriers: id, currency, gateway and optional name, transport, "
+        "tech_prefix, strip_digits, add_prefix, rewrite_pattern, "
+        "rewrite_replacement, max_calls, calls_per_second, "
+        "allowed_accounts, allowed_plans, state (default: one carrier per "
+        "deck, in the plan currency)")
+    source.add_argument('--time-bands', metavar='BANDS.csv',
+        help="time bands the decks name")
+    source.add_argument('--stats', metavar='STATS.csv',
+        help="quality statistics: carrier, asr, acd and optional group, "
+        "pdd, samples")
+    source.add_argument('--plan', help="route for this rate plan of the "
+        "database (needs the telecom_lcr models; not with --deck)")
+    policy = parser.add_argument_group("policy (offline)")
+    policy.add_argument('--policy', choices=STRATEGIES, default='least-cost',
+        help="strategy (default least-cost); priority follows the order of "
+        "the carriers file, or of the --deck options")
+    policy.add_argument('--weights', metavar='A=3,B=1',
+        help="ratios of the weighted strategy")
+    policy.add_argument('--plan-currency', default='EUR',
+        help="currency of costs (default EUR)")
+    policy.add_argument('--rate', action='append', default=[],
+        metavar='USD:EUR=0.92', help="conversion rate: an amount in the "
+        "first currency times the rate is in the second; repeat")
+    policy.add_argument('--max-routes', type=int)
+    policy.add_argument('--max-cost', type=Decimal,
+        help="maximum cost per minute")
+    policy.add_argument('--sell-price', type=Decimal,
+        help="the call's price per minute: drops carriers costing more")
+    policy.add_argument('--min-margin', type=Decimal,
+        help="minimum margin per minute under the sell price")
+    policy.add_argument('--min-margin-percent', type=Decimal,
+        help="minimum margin in percent of the sell price")
+    policy.add_argument('--min-asr', type=Decimal, help="ASR threshold (%%)")
+    call = parser.add_argument_group("the call")
+    call.add_argument('--service', choices=('voice', 'fax', 'sms'),
+        default='voice')
+    call.add_argument('--caller', required=True)
+    call.add_argument('--callee', required=True)
+    call.add_argument('--at', help="ISO 8601 instant (no offset = UTC; "
+        "default now)")
+    call.add_argument('--account', help="the customer, for restricted "
+        "carriers")
+    call.add_argument('--call-id', help="seed of the weighted choice")
+    parser.set_defaults(func=route)
+
+
+def route(args, stdout=None, stderr=None):
+    "Run ``telecom route``; return the exit code."
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    problems = []
+    at = dt.datetime.now(dt.timezone.utc)
+    if args.at:
+        try:
+            at = dt.datetime.fromisoformat(args.at)
+        except ValueError:
+            problems.append(f"--at {args.at!r}: not an ISO 8601 instant")
+    if args.plan and args.deck:
+        problems.append("--plan reads the database, --deck a file: "
+            "give one of them")
+    elif not args.plan and not args.deck:
+        problems.append("give --deck CARRIER=DECK.csv (or --plan)")
+    loaded = None
+    if not problems:
+        load = _load_from_database if args.plan else _load_offline
+        loaded = load(args, problems)
+    if problems:
+        for problem in problems:
+            print(problem, file=stderr)
+        return 2
+    index, plan_id, stats = loaded
+    caller, callee = _digits(args.caller), _digits(args.callee)
+    decision = route_call(index, plan_id, args.service, caller, callee, at,
+        account=args.account, sell_price=args.sell_price, stats=stats,
+        max_routes=args.max_routes, call_id=args.call_id)
+    when = at.astimezone(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    print(f"{args.service} call from {caller} to {callee} at {when}, "
+        f"policy {decision.strategy or '-'}", file=stdout)
+    for n, r in enumerate(decision.routes, 1):
+        print(f"{n:>3}. {r.carrier:<12} {r.cost_per_minute.normalize():f} "
+            f"{r.currency}/min  prefix {r.prefix:<10} {r.dialstring}",
+            file=stdout)
+    for skip in decision.skipped:
+        print(f"  skipped {skip.carrier:<12} {skip.reason}", file=stdout)
+    if decision.reason:
+        print(decision.reason, file=stdout)
+    counts = Counter(s.reason for s in decision.skipped)
+    detail = ', '.join(f"{r}: {counts[r]}" for r in SKIP_REASONS
+        if counts[r])
+    print(f"routes {len(decision.routes)}, skipped {len(decision.skipped)}"
+        + (f" ({detail})" if detail else ''), file=stderr)
+    return 0 if decision.routes else 1
+
+
+def _load_offline(args, problems):
+    "Return (RoutingIndex, plan id, stats) from the CSV files of ``args``."
+    bands = _read(read_time_bands, problems, args.time_bands) \
+        if args.time_bands else []
+    names = {b.name for b in bands}
+    decks = []
+    for value in args.deck:
+        carrier, sep, path = value.partition('=')
+        if not sep or not carrier or not path:
+            problems.append(f"--deck {value!r}: expected CARRIER=DECK.csv")
+            continue
+        decks.append(CarrierDeck(carrier,
+                _read(read_rate_deck, problems, path, names),
+                args.service))
+    if args.carriers:
+        carriers = _read(read_carriers, problems, args.carriers)
+    else:
+        carriers = [Carrier(d.carrier, d.carrier, args.plan_currency,
+                (Gateway(d.carrier),)) for d in decks]
+    stats = _read(read_quality_stats, problems, args.stats) \
+        if args.stats else None
+    rates = {}
+    for value in args.rate:
+        try:
+            pair, _, rate = value.partition('=')
+            source, target = pair.upper().split(':')
+            rates[source, target] = Decimal(rate)
+        except (ValueError, InvalidOperation):
+            problems.append(f"--rate {value!r}: expected e.g. USD:EUR=0.92")
+    weights = {}
+    for item in (args.weights or '').split(','):
+        if item:
+            carrier, _, weight = item.partition('=')
+            if not weight.isdigit():
+                problems.append(f"--weights {item!r}: expected CARRIER=N")
+            else:
+                weights[carrier] = int(weight)
+    if problems:
+        return None
+    policy = RoutingPolicy(OFFLINE_PLAN, OFFLINE_PLAN, args.service,
+        args.policy, carriers=tuple(c.id for c in carriers),
+        weights=weights, max_routes=args.max_routes,
+        loss_guard=args.sell_price is not None, max_cost=args.max_cost,
+        min_margin=args.min_margin,
+        min_margin_percent=args.min_margin_percent, min_asr=args.min_asr)
+    try:
+        index = compile_routing(carriers, decks,
+            [PlanRouting(OFFLINE_PLAN, args.plan_currency.upper())],
+            [policy], time_bands=bands,
+            convert=lambda source, target, date: rates.get((source, target)))
+    except RoutingError as exception:
+        problems.extend(exception.problems)
+        return None
+    return index, OFFLINE_PLAN, stats
+
+
+def _load_from_database(args, problems):
+    """Return (RoutingIndex, plan id, stats) of ``args.plan`` from the
+    database: the seam for the telecom_lcr Tryton models, which will
+    compile their carriers, decks, plans and policies with
+    compile_routing and their statistics into QualityStats."""
+    problems.append("--plan needs the telecom_lcr Tryton models, which are "
+        "not installed yet; route offline with --deck")
+    return None
+
+
+def _digits(number):
+    return number[1:] if number.startswith('+') else number
