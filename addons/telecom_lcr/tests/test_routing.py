@@ -1,0 +1,123 @@
+"""Routing through the database: carriers, decks and policies stored in
+Tryton, compiled by load_routing, decided by the engine."""
+import datetime as dt
+from decimal import Decimal
+
+from trytond.model.exceptions import AccessError
+from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
+from trytond.modules.telecom_rating.tests.tools import UTC, create_rating
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+from ..engine import route_call
+from ..routing import load_routing
+
+MONDAY = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def create_carriers(t):
+    pool = Pool()
+    Carrier = pool.get('telecom.carrier')
+    Policy = pool.get('telecom.routing.policy')
+    t.alpha, t.beta = Carrier.create([{
+                'name': "Alpha", 'code': 'alpha', 'company': t.owner.id,
+                'currency': t.currency.id, 'tech_prefix': '101',
+                'gateways': [('create', [{'address': 'alpha.example:5060'}])],
+                'rates': [('create', [
+                            {'prefix': '44', 'price': Decimal('0.0100')},
+                            {'prefix': '447', 'price': Decimal('0.0500')},
+                            ])],
+                }, {
+                'name': "Beta", 'code': 'beta', 'company': t.owner.id,
+                'currency': t.currency.id, 'strip_digits': 2,
+                'add_prefix': '0',
+                'gateways': [('create', [{'address': 'beta.example'}])],
+                'rates': [('create', [
+                            {'prefix': '44', 'price': Decimal('0.0150')},
+                            {'prefix': '447', 'price': Decimal('0.0300')},
+                            ])],
+                }])
+    t.policy, = Policy.create([{
+                'plan': t.owner_plan.id, 'strategy': 'least-cost'}])
+    return t
+
+
+class RoutingTestCase(ModuleTestCase):
+    "Test routing from the database"
+    module = 'telecom_lcr'
+
+    @with_transaction()
+    def test_least_cost_inherited_by_reseller_plan(self):
+        "A reseller's customer is routed by its parent's policy"
+        t = create_carriers(create_rating(create_tenancy()))
+        index = load_routing()
+
+        fixed = route_call(
+            index, t.r1_plan.id, 'voice', '442071230000', '442071234567',
+            MONDAY)
+        self.assertEqual(
+            [r.carrier for r in fixed.routes], [t.alpha.id, t.beta.id])
+        self.assertTrue(fixed.inherited)
+        # Alpha: tech prefix 101 before the number; Beta: strip 44, add 0.
+        self.assertEqual(
+            [r.number for r in fixed.routes],
+            ['101442071234567', '02071234567'])
+        self.assertEqual(
+            [r.cost_per_minute for r in fixed.routes],
+            [Decimal('0.01'), Decimal('0.015')])
+
+        mobile = route_call(
+            index, t.r1_plan.id, 'voice', '442071230000', '447700900123',
+            MONDAY)
+        self.assertEqual(
+            [r.carrier for r in mobile.routes], [t.beta.id, t.alpha.id])
+
+    @with_transaction()
+    def test_new_price_recompiles(self):
+        "A carrier's new price is used by the next decision"
+        pool = Pool()
+        CarrierRate = pool.get('telecom.carrier.rate')
+        t = create_carriers(create_rating(create_tenancy()))
+        load_routing()
+        rate, = CarrierRate.search([
+                ('carrier', '=', t.alpha.id), ('prefix', '=', '44')])
+        CarrierRate.write([rate], {'price': Decimal('0.0200')})
+        decision = route_call(
+            load_routing(), t.owner_plan.id, 'voice', '', '442071234567',
+            MONDAY)
+        self.assertEqual(
+            [r.carrier for r in decision.routes], [t.beta.id, t.alpha.id])
+
+    @with_transaction()
+    def test_disabled_and_restricted(self):
+        "Disabled carriers and carriers kept for others are skipped"
+        pool = Pool()
+        Carrier = pool.get('telecom.carrier')
+        t = create_carriers(create_rating(create_tenancy()))
+        Carrier.write([t.alpha], {'state': 'disabled'})
+        Carrier.write([t.beta], {
+                'allowed_accounts': [('add', [t.owner_customer.id])]})
+        decision = route_call(
+            load_routing(), t.r1_plan.id, 'voice', '', '442071234567',
+            MONDAY, account=t.r1_customer.id)
+        self.assertEqual(decision.routes, ())
+        self.assertEqual(
+            sorted(s.reason for s in decision.skipped),
+            ['disabled', 'restricted'])
+        self.assertTrue(decision.reason)
+
+    @with_transaction()
+    def test_reseller_cannot_see_parent_carriers(self):
+        "A reseller reads none of its parent's carriers or their prices"
+        pool = Pool()
+        Carrier = pool.get('telecom.carrier')
+        CarrierRate = pool.get('telecom.carrier.rate')
+        t = create_carriers(create_rating(create_tenancy()))
+        with as_user(t.r1_user):
+            self.assertEqual(Carrier.search([]), [])
+            self.assertEqual(CarrierRate.search([]), [])
+            with self.assertRaises(AccessError):
+                Carrier.read([t.alpha.id], ['name'])
+
+
+del ModuleTestCase
