@@ -1,0 +1,514 @@
+"""Rate decks in and out of a plan: CSV and XLSX files (F18).
+
+A deck is judged whole by the engine's reader (``engine.csvio``); an XLSX
+sheet is turned into the same CSV text first, so there is one validator.
+Only what the database adds to the engine's rules is checked here: the
+plan's price digits, the tenant's time bands and, when adding, rates the
+plan already has. A good deck is written with chunked multi-row INSERTs in
+the caller's transaction — never the ORM per rate.
+"""
+import csv
+import datetime as dt
+import io
+import os
+from decimal import Decimal
+
+from sql import As
+from sql.functions import CurrentTimestamp
+
+from trytond import backend
+from trytond.i18n import gettext
+from trytond.model import ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.tools import sqlite_apply_types
+from trytond.transaction import Transaction, check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from .cdr import forget_cached
+from .engine import InvalidFile, read_rate_deck
+from .engine.csvio import DECK_COLUMNS, Problem
+from .exceptions import RateImportError
+from .plan import PRICE_DIGITS, tariff_cache
+
+FORMATS = [
+    ('csv', "CSV"),
+    ('xlsx', "Excel (XLSX)"),
+    ]
+# A longer list is no longer read by anyone: the rest is counted.
+MAX_SHOWN_PROBLEMS = 50
+XLSX_MAGIC = b'PK\x03\x04'
+
+
+def deck_format(filename, data=b''):
+    "csv or xlsx, from the file's name or, failing that, its content"
+    extension = os.path.splitext(filename or '')[1].lower()
+    if extension in {'.xlsx', '.xlsm'}:
+        return 'xlsx'
+    if extension == '.csv':
+        return 'csv'
+    return 'xlsx' if data[:4] == XLSX_MAGIC else 'csv'
+
+
+def _cell_text(value):
+    "The text a CSV cell would hold for an XLSX cell value"
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        # A whole number typed in a sheet is stored as a float.
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value).replace('\r', ' ').replace('\n', ' ')
+
+
+def xlsx_to_csv(data):
+    """Return the first sheet of the workbook ``data`` as CSV text whose
+    line N is the sheet's row N, so problems name the sheet's rows."""
+    from openpyxl import load_workbook
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        output = io.StringIO()
+        writer = csv.writer(output, lineterminator='\n')
+        width = None
+        for row in sheet.iter_rows(values_only=True):
+            cells = [_cell_text(v).strip() for v in row]
+            if width is None:
+                # Trailing empty header cells are formatting, not columns.
+                while cells and not cells[-1]:
+                    cells.pop()
+                width = len(cells)
+            else:
+                # A sheet drops trailing empty cells of a row and pads
+                # rows to its widest: neither is a fault of the deck.
+                while len(cells) > width and not cells[-1]:
+                    cells.pop()
+                if any(cells):
+                    cells += [''] * (width - len(cells))
+            writer.writerow(cells)
+        return output.getvalue()
+    finally:
+        workbook.close()
+
+
+def deck_text(data, filename):
+    """The deck ``data`` (bytes) as CSV text: an XLSX sheet is turned into
+    CSV whose line N is the sheet's row N, so problems name its rows."""
+    name = os.path.basename(filename or 'rates.csv')
+    if deck_format(filename, data) == 'xlsx':
+        try:
+            return xlsx_to_csv(data)
+        except Exception as exception:
+            # openpyxl raises many kinds (zip, XML, key errors).
+            raise InvalidFile([Problem(name, 1, None,
+                        f"not a readable XLSX workbook: {exception}")])
+    try:
+        return data.decode('utf-8-sig')
+    except UnicodeDecodeError as exception:
+        line = data[:exception.start].count(b'\n') + 1
+        raise InvalidFile([Problem(name, line, None,
+                    "not UTF-8 text; save the file as CSV UTF-8")])
+
+
+def read_deck(text, filename, band_names):
+    """Return the engine's Rates of the CSV ``text``, or raise InvalidFile
+    listing every problem."""
+    name = os.path.basename(filename or 'rates.csv')
+    source = io.StringIO(text, newline='')
+    source.name = name
+    rates = read_rate_deck(source, band_names)
+    if not rates:
+        raise InvalidFile([Problem(name, 1, None, "the file has no rates")])
+    return rates
+
+
+def data_lines(text):
+    "The line of each row of the CSV ``text`` the reader makes a rate of"
+    reader = csv.reader(io.StringIO(text, newline=''))
+    next(reader, None)
+    return [reader.line_num for values in reader
+        if any(v.strip() for v in values)]
+
+
+def _naive(moment):
+    if moment is None:
+        return None
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _datetime(value):
+    "A naive UTC datetime from the database (SQLite gives text)"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value
+
+
+def problems_text(problems):
+    shown = [str(p) for p in problems[:MAX_SHOWN_PROBLEMS]]
+    if len(problems) > MAX_SHOWN_PROBLEMS:
+        shown.append(gettext('telecom_rating.msg_rate_import_more',
+                count=len(problems) - MAX_SHOWN_PROBLEMS))
+    return '\n'.join(shown)
+
+
+def raise_invalid(filename, problems):
+    error = RateImportError(gettext(
+            'telecom_rating.msg_rate_import_invalid',
+            file=os.path.basename(filename or 'rates.csv'),
+            count=len(problems), problems=problems_text(problems)))
+    error.problems = list(problems)
+    raise error
+
+
+def tenant_bands(company):
+    "{name: id} of the time bands of ``company``"
+    pool = Pool()
+    Band = pool.get('telecom.time_band')
+    band = Band.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*band.select(band.name, band.id,
+            where=band.company == company.id, order_by=[band.id.desc]))
+    # The oldest band wins a name used twice.
+    return dict(cursor)
+
+
+def existing_keys(plan, band_ids):
+    "The (prefix, valid_from, band name, priority) of the plan's rates"
+    pool = Pool()
+    Rate = pool.get('telecom.rate')
+    rate = Rate.__table__()
+    cursor = Transaction().connection.cursor()
+    names = {i: n for n, i in band_ids.items()}
+    query = rate.select(
+        As(rate.prefix, 'c0'), As(rate.valid_from, 'c1'),
+        As(rate.time_band, 'c2'), As(rate.priority, 'c3'),
+        where=rate.plan == plan.id)
+    if backend.name == 'sqlite':
+        sqlite_apply_types(query, [None, 'TIMESTAMP', None, None])
+    cursor.execute(*query)
+    return {(prefix, _datetime(valid_from), names.get(band), priority)
+        for prefix, valid_from, band, priority in cursor}
+
+
+def check_rates(rates, lines, filename, plan, band_ids, replace):
+    """The problems the database adds to the engine's: the plan's price
+    digits and, when adding, a rate the plan already has. ``lines`` are
+    the deck lines of ``rates``."""
+    name = os.path.basename(filename or 'rates.csv')
+    existing = set() if replace else existing_keys(plan, band_ids)
+    digits = PRICE_DIGITS[1]
+    problems = []
+    for line, rate in zip(lines, rates):
+        for column, value in [
+                ('rate', rate.price), ('connect_fee', rate.connect_fee)]:
+            if value != round(value, digits):
+                problems.append(Problem(name, line, column,
+                        f"{value}: more than {digits} decimals"))
+        key = (rate.prefix, _naive(rate.valid_from), rate.time_band,
+            rate.priority)
+        if key in existing:
+            problems.append(Problem(name, line, 'prefix',
+                    "the plan already has a rate of this prefix, "
+                    "valid_from, time_band and priority; import with "
+                    "replace to change it"))
+    return problems
+
+
+def insert_rates(plan, rates, band_ids, progress=None):
+    "Write the engine's ``rates`` into ``plan`` with multi-row INSERTs"
+    pool = Pool()
+    Rate = pool.get('telecom.rate')
+    table = Rate.__table__()
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    columns = [
+        table.plan, table.prefix, table.destination, table.price,
+        table.connect_fee, table.min_duration, table.increment_first,
+        table.increment_next, table.valid_from, table.valid_to,
+        table.priority, table.time_band, table.create_uid, table.create_date]
+    user, now = transaction.user, CurrentTimestamp()
+    # create_date is an SQL expression, not a parameter.
+    size = max(1, backend.MAX_QUERY_PARAMS // (len(columns) - 1))
+    for start in range(0, len(rates), size):
+        chunk = rates[start:start + size]
+        cursor.execute(*table.insert(columns, [[
+                        plan.id, r.prefix, r.destination or None, r.price,
+                        r.connect_fee, r.min_duration, r.increment_first,
+                        r.increment_next, _naive(r.valid_from),
+                        _naive(r.valid_to), r.priority,
+                        band_ids[r.time_band] if r.time_band else None,
+                        user, now]
+                    for r in chunk]))
+        if progress:
+            progress(start + len(chunk), len(rates))
+
+
+def delete_rates(plan):
+    pool = Pool()
+    Rate = pool.get('telecom.rate')
+    table = Rate.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.delete(where=table.plan == plan.id))
+    return cursor.rowcount
+
+
+def _amount_text(value):
+    "Without trailing zeros nor exponent: 0.0200 → 0.02, 10 → 10"
+    return format(Decimal(value).normalize(), 'f')
+
+
+def _instant_text(value):
+    if value is None:
+        return ''
+    return _datetime(value).replace(tzinfo=dt.timezone.utc).isoformat()
+
+
+def plan_rows(plan):
+    "The deck rows of ``plan``'s own rates, as DECK_COLUMNS values"
+    pool = Pool()
+    Rate = pool.get('telecom.rate')
+    Band = pool.get('telecom.time_band')
+    rate = Rate.__table__()
+    band = Band.__table__()
+    cursor = Transaction().connection.cursor()
+    query = rate.join(band, 'LEFT', condition=rate.time_band == band.id
+        ).select(
+        As(rate.prefix, 'c0'), As(rate.destination, 'c1'),
+        As(rate.price, 'c2'), As(rate.connect_fee, 'c3'),
+        As(rate.min_duration, 'c4'), As(rate.increment_first, 'c5'),
+        As(rate.increment_next, 'c6'), As(rate.valid_from, 'c7'),
+        As(rate.valid_to, 'c8'), As(rate.priority, 'c9'),
+        As(band.name, 'c10'),
+        where=rate.plan == plan.id,
+        order_by=[rate.prefix, rate.id])
+    if backend.name == 'sqlite':
+        sqlite_apply_types(query, [None, None, 'NUMERIC', 'NUMERIC', None,
+                None, None, 'TIMESTAMP', 'TIMESTAMP', None, None])
+    cursor.execute(*query)
+    for (prefix, destination, price, connect_fee, minimum, first, next_,
+            valid_from, valid_to, priority, band_name) in cursor:
+        yield (prefix, destination or '', Decimal(price),
+            Decimal(connect_fee), minimum, first, next_, valid_from,
+            valid_to, priority, band_name or '')
+
+
+def _xlsx_amount(value):
+    "A number when a sheet's float holds it exactly, else its text"
+    if Decimal(repr(float(value))) == value:
+        return float(value)
+    return _amount_text(value)
+
+
+def _xlsx(rows):
+    from openpyxl import Workbook
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet('rates')
+    sheet.append(DECK_COLUMNS)
+    for (prefix, destination, price, connect_fee, minimum, first, next_,
+            valid_from, valid_to, priority, band_name) in rows:
+        # Prefixes stay text: a number would lose leading zeros. Instants
+        # are naive datetimes read back as UTC.
+        sheet.append([prefix, destination or None, _xlsx_amount(price),
+                _xlsx_amount(connect_fee), minimum, first, next_,
+                _datetime(valid_from), _datetime(valid_to), priority,
+                band_name or None])
+    output = io.BytesIO()
+    workbook.save(output)
+    return output.getvalue()
+
+
+def _csv(rows):
+    output = io.StringIO()
+    writer = csv.writer(output, lineterminator='\n')
+    writer.writerow(DECK_COLUMNS)
+    for (prefix, destination, price, connect_fee, minimum, first, next_,
+            valid_from, valid_to, priority, band_name) in rows:
+        writer.writerow((prefix, destination, _amount_text(price),
+                _amount_text(connect_fee), minimum, first, next_,
+                _instant_text(valid_from), _instant_text(valid_to),
+                priority, band_name))
+    return output.getvalue().encode('utf-8')
+
+
+class RatePlan(metaclass=PoolMeta):
+    __name__ = 'telecom.rate.plan'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'import_rates_button': {
+                    'invisible': Eval('id', -1) < 0,
+                    'depends': ['id'],
+                    },
+                'export_rates_button': {
+                    'invisible': Eval('id', -1) < 0,
+                    'depends': ['id'],
+                    },
+                })
+
+    @classmethod
+    @ModelView.button_action('telecom_rating.wizard_import_rates')
+    def import_rates_button(cls, plans):
+        pass
+
+    @classmethod
+    @ModelView.button_action('telecom_rating.wizard_export_rates')
+    def export_rates_button(cls, plans):
+        pass
+
+    def import_rates(self, data, filename, replace=False, progress=None):
+        """Apply the deck ``data`` (bytes of a CSV or XLSX file named
+        ``filename``) to the plan; return (imported, removed).
+
+        ``replace``: the plan's rates become the deck's; otherwise the
+        deck's are added. A deck with any problem raises RateImportError
+        listing them all, and nothing is applied. ``progress(done, total)``
+        is called as rates are written.
+        """
+        pool = Pool()
+        Rate = pool.get('telecom.rate')
+        ModelAccess = pool.get('ir.model.access')
+        with check_access():
+            # The plan's record rules: a tenant changes its own plans only.
+            self.__class__.write([self], {})
+            ModelAccess.check('telecom.rate', 'create')
+            if replace:
+                ModelAccess.check('telecom.rate', 'delete')
+        band_ids = tenant_bands(self.company)
+        try:
+            text = deck_text(data, filename)
+            rates = read_deck(text, filename, set(band_ids))
+        except InvalidFile as exception:
+            raise_invalid(filename, exception.problems)
+        problems = check_rates(
+            rates, data_lines(text), filename, self, band_ids, replace)
+        if problems:
+            raise_invalid(filename, problems)
+        removed = delete_rates(self) if replace else 0
+        insert_rates(self, rates, band_ids, progress=progress)
+        tariff_cache.clear()
+        forget_cached(Rate, self.__class__)
+        return len(rates), removed
+
+    def export_rates(self, format='csv'):
+        "Return the plan's own rates as a deck file (bytes) of ``format``"
+        pool = Pool()
+        ModelAccess = pool.get('ir.model.access')
+        with check_access():
+            self.__class__.read([self.id], ['id'])
+            ModelAccess.check('telecom.rate', 'read')
+        rows = plan_rows(self)
+        return _xlsx(rows) if format == 'xlsx' else _csv(rows)
+
+
+def deck_filename(name, id_, format='csv'):
+    name = ''.join(c if c.isalnum() or c in '-_' else '-'
+        for c in name).strip('-') or f'plan-{id_}'
+    return f'{name}-rates.{format}'
+
+
+class ImportRatesStart(ModelView):
+    "Import Rates"
+    __name__ = 'telecom.rate.plan.import_rates.start'
+    file = fields.Binary(
+        "File", filename='filename', required=True,
+        help="A CSV (UTF-8) or XLSX deck with the columns prefix, "
+        "destination, rate, connect_fee, min_duration, increment_first, "
+        "increment_next, valid_from, valid_to, priority, time_band.")
+    filename = fields.Char("File Name")
+    mode = fields.Selection([
+            ('replace', "Replace all rates"),
+            ('add', "Add to the rates"),
+            ], "Mode", required=True,
+        help="Replace: the plan's rates become those of the file. "
+        "Add: the file's rates are added; a rate the plan already has "
+        "rejects the file.")
+
+    @classmethod
+    def default_mode(cls):
+        return 'replace'
+
+
+class ImportRatesDone(ModelView):
+    "Import Rates"
+    __name__ = 'telecom.rate.plan.import_rates.done'
+    imported = fields.Integer("Imported Rates", readonly=True)
+    removed = fields.Integer("Removed Rates", readonly=True)
+
+
+class ImportRates(Wizard):
+    "Import Rates"
+    __name__ = 'telecom.rate.plan.import_rates'
+    start = StateView(
+        'telecom.rate.plan.import_rates.start',
+        'telecom_rating.rate_plan_import_rates_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Import", 'import_', 'tryton-ok', default=True),
+            ])
+    import_ = StateTransition()
+    done = StateView(
+        'telecom.rate.plan.import_rates.done',
+        'telecom_rating.rate_plan_import_rates_done_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def transition_import_(self):
+        imported, removed = self.record.import_rates(
+            self.start.file, self.start.filename or 'rates.csv',
+            replace=self.start.mode == 'replace')
+        self.done.imported = imported
+        self.done.removed = removed
+        return 'done'
+
+    def default_done(self, fields):
+        return {'imported': self.done.imported, 'removed': self.done.removed}
+
+
+class ExportRatesStart(ModelView):
+    "Export Rates"
+    __name__ = 'telecom.rate.plan.export_rates.start'
+    format = fields.Selection(FORMATS, "Format", required=True)
+
+    @classmethod
+    def default_format(cls):
+        return 'csv'
+
+
+class ExportRatesResult(ModelView):
+    "Export Rates"
+    __name__ = 'telecom.rate.plan.export_rates.result'
+    file = fields.Binary("File", filename='filename', readonly=True)
+    filename = fields.Char("File Name", readonly=True)
+
+
+class ExportRates(Wizard):
+    "Export Rates"
+    __name__ = 'telecom.rate.plan.export_rates'
+    start = StateView(
+        'telecom.rate.plan.export_rates.start',
+        'telecom_rating.rate_plan_export_rates_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Export", 'export', 'tryton-ok', default=True),
+            ])
+    export = StateTransition()
+    result = StateView(
+        'telecom.rate.plan.export_rates.result',
+        'telecom_rating.rate_plan_export_rates_result_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def transition_export(self):
+        format_ = self.start.format
+        self.result.file = self.record.export_rates(format_)
+        self.result.filename = deck_filename(
+            self.record.name, self.record.id, format_)
+        return 'result'
+
+    def default_result(self, fields):
+        return {'file': self.result.file, 'filename': self.result.filename}
