@@ -1,0 +1,399 @@
+"""Kamailio end to end: Debian's kamailio with switch/kamailio/kamailio.cfg,
+sipp as the customer and as two carriers, and a fake call-control API, all
+on 127.0.0.1.
+
+Checks: failover from a 503 carrier to the next route with answer, end and
+CDR posted; a customer the API denies gets the API's SIP code; a prepaid
+call is cut at its max duration; with the API down calls get 503 but an
+emergency number is routed; no allowed call is left without an ``end``.
+"""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from .conftest import free_port
+from .fake_callcontrol import API_KEY, FakeCallControl, allow, deny
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CFG = os.path.join(ROOT, 'switch', 'kamailio', 'kamailio.cfg')
+SCENARIOS = os.path.join(HERE, 'sipp')
+KAMAILIO = shutil.which('kamailio') or (
+    '/usr/sbin/kamailio' if os.path.exists('/usr/sbin/kamailio') else None)
+SIPP = shutil.which('sipp')
+KAMCMD = shutil.which('kamcmd') or '/usr/sbin/kamcmd'
+
+if not (KAMAILIO and SIPP):
+    if os.environ.get('CI') == 'true':
+        raise RuntimeError(
+            'kamailio and sipp are required under CI=true '
+            '(apt-get install kamailio kamailio-extra-modules '
+            'kamailio-utils-modules sip-tester; .ci/run does it)')
+    pytest.skip('kamailio or sipp is not installed (Debian packages '
+        'kamailio, kamailio-extra-modules, kamailio-utils-modules, '
+        'sip-tester); mandatory under CI=true', allow_module_level=True)
+
+HOST = '127.0.0.1'
+API_TIMEOUT = 1  # seconds, the whole-second http_client timeout
+
+
+def udp_port():
+    "A port free for UDP too (free_port checks TCP only)."
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError('no free UDP port')
+
+
+def sip_options(port, timeout=0.5):
+    "True when a SIP proxy answers an OPTIONS on 127.0.0.1:port."
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        sock.settimeout(timeout)
+        local = sock.getsockname()[1]
+        msg = (
+            'OPTIONS sip:%(h)s:%(p)d SIP/2.0\r\n'
+            'Via: SIP/2.0/UDP %(h)s:%(l)d;branch=z9hG4bK%(b)d\r\n'
+            'From: <sip:probe@%(h)s>;tag=probe\r\n'
+            'To: <sip:%(h)s:%(p)d>\r\n'
+            'Call-ID: probe-%(b)d@%(h)s\r\n'
+            'CSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\nContent-Length: 0\r\n\r\n'
+            % {'h': HOST, 'p': port, 'l': local,
+                'b': int(time.monotonic() * 1e6)})
+        sock.sendto(msg.encode(), (HOST, port))
+        try:
+            data = sock.recv(4096)
+        except OSError:
+            return False
+        return data.startswith(b'SIP/2.0 200')
+
+
+class Proxy:
+    "A kamailio process on its own ports, runtime dir and log."
+
+    def __init__(self, workdir, api_url, emergency_port, **overrides):
+        self.workdir = workdir
+        self.port = udp_port()
+        self.ctl = 'unix:' + os.path.join(workdir, 'kamailio_ctl')
+        self.log_path = os.path.join(workdir, 'kamailio.log')
+        self.emergency_port = emergency_port
+        defines = {
+            'LISTEN': 'udp:%s:%d' % (HOST, self.port),
+            'API_URL': '"%s"' % api_url,
+            'API_KEY': '"%s"' % API_KEY,
+            'API_TIMEOUT': str(API_TIMEOUT),
+            'EMERGENCY_GW': '"sip:%s:%d"' % (HOST, emergency_port),
+            'CTL_SOCKET': '"%s"' % self.ctl,
+            'FR_TIMER': '2000',
+            'CHILDREN': '2',
+            'ASYNC_WORKERS': '4',
+            **overrides,
+            }
+        self.args = [KAMAILIO, '-f', CFG, '-DD', '-E', '-Y', workdir,
+            '-P', os.path.join(workdir, 'kamailio.pid'), '-w', workdir,
+            '-m', '64', '-M', '8']
+        for name, value in defines.items():
+            self.args += ['-A', '%s=%s' % (name, value)]
+        self.process = None
+
+    def start(self):
+        self.log = open(self.log_path, 'w')
+        self.process = subprocess.Popen(self.args, stdout=self.log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError('kamailio exited:\n' + self.log_tail())
+            if sip_options(self.port):
+                return self
+        raise TimeoutError('kamailio did not answer:\n' + self.log_tail())
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            # kamailio's main process stops its children on SIGTERM
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(timeout=5)
+        self.log.close()
+
+    def log_text(self):
+        with open(self.log_path, errors='replace') as log:
+            return log.read()
+
+    def log_tail(self, lines=40):
+        return '\n'.join(self.log_text().splitlines()[-lines:])
+
+    def rpc(self, *command):
+        out = subprocess.run([KAMCMD, '-s', self.ctl, *command],
+            capture_output=True, text=True, timeout=10)
+        return out.stdout
+
+
+class Sipp:
+    "One sipp process, UAC or UAS, bounded in time, killed at the end."
+
+    def __init__(self, workdir, scenario, port, *args, remote=None):
+        self.name = '%s-%d' % (os.path.splitext(scenario)[0], port)
+        self.log_file = os.path.join(workdir, self.name + '.log')
+        self.err_file = os.path.join(workdir, self.name + '.err')
+        self.args = [SIPP, '-sf', os.path.join(SCENARIOS, scenario),
+            '-i', HOST, '-p', str(port), '-nostdin',
+            '-trace_logs', '-log_file', self.log_file,
+            '-trace_err', '-error_file', self.err_file, *args]
+        if remote:
+            self.args.insert(1, remote)
+        self.workdir = workdir
+        self.process = None
+
+    def start(self):
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(self.args, cwd=self.workdir,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        return self
+
+    def wait(self, timeout):
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.kill()
+        self.elapsed = time.monotonic() - self.started
+        return self.process.returncode
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def text(self, path):
+        try:
+            with open(path, errors='replace') as file:
+                return file.read()
+        except FileNotFoundError:
+            return ''
+
+    def finals(self):
+        "The final codes uac_reject.xml logged."
+        return [int(code) for code in
+            re.findall(r'FINAL (\d{3})', self.text(self.log_file))]
+
+    def errors(self):
+        return self.text(self.err_file)[-2000:]
+
+
+@pytest.fixture(scope='module')
+def api():
+    fake = FakeCallControl(HOST).start()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('kamailio'))
+
+
+@pytest.fixture(scope='module')
+def emergency_port():
+    return udp_port()
+
+
+@pytest.fixture(scope='module')
+def proxy(api, workdir, emergency_port):
+    proxy = Proxy(workdir, api.url, emergency_port).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def sipps(workdir):
+    started = []
+
+    def make(scenario, *args, remote=None, port=None):
+        one = Sipp(workdir, scenario, port or udp_port(), *args,
+            remote=remote)
+        started.append(one)
+        return one
+    try:
+        yield make
+    finally:
+        for one in started:
+            one.kill()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_slot(request):
+    """Check (5): after every test, every call the API allowed got its
+    ``end`` -- no concurrency slot or prepaid reservation is left."""
+    if 'api' not in request.fixturenames:
+        yield
+        return
+    api = request.getfixturevalue('api')
+    api.reset()
+    yield
+    api.wait(lambda a: not a.open_slots(), timeout=5)
+    assert api.open_slots() == [], 'allowed calls never ended'
+    api.policy = lambda body: deny('unknown_account', 403, 21)
+    api.delay = 0
+
+
+def customer(sipps, proxy, scenario, callee, *args, caller='1001'):
+    return sipps(scenario, '-m', '1', '-s', callee, '-key', 'caller',
+        caller, '-timeout', '25s', '-timeout_error', *args,
+        remote='%s:%d' % (HOST, proxy.port))
+
+
+def carrier(sipps, scenario, port=None):
+    return sipps(scenario, '-m', '1', '-timeout', '30s', '-timeout_error',
+        port=port).start()
+
+
+def routes(*ports):
+    names = ['CARRIER-%s' % chr(ord('A') + i) for i in range(len(ports))]
+    return [{'carrier': name, 'gateway': 'sip:%s:%d' % (HOST, port),
+            'dialstring': '34911223344'} for name, port in zip(names, ports)]
+
+
+def call_ids_for(api, path):
+    return [body['call_id'] for _, p, body in api.requests if p == path]
+
+
+def test_failover_answer_end_and_cdr(api, proxy, sipps):
+    down = carrier(sipps, 'uas_503.xml')
+    up = carrier(sipps, 'uas.xml')
+    api.policy = lambda body: allow(
+        routes(int(down.args[down.args.index('-p') + 1]),
+            int(up.args[up.args.index('-p') + 1])), account='ACME-1')
+    uac = customer(sipps, proxy, 'uac.xml', '34911223344', '-d', '2000')
+    assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+    assert down.wait(10) == 0, down.errors()
+    assert up.wait(10) == 0, up.errors()
+
+    [call_id] = call_ids_for(api, '/v1/authorize')
+    assert api.wait(lambda a: (call_id, 'a') in a.cdrs), proxy.log_tail()
+    authorize = api.authorized[call_id]
+    assert authorize['caller'] == '1001'
+    assert authorize['callee'] == '34911223344'
+    assert authorize['direction'] == 'outbound'
+    assert authorize['source_ip'] == HOST
+    assert authorize['service'] == 'voice'
+    assert call_id in api.answered
+    assert api.ended[call_id]['cause'] == 16
+    paths = [p.rsplit('/', 1)[-1] for p in api.paths()]
+    assert paths == ['authorize', 'answer', 'end', 'cdrs']
+
+    cdr = api.cdrs[(call_id, 'a')]
+    assert cdr['disposition'] == 'ANSWERED'
+    assert cdr['carrier'] == 'CARRIER-B'
+    assert cdr['account'] == 'ACME-1'
+    assert cdr['hangup_cause'] == 16
+    assert cdr['caller'] == '1001' and cdr['callee'] == '34911223344'
+    assert abs(cdr['billable_seconds'] - 2) <= 1, cdr
+    assert cdr['start'] <= cdr['answer'] < cdr['end']
+    assert api.unauthenticated == 0
+
+
+@pytest.mark.parametrize('answer, code', [
+        (deny('concurrency_limit', 403, 34), 403),
+        (deny('insufficient_credit', 402, 21), 402),
+        # no sip_code from the API: the cfg's own table
+        ({'decision': 'deny', 'reason': 'insufficient_credit'}, 402),
+        ({'decision': 'deny', 'reason': 'unknown_account'}, 403),
+        ])
+def test_denied_call_gets_the_api_code(api, proxy, sipps, answer, code):
+    api.policy = lambda body: answer
+    uac = customer(sipps, proxy, 'uac_reject.xml', '34911223344')
+    assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
+    assert uac.finals() == [code]
+    assert api.paths() and set(api.paths()) == {'/v1/authorize'}
+
+
+def test_prepaid_call_cut_at_max_duration(api, proxy, sipps):
+    up = carrier(sipps, 'uas.xml')
+    port = int(up.args[up.args.index('-p') + 1])
+    api.policy = lambda body: allow(routes(port), account='PREPAID-7',
+        max_duration=3)
+    uac = customer(sipps, proxy, 'uac_cut.xml', '34911223344')
+    assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+    # the UAC never hangs up: the proxy's BYE ends the call at ~3 s
+    assert 2.0 <= uac.elapsed <= 4.5, uac.elapsed
+    assert up.wait(10) == 0, up.errors()  # the carrier got its BYE too
+    [call_id] = call_ids_for(api, '/v1/authorize')
+    assert api.wait(lambda a: (call_id, 'a') in a.cdrs), proxy.log_tail()
+    cdr = api.cdrs[(call_id, 'a')]
+    assert 2 <= cdr['billable_seconds'] <= 3, cdr
+    assert cdr['account'] == 'PREPAID-7'
+    assert call_id in api.ended
+
+
+def test_api_down_fails_closed_but_emergency_is_routed(
+        api, proxy, sipps, emergency_port):
+    api.stop()
+    try:
+        uac = customer(sipps, proxy, 'uac_reject.xml', '34911223344')
+        assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
+        assert uac.finals() == [503]
+
+        gateway = carrier(sipps, 'uas.xml', port=emergency_port)
+        uac = customer(sipps, proxy, 'uac.xml', '112', '-d', '500')
+        assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
+        assert gateway.wait(10) == 0, gateway.errors()
+        # the emergency CDR could not be posted: logged whole, not lost
+        deadline = time.monotonic() + 10
+        while 'CDR_UNSENT' not in proxy.log_text():
+            assert time.monotonic() < deadline, proxy.log_tail()
+            time.sleep(0.1)
+        line = [line for line in proxy.log_text().splitlines()
+            if 'CDR_UNSENT' in line][-1]
+        assert '"callee":"112"' in line and '"account":null' in line
+    finally:
+        api.start()
+    assert api.paths() == []
+
+
+def test_slow_api_fails_closed_and_releases_the_slot(api, proxy, sipps):
+    api.delay = API_TIMEOUT + 1
+    up = carrier(sipps, 'uas.xml')
+    port = int(up.args[up.args.index('-p') + 1])
+    api.policy = lambda body: allow(routes(port))
+    uac = customer(sipps, proxy, 'uac_reject.xml', '34911223344')
+    assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
+    assert uac.finals() == [503]
+    assert uac.elapsed < API_TIMEOUT + 1.5
+    # the API allowed it too late; the proxy's `end` gives the slot back
+    # (checked by no_leaked_slot)
+    assert api.wait(lambda a: a.authorized and not a.open_slots(),
+        timeout=API_TIMEOUT + 4)
+    up.kill()
+
+
+def test_no_dialog_left_on_the_switch(api, proxy):
+    "Runs last: the proxy holds no live dialog once every call ended."
+    deadline = time.monotonic() + 5
+    while True:
+        stats = proxy.rpc('dlg.stats_active')
+        counts = dict(re.findall(r'(\w+): (\d+)', stats))
+        if 'all' in counts and all(
+                int(counts.get(key, 0)) == 0 for key in (
+                    'starting', 'connecting', 'answering', 'ongoing')):
+            break
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.2)
+    assert 'CRITICAL' not in proxy.log_text()
