@@ -88,11 +88,16 @@ class BandSchedule:
     ``bands[i]`` is the list of windows of rate i's band, or None for a
     rate that applies at all times.
     """
-    __slots__ = ('offsets', 'holidays', 'profiles')
+    __slots__ = ('offsets', 'holidays', 'profiles', 'days')
+
+    # Bound of the memo of day segments (``days``), cleared when full.
+    DAYS_MEMO = 4096
 
     def __init__(self, bands, offsets, holidays):
         self.offsets = offsets
         self.holidays = holidays  # local epoch days
+        # UTC epoch day → segments(): a memo for the batch fast path.
+        self.days = {}
         profiles = []
         for previous_weekday in range(7):
             for weekday in range(7):
@@ -153,3 +158,38 @@ class BandSchedule:
             instant += length
             remaining -= length
         return pieces, None
+
+    def segments(self, day):
+        """Return (cuts, rates) of UTC epoch ``day`` (memoised in ``days``).
+
+        ``rates[i]`` (rate index, -1 = none) is in force from ``cuts[i]``
+        to ``cuts[i + 1]``; the last segment may end after the day. Adjacent
+        segments with the same rate are merged, as ``lay`` merges pieces,
+        so a call from ``start`` in segment i is one piece iff it ends by
+        ``cuts[i + 1]``.
+        """
+        instant = day * DAY
+        end = instant + DAY
+        # The last segment runs on past the day's end (until its rate
+        # changes, at most a day later): a call across midnight in one band
+        # is still one piece.
+        limit = end + DAY
+        cuts, rates = [], []
+        while instant < limit:
+            offset, change = self.offsets.at(instant)
+            local_day, second = divmod(instant + offset, DAY)
+            starts, indexes = self.profiles[
+                7 * self._weekday(local_day - 1) + self._weekday(local_day)]
+            index = bisect_right(starts, second) - 1
+            rate = indexes[index]
+            if not rates or rates[-1] != rate:
+                if instant >= end:
+                    break
+                cuts.append(instant)
+                rates.append(rate)
+            instant = min(instant + starts[index + 1] - second, change)
+        cuts.append(min(instant, limit))
+        if len(self.days) >= self.DAYS_MEMO:
+            self.days.clear()
+        found = self.days[day] = (tuple(cuts), tuple(rates))
+        return found

@@ -9,7 +9,8 @@ call on the time bands once.
 import datetime as dt
 from dataclasses import dataclass
 
-from .model import BatchResult, LevelCharge, RatedCall
+from . import batch
+from .model import LevelCharge, RatedCall
 from .money import NANO, ratio, round_fraction
 from .tariff import PrefixRates, epoch, resolved
 
@@ -274,17 +275,7 @@ def rate_batch(tariff, calls, convert=None, balances=None):
     spend them in start order. Never raises for a call: a call that
     cannot be rated comes back with a reason.
     """
-    calls = list(calls)
-    starts = [
-        c.start if type(c.start) is int else epoch(c.start) for c in calls]
-    rating = _Rating(tariff, convert, balances)
-    order = range(len(calls))
-    if rating.left:
-        order = sorted(order, key=starts.__getitem__)
-    results = [None] * len(calls)
-    for i in order:
-        results[i] = rating.rate(calls[i], starts[i])
-    return BatchResult(tuple(results), rating.used)
+    return batch.rate_batch(tariff, calls, _Rating(tariff, convert, balances))
 
 
 def rate_call(tariff, call, convert=None):

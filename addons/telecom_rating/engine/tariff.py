@@ -63,6 +63,8 @@ class PrefixRates:
     dated: bool
     schedule: object = None
     uniform: bool | None = None
+    # Memo of the batch fast path (batch._reported).
+    reported: tuple | None = None
 
 
 def prefix_rates(tariff, rates):
@@ -113,8 +115,10 @@ class CompiledPlan:
 class Tariff:
     """Compiled plans, groups and bands: what the rating functions read.
 
-    Immutable once built, except for a memo of band schedules keyed by the
-    bands of a rate set (filling it never changes a result).
+    Immutable once built, except for memos filled on first use that never
+    change a result: band schedules keyed by the bands of a rate set, and
+    what the batch fast path derives per chain of plans (``chains``, see
+    batch.py) and per shape of a chain's pricing (``shapes``).
     """
 
     def __init__(self, plans, groups, bands, holidays, zones):
@@ -126,6 +130,8 @@ class Tariff:
         self._holidays = holidays
         self._zones = zones
         self._schedules = {}
+        self.chains = {}
+        self.shapes = {}
 
     def group_of(self, number):
         "Return the destination group of ``number`` or None."
