@@ -7,7 +7,7 @@ decides a call. The billing module turns movements into accounting entries.
 """
 from decimal import Decimal
 
-from sql import Column, Literal
+from sql import Column, For
 from sql.functions import CurrentTimestamp
 
 from trytond import backend
@@ -22,6 +22,16 @@ KINDS = [
     ('voucher', "Voucher"),
     ('adjustment', "Adjustment"),
     ]
+
+
+def to_decimal(value):
+    """A NUMERIC read with plain SQL as Decimal: SQLite hands back what
+    Tryton stored (text as bytes) or a number."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, bytes):
+        value = value.decode()
+    return Decimal(str(value))
 
 
 class BalanceLine(ModelSQL, ModelView):
@@ -81,8 +91,15 @@ class BalanceLine(ModelSQL, ModelView):
                 totals.get(movement['account'], Decimal(0))
                 + Decimal(movement['amount']))
         account = Account.__table__()
-        for account_id, total in totals.items():
+        for account_id, total in sorted(totals.items()):
+            # Read, add in Decimal, write: SQLite would add in floating
+            # point. On PostgreSQL the row lock orders concurrent movers.
+            query = account.select(account.balance,
+                where=account.id == account_id)
+            if backend.name != 'sqlite':
+                query.for_ = For('UPDATE')
+            cursor.execute(*query)
+            balance = to_decimal(cursor.fetchone()[0])
             cursor.execute(*account.update(
-                    [account.balance],
-                    [account.balance + Literal(total)],
+                    [account.balance], [balance + total],
                     where=account.id == account_id))

@@ -1,0 +1,158 @@
+"The OpenAPI document of the call-control API, served at /openapi.json"
+
+_reason = {
+    'type': 'string',
+    'enum': ['ok', 'emergency', 'insufficient_credit', 'concurrency_limit',
+        'unknown_account', 'account_suspended', 'no_route',
+        'invalid_number']}
+_error = {
+    'type': 'object', 'required': ['error'],
+    'properties': {
+        'error': {'type': 'string'}, 'field': {'type': 'string'}}}
+_errors = {
+    '400': {'description': "The body is not valid; the error names the "
+        "field.", 'content': {'application/json': {'schema': _error}}},
+    '401': {'description': "Missing or unknown API key."},
+    '413': {'description': "Body too large."},
+    }
+_number = {'type': 'string', 'pattern': r'^\+?[0-9]{1,32}$'}
+_instant = {'type': 'string', 'format': 'date-time'}
+_cdr = {
+    'type': 'object',
+    'required': ['call_id', 'callee', 'start', 'end', 'billable_seconds'],
+    'properties': {
+        'call_id': {'type': 'string', 'maxLength': 128},
+        'leg': {'type': 'string', 'maxLength': 16},
+        'direction': {'type': 'string', 'enum': ['outbound', 'inbound']},
+        'caller': _number, 'callee': _number,
+        'start': _instant, 'answer': _instant, 'end': _instant,
+        'billable_seconds': {'type': 'integer', 'minimum': 0,
+            'maximum': 864000},
+        'disposition': {'type': 'string',
+            'enum': ['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED']},
+        'hangup_cause': {'type': 'integer', 'minimum': 0, 'maximum': 127},
+        'account': {'type': 'string', 'maxLength': 64},
+        'carrier': {'type': 'string', 'maxLength': 64},
+        }}
+
+DOCUMENT = {
+    'openapi': '3.0.3',
+    'info': {
+        'title': "Telecom call control",
+        'version': '1',
+        'description': "Decisions for switches (authorize), call events "
+        "and CDR ingest. Every request carries the switch's key as "
+        "`Authorization: Bearer <key>`; the key scopes the switch to its "
+        "tenant's accounts."},
+    'components': {'securitySchemes': {
+            'switchKey': {'type': 'http', 'scheme': 'bearer'}}},
+    'security': [{'switchKey': []}],
+    'paths': {
+        '/v1/authorize': {'post': {
+                'summary': "Identify the account, take the concurrency "
+                "slot and the prepaid reservation, route the call.",
+                'requestBody': {'required': True, 'content': {
+                        'application/json': {'schema': {
+                                'type': 'object',
+                                'required': ['call_id', 'callee'],
+                                'properties': {
+                                    'call_id': {'type': 'string',
+                                        'maxLength': 128},
+                                    'leg': {'type': 'string',
+                                        'maxLength': 16},
+                                    'direction': {'type': 'string',
+                                        'enum': ['outbound', 'inbound']},
+                                    'service': {'type': 'string',
+                                        'enum': ['voice', 'fax', 'sms']},
+                                    'caller': _number, 'callee': _number,
+                                    'sip_username': {'type': 'string',
+                                        'maxLength': 128},
+                                    'source_ip': {'type': 'string',
+                                        'maxLength': 64},
+                                    'sip_domain': {'type': 'string',
+                                        'maxLength': 128},
+                                    }}}}},
+                'responses': {
+                    '200': {'description': "The decision", 'content': {
+                            'application/json': {'schema': {
+                                    'type': 'object',
+                                    'required': ['decision', 'reason'],
+                                    'properties': {
+                                        'decision': {'type': 'string',
+                                            'enum': ['allow', 'deny']},
+                                        'reason': _reason,
+                                        'q850': {'type': 'integer'},
+                                        'sip_code': {'type': 'integer'},
+                                        'account': {'type': 'string'},
+                                        'max_duration': {
+                                            'type': 'integer',
+                                            'nullable': True},
+                                        'price_per_minute': {
+                                            'type': 'string'},
+                                        'currency': {'type': 'string'},
+                                        'routes': {'type': 'array'},
+                                        'rtjson': {'type': 'object'},
+                                        }}}}},
+                    **_errors}}},
+        '/v1/calls/{call_id}/answer': {'post': {
+                'summary': "The call was answered.",
+                'parameters': [{'name': 'call_id', 'in': 'path',
+                        'required': True, 'schema': {'type': 'string',
+                            'maxLength': 128}}],
+                'requestBody': {'content': {'application/json': {
+                            'schema': {'type': 'object', 'properties': {
+                                    'leg': {'type': 'string'},
+                                    'answered_at': _instant}}}}},
+                'responses': {'204': {'description': "Recorded"},
+                    **_errors}}},
+        '/v1/calls/{call_id}/end': {'post': {
+                'summary': "The call ended: its slot is freed and its "
+                "reservation shrinks to its estimated cost until rated.",
+                'parameters': [{'name': 'call_id', 'in': 'path',
+                        'required': True, 'schema': {'type': 'string',
+                            'maxLength': 128}}],
+                'requestBody': {'content': {'application/json': {
+                            'schema': {'type': 'object', 'properties': {
+                                    'leg': {'type': 'string'},
+                                    'ended_at': _instant,
+                                    'cause': {'type': 'integer'}}}}}},
+                'responses': {'204': {'description': "Recorded"},
+                    **_errors}}},
+        '/v1/cdrs': {'post': {
+                'summary': "Store CDRs, idempotently on switch, call id "
+                "and leg; they are rated at once.",
+                'requestBody': {'required': True, 'content': {
+                        'application/json': {'schema': {'oneOf': [
+                                    _cdr,
+                                    {'type': 'object',
+                                        'required': ['cdrs'],
+                                        'properties': {'cdrs': {
+                                                'type': 'array',
+                                                'maxItems': 10000,
+                                                'items': _cdr}}}]}}}},
+                'responses': {
+                    '200': {'description': "What was stored", 'content': {
+                            'application/json': {'schema': {
+                                    'type': 'object', 'properties': {
+                                        'accepted': {'type': 'integer'},
+                                        'duplicates': {'type': 'integer'},
+                                        'rejected': {'type': 'array'}}}}}},
+                    **_errors}}},
+        '/v1/reconcile': {'post': {
+                'summary': "The calls the switch has up now: slots of "
+                "other calls of this switch are released.",
+                'requestBody': {'required': True, 'content': {
+                        'application/json': {'schema': {
+                                'type': 'object', 'required': ['calls'],
+                                'properties': {'calls': {
+                                        'type': 'array', 'items': {
+                                            'type': 'object',
+                                            'properties': {
+                                                'call_id': {
+                                                    'type': 'string'},
+                                                'leg': {
+                                                    'type': 'string'}}}}}}}}},
+                'responses': {'200': {'description': "Released slots"},
+                    **_errors}}},
+        },
+    }

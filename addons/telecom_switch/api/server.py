@@ -1,0 +1,530 @@
+"""``telecom-callcontrol``: the call-control HTTP API (F4, F5, F21, F22).
+
+An aiohttp process beside trytond. It decides calls from an in-memory
+snapshot (``snapshot.py``) and keeps concurrency slots and prepaid
+reservations in the database (``store.py``), so any number of API processes
+can serve one platform. Tryton work — building the snapshot, storing and
+rating CDRs — runs in worker threads inside Tryton transactions.
+"""
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import signal
+from decimal import Decimal
+
+from aiohttp import web
+
+from . import store as sql
+from .openapi import DOCUMENT
+from .store import PostgreSQLStore, Request, SQLiteStore, to_decimal
+from .validation import (
+    TOKEN, Invalid, choice, instant, integer, number,
+    require_object, string)
+
+logger = logging.getLogger('telecom.callcontrol')
+UTC = dt.timezone.utc
+
+# reason → (Q.850 cause, SIP code) of a refusal
+DENIALS = {
+    'unknown_account': (21, 403),
+    'account_suspended': (21, 403),
+    'concurrency_limit': (34, 403),
+    'insufficient_credit': (21, 402),
+    'no_route': (3, 404),
+    'invalid_number': (28, 484),
+    }
+SMALL_BODY = 16 * 1024
+CDR_BODY = 8 * 1024 * 1024
+MAX_CDRS = 10000
+
+
+def json_response(data, status=200):
+    return web.Response(
+        text=json.dumps(data, default=str), status=status,
+        content_type='application/json')
+
+
+def problem(status, error, field=None):
+    body = {'error': error}
+    if field:
+        body['field'] = field
+    return json_response(body, status)
+
+
+class CallControl:
+    "The API's state: the snapshot, the store and the Tryton database"
+
+    def __init__(self, database, store, refresh=2.0, rate_on_ingest=True,
+            max_call_seconds=4 * 3600):
+        self.database = database
+        self.store = store
+        self.refresh_interval = refresh
+        self.rate_on_ingest = rate_on_ingest
+        self.max_call_seconds = max_call_seconds
+        self.snapshot = None
+        self.tasks = []
+
+    # --- Tryton side (worker threads) ------------------------------------
+
+    def _transaction(self, readonly=False):
+        from trytond.transaction import Transaction
+        return Transaction().start(self.database, 0, readonly=readonly)
+
+    def _load(self, force=False):
+        from trytond.modules.telecom_lcr.engine import route_call
+        from trytond.modules.telecom_lcr.routing import load_routing
+        from trytond.modules.telecom_rating.tariff import load_tariff
+        from trytond.modules.telecom_switch.switch import snapshot_cache
+        from trytond.pool import Pool
+
+        from . import snapshot as snapshots
+        pool = Pool(self.database)
+        with self._transaction(readonly=True):
+            tariff = load_tariff()
+            current = self.snapshot
+            if (not force and current is not None
+                    and current.tariff is tariff
+                    and snapshot_cache.get('built') is not None):
+                return current
+            index = load_routing()
+
+            def router(plan, service, caller, callee, at, account,
+                    sell_price):
+                return route_call(
+                    index, plan, service, caller, callee, at,
+                    account=account, sell_price=sell_price)
+            built = snapshots.build(pool, tariff, router)
+            snapshot_cache.set('built', True)
+            return built
+
+    def _ingest(self, switch, cdrs):
+        from trytond.pool import Pool
+        pool = Pool(self.database)
+        Cdr = pool.get('telecom.cdr')
+        with self._transaction() as transaction:
+            cursor = transaction.connection.cursor()
+            rows, rejected = [], []
+            codes = {a.code: a.id for a in self.snapshot.accounts.values()}
+            live = pool.get('telecom.live_call').__table__()
+            stored_cdr = Cdr.__table__()
+            known = 0
+            for index, cdr in cdrs:
+                # Already stored (a replay): a duplicate, whatever else.
+                cursor.execute(*stored_cdr.select(stored_cdr.id,
+                        where=(stored_cdr.switch == switch.code)
+                        & (stored_cdr.call_id == cdr['call_id'])
+                        & (stored_cdr.leg == cdr['leg'])))
+                if cursor.fetchone():
+                    known += 1
+                    continue
+                account = None
+                cursor.execute(*live.select(live.account,
+                        where=(live.switch == switch.id)
+                        & (live.call_id == cdr['call_id'])
+                        & (live.leg == cdr['leg'])))
+                found = cursor.fetchone()
+                if found:
+                    account = found[0]
+                elif cdr.get('account') in codes:
+                    account = codes[cdr['account']]
+                if account is None:
+                    rejected.append({'index': index,
+                            'reason': "unknown account: no call was "
+                            "authorized with this call id and no account "
+                            "code was given"})
+                    continue
+                rows.append({**cdr, 'account': account,
+                        'switch': switch.code})
+            stored, duplicates = Cdr.ingest(rows) if rows else (0, 0)
+            if self.rate_on_ingest and stored:
+                new = Cdr.search([
+                        ('switch', '=', switch.code),
+                        ('call_id', 'in', [r['call_id'] for r in rows]),
+                        ('state', '=', 'unrated'),
+                        ])
+                if new:
+                    Cdr.rate_unrated([('id', 'in', [c.id for c in new])])
+            transaction.commit()
+        return stored, duplicates + known, rejected
+
+    # --- lifecycle ----------------------------------------------------------
+
+    async def start(self):
+        if hasattr(self.store, 'open'):
+            await self.store.open()
+        self.snapshot = await asyncio.to_thread(self._load, True)
+        self.tasks = [
+            asyncio.create_task(self._refresh_loop()),
+            asyncio.create_task(self._expire_loop()),
+            ]
+
+    async def stop(self):
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.store.close()
+
+    async def refresh(self, force=False):
+        self.snapshot = await asyncio.to_thread(self._load, force)
+
+    async def _refresh_loop(self):
+        while True:
+            await asyncio.sleep(self.refresh_interval)
+            try:
+                await self.refresh()
+            except Exception:
+                logger.exception("snapshot refresh failed; keeping the "
+                    "previous one")
+
+    async def _expire_loop(self):
+        while True:
+            await asyncio.sleep(30)
+            try:
+                await self.store.execute(
+                    self.store.q(sql.EXPIRE), sql.Store.now())
+            except Exception:
+                logger.exception("expiring live calls failed")
+
+    # --- requests -----------------------------------------------------------
+
+    def switch_of(self, request):
+        from ..switch import hash_key
+        header = request.headers.get('Authorization', '')
+        scheme, _, key = header.partition(' ')
+        if scheme.lower() != 'bearer' or not key:
+            raise web.HTTPUnauthorized(
+                text=json.dumps({'error': "a switch key is required"}),
+                content_type='application/json')
+        switch = self.snapshot.switches.get(hash_key(key.strip()))
+        if switch is None:
+            raise web.HTTPUnauthorized(
+                text=json.dumps({'error': "unknown switch key"}),
+                content_type='application/json')
+        return switch
+
+    async def authorize(self, request):
+        switch = self.switch_of(request)
+        body = require_object(await read_json(request, SMALL_BODY))
+        call_id = string(body, 'call_id', pattern=TOKEN)
+        leg = string(body, 'leg', False, TOKEN, 16) or 'a'
+        direction = choice(body, 'direction', ('outbound', 'inbound'),
+            'outbound')
+        service = choice(body, 'service', ('voice', 'fax', 'sms'), 'voice')
+        caller = number(body, 'caller', False) or ''
+        dialled = number(body, 'callee')
+        sip_username = string(body, 'sip_username', False, TOKEN)
+        source_ip = string(body, 'source_ip', False, max_length=64)
+        sip_domain = string(body, 'sip_domain', False, TOKEN)
+
+        snapshot = self.snapshot
+        account_id, dialled = snapshot.identify(
+            direction, dialled, sip_username, source_ip, sip_domain)
+        account = snapshot.accounts.get(account_id)
+        if account is None or account.company not in switch.companies:
+            return deny('unknown_account')
+        emergency = (direction == 'outbound'
+            and snapshot.is_emergency(account, dialled))
+        if not emergency and account.state != 'active':
+            return deny('account_suspended', account)
+        if emergency:
+            callee = dialled
+        else:
+            callee = (snapshot.normalize(account, dialled)
+                if direction == 'outbound' else dialled)
+            if callee is None:
+                return deny('invalid_number', account)
+            caller = snapshot.normalize(account, caller) or caller
+        at = dt.datetime.now(UTC)
+
+        price = Decimal(0)
+        cost_of = _free
+        currency = account.currency
+        inbound = direction == 'inbound'
+        if not emergency:
+            priced = snapshot.pricer(
+                account, direction, service, caller, callee, at,
+                snapshot.convert)
+            if not isinstance(priced, str):
+                cost_of, _ = priced
+                price = cost_of(120) - cost_of(60)
+            elif not inbound:
+                # Inbound calls without an inbound plan are free; an
+                # outbound call without a price is not routed.
+                logger.info("no price for %s: %s", call_id, priced)
+                return deny('no_route', account)
+        # Inbound calls go to the account's own line or PBX, which the
+        # switch finds (registrar, DID table); outbound ones to carriers.
+        routes = [] if inbound else snapshot.routes(
+            account, service, caller, callee, at, price, emergency, switch)
+        if not routes and not inbound:
+            return deny('no_route', account)
+
+        admission = await self.store.admit(Request(
+                switch.id, call_id, leg, account.id, direction, callee,
+                emergency, account.limits, account.credit_limit,
+                account.prepaid, cost_of, price, self.max_call_seconds,
+                self.max_call_seconds + 600))
+        if not admission.allowed:
+            return deny(admission.reason, account)
+        return json_response({
+                'decision': 'allow',
+                'reason': 'emergency' if emergency else 'ok',
+                'account': account.code,
+                'max_duration': admission.max_duration,
+                'price_per_minute': str(price),
+                'currency': currency,
+                'over_limit': admission.over_limit,
+                'routes': routes,
+                'rtjson': rtjson(routes, admission.max_duration),
+                })
+
+    async def answer(self, request):
+        switch = self.switch_of(request)
+        call_id = path_call_id(request)
+        body = require_object(await read_json(request, SMALL_BODY, {}))
+        leg = string(body, 'leg', False, TOKEN, 16) or 'a'
+        answered = (
+            instant(body, 'answered_at', False) or dt.datetime.now(UTC))
+        await self.store.execute(
+            self.store.q(sql.ANSWER), naive(answered), switch.id, call_id,
+            leg)
+        return web.Response(status=204)
+
+    async def end(self, request):
+        switch = self.switch_of(request)
+        call_id = path_call_id(request)
+        body = require_object(await read_json(request, SMALL_BODY, {}))
+        leg = string(body, 'leg', False, TOKEN, 16) or 'a'
+        ended = instant(body, 'ended_at', False) or dt.datetime.now(UTC)
+        integer(body, 'cause', False, 0, 127)
+        rows = await self.store.fetch(
+            self.store.q(sql.LIVE_CALL), switch.id, call_id, leg)
+        if rows:
+            answered, price, reserved, state = rows[0]
+            estimate = Decimal(0)
+            if answered is not None and state != 'ended':
+                if isinstance(answered, str):
+                    answered = dt.datetime.fromisoformat(answered)
+                seconds = max(0, (naive(ended) - answered).total_seconds())
+                # Held until the CDR is rated: the price per minute of
+                # every started minute (plus one for the connect fee),
+                # never more than was reserved for the call.
+                estimate = to_decimal(price) * (-(-int(seconds) // 60) + 1)
+                if to_decimal(reserved):
+                    estimate = min(estimate, to_decimal(reserved))
+            await self.store.execute(
+                self.store.q(sql.END), naive(ended), estimate,
+                naive(ended) + dt.timedelta(hours=1), switch.id, call_id,
+                leg)
+        return web.Response(status=204)
+
+    async def cdrs(self, request):
+        switch = self.switch_of(request)
+        body = await read_json(request, CDR_BODY)
+        if isinstance(body, dict) and 'cdrs' in body:
+            items = body['cdrs']
+            if not isinstance(items, list):
+                raise Invalid('cdrs', "must be an array")
+            if len(items) > MAX_CDRS:
+                raise Invalid('cdrs', f"has more than {MAX_CDRS} items")
+        else:
+            items = [require_object(body)]
+        good, rejected = [], []
+        for index, item in enumerate(items):
+            try:
+                good.append((index, parse_cdr(item)))
+            except Invalid as exception:
+                rejected.append({'index': index, 'reason': str(exception)})
+        stored, duplicates, unknown = await asyncio.to_thread(
+            self._ingest, switch, good)
+        return json_response({
+                'accepted': stored, 'duplicates': duplicates,
+                'rejected': rejected + unknown})
+
+    async def reconcile(self, request):
+        switch = self.switch_of(request)
+        body = require_object(await read_json(request, CDR_BODY))
+        calls = body.get('calls')
+        if not isinstance(calls, list):
+            raise Invalid('calls', "must be an array")
+        live = set()
+        for call in calls:
+            call = require_object(call, 'calls[]')
+            live.add((string(call, 'call_id', pattern=TOKEN),
+                    string(call, 'leg', False, TOKEN, 16) or 'a'))
+        # Calls authorized in the last minute may not have reached the
+        # switch's list yet.
+        before = sql.Store.now() - dt.timedelta(minutes=1)
+        rows = await self.store.fetch(
+            self.store.q(sql.RECONCILE_SELECT), switch.id, before)
+        released = 0
+        for call_id, leg in rows:
+            if (call_id, leg) not in live:
+                released += await self.store.execute(
+                    self.store.q(sql.FORGET), switch.id, call_id, leg)
+        return json_response({'released': released})
+
+
+def _free(seconds):
+    return Decimal(0)
+
+
+def naive(moment):
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def deny(reason, account=None):
+    q850, sip_code = DENIALS[reason]
+    body = {'decision': 'deny', 'reason': reason, 'q850': q850,
+        'sip_code': sip_code}
+    if account is not None:
+        body['account'] = account.code
+    return json_response(body)
+
+
+def path_call_id(request):
+    call_id = request.match_info['call_id']
+    if not TOKEN.match(call_id):
+        raise Invalid('call_id', "has characters that are not allowed")
+    return call_id
+
+
+def parse_cdr(item):
+    item = require_object(item, 'cdr')
+    cdr = {
+        'call_id': string(item, 'call_id', pattern=TOKEN),
+        'leg': string(item, 'leg', False, TOKEN, 16) or 'a',
+        'direction': choice(item, 'direction', ('outbound', 'inbound'),
+            'outbound'),
+        'caller': number(item, 'caller', False) or '',
+        'callee': number(item, 'callee'),
+        'start': instant(item, 'start'),
+        'answer': instant(item, 'answer', False),
+        'end': instant(item, 'end', False),
+        'duration': integer(item, 'billable_seconds', True, 0, 864000),
+        'disposition': choice(item, 'disposition',
+            ('ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED'), None)
+        if item.get('disposition') is not None else None,
+        'hangup_cause': integer(item, 'hangup_cause', False, 0, 127),
+        'account': string(item, 'account', False, TOKEN, 64),
+        'carrier': string(item, 'carrier', False, TOKEN, 64),
+        }
+    if cdr['disposition'] is None:
+        cdr['disposition'] = 'ANSWERED' if cdr['duration'] else 'NO ANSWER'
+    return cdr
+
+
+async def read_json(request, limit, default=None):
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(limit, request.content_length)
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise web.HTTPRequestEntityTooLarge(limit, len(raw))
+    if not raw.strip():
+        if default is not None:
+            return default
+        raise Invalid('body', "is empty")
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        raise Invalid('body', "is not valid JSON") from None
+
+
+def rtjson(routes, max_duration):
+    """The routes as Kamailio's rtjson document (switch/kamailio/README.md):
+    tried in order (serial forking), the next one on failure. ``carrier``
+    is ours — rtjson ignores it; the proxy writes it on the CDR."""
+    return {
+        'version': '1.0',
+        'routing': 'serial',
+        'routes': [{
+                'uri': route['uri'],
+                'dst_uri': route['dst_uri'],
+                'carrier': route['carrier'],
+                } for route in routes],
+        }
+
+
+@web.middleware
+async def errors(request, handler):
+    try:
+        return await handler(request)
+    except Invalid as exception:
+        return problem(400, exception.reason, exception.field)
+    except web.HTTPException:
+        raise
+    except Exception:
+        logger.exception("request failed: %s %s", request.method,
+            request.path)
+        return problem(500, "internal error")
+
+
+def make_app(control):
+    app = web.Application(
+        middlewares=[errors], client_max_size=CDR_BODY)
+    app.router.add_post('/v1/authorize', control.authorize)
+    app.router.add_post('/v1/calls/{call_id}/answer', control.answer)
+    app.router.add_post('/v1/calls/{call_id}/end', control.end)
+    app.router.add_post('/v1/cdrs', control.cdrs)
+    app.router.add_post('/v1/reconcile', control.reconcile)
+    app.router.add_get(
+        '/openapi.json', lambda request: json_response(DOCUMENT))
+    app.router.add_get(
+        '/health', lambda request: json_response({'status': 'ok'}))
+
+    async def on_startup(app):
+        await control.start()
+
+    async def on_cleanup(app):
+        await control.stop()
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def make_store(database):
+    "The store of the database trytond is configured for"
+    from trytond import backend, config
+    if backend.name == 'sqlite':
+        path = os.path.join(
+            config.get('database', 'path'), database + '.sqlite')
+        return SQLiteStore(path)
+    uri = config.get('database', 'uri')
+    return PostgreSQLStore(uri.rstrip('/') + '/' + database)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='telecom-callcontrol', description=__doc__.splitlines()[0])
+    parser.add_argument('-c', '--config', required=True)
+    parser.add_argument('-d', '--database', required=True)
+    parser.add_argument('--listen', default='127.0.0.1:8090',
+        help="host:port (default 127.0.0.1:8090)")
+    parser.add_argument('--refresh', type=float, default=2.0,
+        help="seconds between snapshot checks (default 2)")
+    parser.add_argument('--no-rate-on-ingest', action='store_true',
+        help="leave CDRs to the rating cron instead of rating them at once")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    from trytond import config
+    config.update_etc(args.config)
+    from trytond.pool import Pool
+    Pool.start()
+    Pool(args.database).init()
+    host, _, port = args.listen.rpartition(':')
+    control = CallControl(
+        args.database, make_store(args.database), args.refresh,
+        not args.no_rate_on_ingest)
+    web.run_app(
+        make_app(control), host=host or '127.0.0.1', port=int(port),
+        print=None, handle_signals=True, access_log=None)
+    return 0
+
+
+if __name__ == '__main__':
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    main()

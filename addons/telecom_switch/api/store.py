@@ -1,0 +1,319 @@
+"""The atomic state of call control: concurrency slots and reservations.
+
+One row of ``telecom_live_call`` per admitted call. Admission happens in
+one database transaction under a per-account lock (a PostgreSQL advisory
+lock; SQLite's ``BEGIN IMMEDIATE`` write lock), so N parallel attempts at
+a limit of N admit exactly N, and parallel prepaid calls never reserve
+more than the balance.
+
+No trytond import: the API runs this on its hot path with plain drivers
+(psycopg 3 async pool; sqlite3 in a worker thread).
+"""
+import asyncio
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+UTC = dt.timezone.utc
+LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, account id)
+
+
+@dataclass(frozen=True)
+class Limits:
+    outbound: int | None = None
+    inbound: int | None = None
+    total: int | None = None
+    extra: int = 0
+    over_limit: str = 'refuse'   # or 'charge'
+
+
+@dataclass(frozen=True)
+class Request:
+    switch: int
+    call_id: str
+    leg: str
+    account: int
+    direction: str
+    callee: str
+    emergency: bool
+    limits: Limits
+    # Money the account may spend (balance + credit limit), None: unlimited
+    # — the balance part is read in the admission's transaction.
+    credit_limit: Decimal | None
+    prepaid: bool
+    # Cost of a call of N seconds at the account's price, monotone in N.
+    cost_of: Callable[[int], Decimal]
+    price_per_minute: Decimal
+    max_seconds: int
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    allowed: bool
+    reason: str = 'ok'
+    max_duration: int | None = None
+    reserved: Decimal = Decimal(0)
+    over_limit: bool = False
+
+
+def affordable_seconds(cost_of, available, max_seconds):
+    """The longest duration whose cost fits in ``available`` (binary search
+    on the monotone cost; 0 when not even a second is affordable)."""
+    if cost_of(max_seconds) <= available:
+        return max_seconds
+    low, high = 0, max_seconds  # cost_of(low) fits (or low = 0), high not
+    if cost_of(1) > available:
+        return 0
+    low = 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        if cost_of(middle) <= available:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def decide(request, counts, reserved_total, balance):
+    """The admission decision from what the transaction read.
+
+    ``counts`` maps direction to live calls of the account (not ended),
+    ``reserved_total`` is what its live and ended-unrated calls hold."""
+    limits = request.limits
+    over = False
+    if not request.emergency:
+        extra = limits.extra or 0
+        total = sum(counts.values())
+        same = counts.get(request.direction, 0)
+        direction_limit = (
+            limits.outbound if request.direction == 'outbound'
+            else limits.inbound)
+        at_limit = (
+            (direction_limit is not None and same >= direction_limit + extra)
+            or (limits.total is not None and total >= limits.total + extra))
+        if at_limit:
+            if limits.over_limit != 'charge':
+                return Admission(False, 'concurrency_limit')
+            over = True
+    if request.emergency:
+        return Admission(True, 'emergency', None, Decimal(0), False)
+    if request.prepaid or request.credit_limit is not None:
+        available = (balance or Decimal(0)) - reserved_total
+        if not request.prepaid:
+            available += request.credit_limit
+        seconds = affordable_seconds(
+            request.cost_of, available, request.max_seconds)
+        if seconds < 1:
+            return Admission(False, 'insufficient_credit')
+        return Admission(
+            True, 'ok', seconds, request.cost_of(seconds), over)
+    return Admission(True, 'ok', None, Decimal(0), over)
+
+
+def to_decimal(value):
+    "A NUMERIC as SQLite or psycopg returns it, as Decimal"
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, bytes):
+        value = value.decode()
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+class Store:
+    "Common to both backends: SQL text with the driver's placeholder"
+    placeholder = '%s'
+
+    def q(self, sql):
+        return sql.replace('?', self.placeholder)
+
+    COUNTS = (
+        "SELECT direction, COUNT(*) FROM telecom_live_call "
+        "WHERE account = ? AND state != 'ended' AND expires_at > ? "
+        "GROUP BY direction")
+    # Summed in Decimal by the caller: SQLite would sum in floating point.
+    RESERVED = (
+        "SELECT reserved FROM telecom_live_call "
+        "WHERE account = ? AND expires_at > ?")
+    BALANCE = "SELECT balance FROM telecom_account WHERE id = ?"
+    EXISTING = (
+        "SELECT max_duration, reserved, over_limit FROM telecom_live_call "
+        "WHERE switch = ? AND call_id = ? AND leg = ?")
+    INSERT = (
+        "INSERT INTO telecom_live_call (switch, call_id, leg, account, "
+        "direction, callee, state, authorized_at, expires_at, "
+        "price_per_minute, max_duration, reserved, over_limit, emergency, "
+        "create_uid, create_date) VALUES "
+        "(?, ?, ?, ?, ?, ?, 'authorized', ?, ?, ?, ?, ?, ?, ?, 0, ?)")
+
+    @staticmethod
+    def now():
+        return dt.datetime.now(UTC).replace(tzinfo=None)
+
+    def insert_values(self, request, admission, now):
+        ttl = request.ttl
+        if admission.max_duration is not None:
+            ttl = min(ttl, admission.max_duration + 120)
+        return (
+            request.switch, request.call_id, request.leg, request.account,
+            request.direction, request.callee, now,
+            now + dt.timedelta(seconds=ttl), request.price_per_minute,
+            admission.max_duration, admission.reserved,
+            admission.over_limit, request.emergency, now)
+
+
+class SQLiteStore(Store):
+    """For the embedded demo: one connection, writes serialised by SQLite's
+    write lock and an asyncio lock, run in a worker thread."""
+    placeholder = '?'
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = asyncio.Lock()
+        self.connection = None
+
+    def _connect(self):
+        if self.connection is None:
+            self.connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False,
+                timeout=30)
+        return self.connection
+
+    async def _run(self, function, *args):
+        async with self.lock:
+            return await asyncio.to_thread(function, *args)
+
+    def _admit(self, request):
+        connection = self._connect()
+        now = self.now()
+        connection.execute('BEGIN IMMEDIATE')
+        try:
+            row = connection.execute(self.EXISTING, (
+                    request.switch, request.call_id, request.leg)).fetchone()
+            if row:
+                connection.execute('COMMIT')
+                return Admission(
+                    True, 'ok', row[0], to_decimal(row[1]), bool(row[2]))
+            counts = dict(connection.execute(
+                    self.COUNTS, (request.account, now)).fetchall())
+            reserved = sum((to_decimal(r[0]) for r in connection.execute(
+                        self.RESERVED, (request.account, now))), Decimal(0))
+            balance = connection.execute(
+                self.BALANCE, (request.account,)).fetchone()
+            balance = to_decimal(balance[0]) if balance else None
+            admission = decide(request, counts, reserved, balance)
+            if admission.allowed:
+                connection.execute(self.INSERT, self._bind(
+                        self.insert_values(request, admission, now)))
+            connection.execute('COMMIT')
+            return admission
+        except BaseException:
+            connection.execute('ROLLBACK')
+            raise
+
+    async def admit(self, request):
+        return await self._run(self._admit, request)
+
+    @staticmethod
+    def _bind(args):
+        return tuple(str(a) if isinstance(a, Decimal) else a for a in args)
+
+    def _execute(self, sql, args):
+        connection = self._connect()
+        cursor = connection.execute(sql, self._bind(args))
+        return cursor.rowcount
+
+    async def execute(self, sql, *args):
+        return await self._run(self._execute, sql, args)
+
+    def _fetch(self, sql, args):
+        return self._connect().execute(sql, self._bind(args)).fetchall()
+
+    async def fetch(self, sql, *args):
+        return await self._run(self._fetch, sql, args)
+
+    async def close(self):
+        if self.connection is not None:
+            self.connection.close()
+
+
+class PostgreSQLStore(Store):
+    "For production: psycopg 3 async pool, advisory lock per account"
+
+    def __init__(self, conninfo, min_size=2, max_size=8):
+        from psycopg_pool import AsyncConnectionPool
+        self.pool = AsyncConnectionPool(
+            conninfo, min_size=min_size, max_size=max_size, open=False)
+
+    async def open(self):
+        await self.pool.open(wait=True)
+
+    async def admit(self, request):
+        now = self.now()
+        async with self.pool.connection() as connection:
+            async with connection.transaction():
+                cursor = connection.cursor()
+                await cursor.execute(
+                    'SELECT pg_advisory_xact_lock(%s, %s)',
+                    (LOCK_NAMESPACE, request.account))
+                await cursor.execute(self.q(self.EXISTING), (
+                        request.switch, request.call_id, request.leg))
+                row = await cursor.fetchone()
+                if row:
+                    return Admission(
+                        True, 'ok', row[0], to_decimal(row[1]),
+                        bool(row[2]))
+                await cursor.execute(
+                    self.q(self.COUNTS), (request.account, now))
+                counts = dict(await cursor.fetchall())
+                await cursor.execute(
+                    self.q(self.RESERVED), (request.account, now))
+                reserved = sum(
+                    (to_decimal(r[0]) for r in await cursor.fetchall()),
+                    Decimal(0))
+                await cursor.execute(self.q(self.BALANCE), (request.account,))
+                balance = await cursor.fetchone()
+                balance = to_decimal(balance[0]) if balance else None
+                admission = decide(request, counts, reserved, balance)
+                if admission.allowed:
+                    await cursor.execute(
+                        self.q(self.INSERT),
+                        self.insert_values(request, admission, now))
+                return admission
+
+    async def execute(self, sql, *args):
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(sql, args)
+            return cursor.rowcount
+
+    async def fetch(self, sql, *args):
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(sql, args)
+            return await cursor.fetchall()
+
+    async def close(self):
+        await self.pool.close()
+
+
+# Statements of the call's later life, for both backends.
+ANSWER = (
+    "UPDATE telecom_live_call SET state = 'answered', answered_at = ? "
+    "WHERE switch = ? AND call_id = ? AND leg = ? AND state = 'authorized'")
+# At the end the slot is freed; the reservation shrinks to the estimated
+# cost of the call until its CDR is rated (which deletes the row).
+END = (
+    "UPDATE telecom_live_call SET state = 'ended', ended_at = ?, "
+    "reserved = ?, expires_at = ? "
+    "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
+LIVE_CALL = (
+    "SELECT answered_at, price_per_minute, reserved, state "
+    "FROM telecom_live_call WHERE switch = ? AND call_id = ? AND leg = ?")
+EXPIRE = "DELETE FROM telecom_live_call WHERE expires_at <= ?"
+RECONCILE_SELECT = (
+    "SELECT call_id, leg FROM telecom_live_call "
+    "WHERE switch = ? AND state != 'ended' AND authorized_at < ?")
+FORGET = (
+    "DELETE FROM telecom_live_call "
+    "WHERE switch = ? AND call_id = ? AND leg = ?")

@@ -1,0 +1,38 @@
+from trytond.model import fields
+from trytond.pool import Pool, PoolMeta
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+
+
+class Cdr(metaclass=PoolMeta):
+    __name__ = 'telecom.cdr'
+    over_limit = fields.Boolean(
+        "Over Limit", readonly=True,
+        help="Admitted above the account's concurrency limit at extra "
+        "cost; billing charges the extra.")
+
+    @classmethod
+    def _rate_ids(cls, ids, rerate):
+        """Once a call's cost is on the balance, drop the reservation its
+        ended live call kept for it."""
+        pool = Pool()
+        LiveCall = pool.get('telecom.live_call')
+        Switch = pool.get('telecom.switch')
+        result = super()._rate_ids(ids, rerate)
+        if not rerate:
+            cdr = cls.__table__()
+            live = LiveCall.__table__()
+            ended = LiveCall.__table__()
+            switch = Switch.__table__()
+            cursor = Transaction().connection.cursor()
+            for sub_ids in grouped_slice(ids):
+                rated = ended.join(switch,
+                    condition=ended.switch == switch.id
+                    ).join(cdr, condition=(cdr.switch == switch.code)
+                    & (cdr.call_id == ended.call_id)
+                    & (cdr.leg == ended.leg)
+                    ).select(ended.id,
+                    where=cdr.id.in_(list(sub_ids))
+                    & (cdr.state == 'rated') & (ended.state == 'ended'))
+                cursor.execute(*live.delete(where=live.id.in_(rated)))
+        return result

@@ -1,0 +1,170 @@
+"""Switches, emergency numbers and live calls.
+
+The call-control API (``api/``) decides calls from an in-memory snapshot of
+accounts and prices, and keeps its atomic state — concurrency slots and
+prepaid reservations — in ``telecom.live_call`` rows.
+"""
+import hashlib
+import secrets
+
+from trytond.cache import Cache
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
+from trytond.transaction import Transaction
+
+# Cleared when anything call control decides from changes: the API process
+# rebuilds its snapshot (accounts, credentials, numbers, switches…).
+snapshot_cache = Cache('telecom_switch.snapshot', context=False)
+
+
+class SnapshotChangeMixin:
+    __slots__ = ()
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        snapshot_cache.clear()
+
+    @classmethod
+    def on_delete(cls, records):
+        callback = super().on_delete(records)
+        snapshot_cache.clear()
+        return callback
+
+
+def hash_key(key):
+    # API keys are long random tokens: a fast hash is enough and keeps the
+    # check off the hot path's budget (argon2 would cost ~50 ms a call).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Switch(SnapshotChangeMixin, DeactivableMixin, ModelSQL, ModelView):
+    """Switch
+
+    A Kamailio proxy or an Asterisk (through telecom-ari-bridge) that asks
+    the call-control API for decisions. Its key scopes it to its tenant's
+    subtree: it can decide calls of those accounts only."""
+    __name__ = 'telecom.switch'
+    name = fields.Char("Name", required=True)
+    code = fields.Char(
+        "Code", required=True, strip=True,
+        help="Stored on the CDRs of the switch; unique.")
+    company = fields.Many2One(
+        'company.company', "Tenant", required=True, ondelete='RESTRICT')
+    kind = fields.Selection([
+            ('kamailio', "Kamailio"),
+            ('asterisk', "Asterisk (ARI bridge)"),
+            ], "Kind", required=True)
+    key_hash = fields.Char("Key Hash", readonly=True)
+    key = fields.Function(fields.Char(
+            "API Key", readonly=True,
+            help="Shown once, when generated: copy it into the switch's "
+            "configuration."),
+        'get_key')
+    emergency_gateway = fields.Char(
+        "Emergency Gateway",
+        help="Where emergency calls go when no carrier route is found, "
+        "e.g. sip:psap@192.0.2.1.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('code_unique', Unique(t, t.code),
+                'telecom_switch.msg_switch_code_unique'),
+            ]
+        cls._buttons.update({
+                'generate_key': {},
+                })
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_kind(cls):
+        return 'kamailio'
+
+    def get_key(self, name):
+        return Transaction().context.get('telecom_new_keys', {}).get(self.id)
+
+    @classmethod
+    @ModelView.button
+    def generate_key(cls, switches):
+        """Give each switch a new random key; return {id: key}. Only the
+        hash is stored."""
+        keys = {}
+        for switch in switches:
+            key = secrets.token_urlsafe(32)
+            keys[switch.id] = key
+            switch.key_hash = hash_key(key)
+        cls.save(switches)
+        return keys
+
+
+class EmergencyNumber(SnapshotChangeMixin, ModelSQL, ModelView):
+    """Emergency Number
+
+    Never limited, never refused for credit (F21)."""
+    __name__ = 'telecom.emergency.number'
+    country = fields.Many2One(
+        'country.country', "Country",
+        help="Leave empty for a number that is an emergency number "
+        "everywhere (112).")
+    number = fields.Char(
+        "Number", required=True, strip=True,
+        help="As dialled, e.g. 112, 999, 911.")
+    name = fields.Char("Name")
+
+
+class LiveCall(ModelSQL, ModelView):
+    """Live Call
+
+    A call the API admitted: it holds a concurrency slot and, for accounts
+    with a credit limit, a reservation. It ends with the switch's end
+    event, or expires when none comes; an ended call keeps its estimated
+    cost reserved until its CDR is rated, so the balance is never spent
+    twice."""
+    __name__ = 'telecom.live_call'
+    switch = fields.Many2One(
+        'telecom.switch', "Switch", required=True, ondelete='CASCADE',
+        readonly=True)
+    call_id = fields.Char("Call ID", required=True, readonly=True)
+    leg = fields.Char("Leg", required=True, readonly=True)
+    account = fields.Many2One(
+        'telecom.account', "Account", required=True, ondelete='CASCADE',
+        readonly=True)
+    direction = fields.Char("Direction", readonly=True)
+    callee = fields.Char("Callee", readonly=True)
+    state = fields.Selection([
+            ('authorized', "Authorized"),
+            ('answered', "Answered"),
+            ('ended', "Ended, waiting for its CDR"),
+            ], "State", readonly=True)
+    authorized_at = fields.DateTime("Authorized", readonly=True)
+    answered_at = fields.DateTime("Answered", readonly=True)
+    ended_at = fields.DateTime("Ended", readonly=True)
+    expires_at = fields.DateTime("Expires", readonly=True)
+    price_per_minute = fields.Numeric(
+        "Price per Minute", digits=(16, 6), readonly=True)
+    max_duration = fields.Integer("Maximum Duration", readonly=True)
+    reserved = fields.Numeric("Reserved", digits=(16, 6), readonly=True)
+    over_limit = fields.Boolean(
+        "Over Limit", readonly=True,
+        help="Admitted above the concurrency limit at extra cost.")
+    emergency = fields.Boolean("Emergency", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('call_unique', Unique(t, t.switch, t.call_id, t.leg),
+                'telecom_switch.msg_live_call_unique'),
+            ]
+        cls._sql_indexes.add(
+            Index(t, (t.account, Index.Range()),
+                (t.expires_at, Index.Range())))
+        cls.__access__.add('account')
+        cls._order = [('authorized_at', 'DESC'), ('id', 'DESC')]

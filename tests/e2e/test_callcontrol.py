@@ -1,0 +1,374 @@
+"""The call-control API as a switch sees it: a real telecom-callcontrol
+process over HTTP, on SQLite and on PostgreSQL.
+
+Prices of the fixture (tests/e2e/callcontrol_fixture.py): UK numbers (44)
+cost 0.60 EUR a minute in 1-second steps; UK mobiles (447) 1.20 a minute
+in 60-second steps. Carriers: Alpha (44 at 0.01, 447 at 0.05), Beta (44 at
+0.02, tech prefix 99).
+"""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from .conftest import BIN, ROOT, free_port, wait_http
+
+CONFIG = os.path.join(ROOT, 'etc', 'trytond.conf')
+PG_URI = os.environ.get(
+    'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
+
+
+def pg_available():
+    return subprocess.run(
+        ['psql', PG_URI.rstrip('/') + '/postgres', '-qtAc', 'SELECT 1'],
+        capture_output=True).returncode == 0
+
+
+def backends():
+    yield 'sqlite'
+    if os.environ.get('CI') == 'true' or pg_available():
+        yield 'postgresql'
+
+
+class Platform:
+    "A database with the fixture and a call-control API serving it"
+
+    def __init__(self, backend, tmp_path):
+        self.backend = backend
+        self.database = f'cc_{uuid.uuid4().hex[:8]}'
+        self.env = {
+            **os.environ,
+            'TRYTOND_CACHE__CLEAN_TIMEOUT': '0',
+            'TRYTOND_DATABASE__PATH': str(tmp_path),
+            }
+        for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
+            self.env.pop(key, None)
+        if backend == 'sqlite':
+            self.env['TRYTOND_DATABASE__URI'] = 'sqlite://'
+        else:
+            self.env['TRYTOND_DATABASE__URI'] = PG_URI
+        result = subprocess.run(
+            [sys.executable, '-m', 'tests.e2e.callcontrol_fixture', CONFIG,
+                self.database],
+            env=self.env, cwd=ROOT, capture_output=True, text=True,
+            timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        self.keys = json.loads(result.stdout.strip().splitlines()[-1])
+        self.port = free_port()
+        self.log = open(tmp_path / 'api.log', 'w')
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, 'telecom-callcontrol'), '-c', CONFIG,
+                '-d', self.database, '--listen', f'127.0.0.1:{self.port}',
+                '--refresh', '0.5'],
+            env=self.env, cwd=ROOT, stdout=self.log,
+            stderr=subprocess.STDOUT)
+        self.url = f'http://127.0.0.1:{self.port}'
+        wait_http(self.url + '/health', timeout=120)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        if self.backend == 'postgresql':
+            subprocess.run(
+                ['psql', PG_URI.rstrip('/') + '/postgres', '-qc',
+                    f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'],
+                capture_output=True)
+
+    def tryton(self, code):
+        "Run ``code`` in a transaction of the database; return ``result``"
+        result = subprocess.run(
+            [sys.executable, '-m', 'tests.e2e.tryton_exec', CONFIG,
+                self.database], input=code, env=self.env, cwd=ROOT,
+            capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def client(self, key='owner_key'):
+        headers = {'Authorization': f'Bearer {self.keys[key]}'} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def authorize(self, sip_username, callee, key='owner_key', **body):
+        with self.client(key) as client:
+            response = client.post('/v1/authorize', json={
+                    'call_id': body.pop('call_id', uuid.uuid4().hex),
+                    'callee': callee, 'sip_username': sip_username,
+                    **body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def live_calls(self, code):
+        return self.tryton(f"""
+LiveCall = pool.get('telecom.live_call')
+result = [(c.call_id, c.state, str(c.reserved or 0))
+    for c in LiveCall.search([('account.code', '=', {code!r})])]
+""")
+
+
+@pytest.fixture(scope='module', params=list(backends()))
+def platform(request, tmp_path_factory):
+    if request.param == 'postgresql' and not pg_available():
+        pytest.fail(f"PostgreSQL must answer at {PG_URI} under CI")
+    platform = Platform(request.param, tmp_path_factory.mktemp('cc'))
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def test_openapi_and_keys(platform):
+    "The API documents itself and refuses calls without a known key"
+    with platform.client(None) as client:
+        document = client.get('/openapi.json').json()
+        assert '/v1/authorize' in document['paths']
+        assert client.post('/v1/authorize', json={}).status_code == 401
+        response = client.post(
+            '/v1/authorize', json={},
+            headers={'Authorization': 'Bearer not-a-key'})
+        assert response.status_code == 401
+
+
+def test_outbound_allowed_with_routes(platform):
+    "A postpaid customer's call is allowed with the carriers, cheapest first"
+    answer = platform.authorize('pp-user', '02079460000')
+    assert answer['decision'] == 'allow'
+    assert answer['account'] == platform.keys['postpaid']
+    assert answer['max_duration'] is None
+    assert Decimal(answer['price_per_minute']) == Decimal('0.60')
+    assert [r['carrier'] for r in answer['routes']] == ['alpha', 'beta']
+    assert [r['uri'] for r in answer['routes']] == [
+        'sip:442079460000@127.0.0.1:5071',
+        'sip:99442079460000@127.0.0.1:5072']
+    assert [r['uri'] for r in answer['rtjson']['routes']] == [
+        r['uri'] for r in answer['routes']]
+    # A switch never sees what the carriers cost.
+    assert 'cost_per_minute' not in json.dumps(answer)
+
+
+def test_identification(platform):
+    "Accounts are found by SIP user, source IP + tech prefix, and DID"
+    trunk = platform.authorize(
+        None, '7301442079460000', source_ip='198.51.100.7')
+    assert trunk['account'] == platform.keys['trunk']
+    assert trunk['routes'][0]['uri'] == 'sip:442079460000@127.0.0.1:5071'
+    inbound = platform.authorize(
+        None, '442071230001', direction='inbound', caller='33142000000')
+    assert inbound['decision'] == 'allow'
+    assert inbound['account'] == platform.keys['limited']
+
+
+def test_refusals(platform):
+    "Unknown, suspended, and other tenants' accounts are refused"
+    unknown = platform.authorize('nobody', '442079460000')
+    assert (unknown['decision'], unknown['reason'], unknown['sip_code']) == (
+        'deny', 'unknown_account', 403)
+    suspended = platform.authorize('sus-user', '442079460000')
+    assert suspended['reason'] == 'account_suspended'
+    # The reseller's switch may not decide the owner's customers' calls …
+    other = platform.authorize('pp-user', '442079460000', key='r1_key')
+    assert other['reason'] == 'unknown_account'
+    assert 'account' not in other
+    # … but decides its own customer's.
+    own = platform.authorize('r1-user', '442079460000', key='r1_key')
+    assert own['decision'] == 'allow'
+    # 0.60 + 50 % = 0.90 a minute
+    assert Decimal(own['price_per_minute']) == Decimal('0.90')
+
+
+def test_emergency_never_refused(platform):
+    "An emergency call is routed even for a suspended account"
+    answer = platform.authorize('sus-user', '112')
+    assert (answer['decision'], answer['reason']) == ('allow', 'emergency')
+    assert answer['routes'][0]['uri'] == 'sip:112@127.0.0.1:5079'
+    assert answer['max_duration'] is None
+
+
+def test_concurrency_limit_and_release(platform):
+    "At the limit calls are refused; ending one frees its slot"
+    first = platform.authorize('lim-user', '442079460000', call_id='lim-1')
+    second = platform.authorize('lim-user', '442079460000', call_id='lim-2')
+    third = platform.authorize('lim-user', '442079460000', call_id='lim-3')
+    assert [first['decision'], second['decision'], third['decision']] == [
+        'allow', 'allow', 'deny']
+    assert (third['reason'], third['sip_code']) == ('concurrency_limit', 403)
+    # The same call asked twice (a retry) is the same admission.
+    again = platform.authorize('lim-user', '442079460000', call_id='lim-1')
+    assert again['decision'] == 'allow'
+    with platform.client() as client:
+        assert client.post('/v1/calls/lim-1/end', json={
+                'ended_at': '2026-11-25T10:00:00Z'}).status_code == 204
+    fourth = platform.authorize('lim-user', '442079460000', call_id='lim-4')
+    assert fourth['decision'] == 'allow'
+    # Emergency calls are never limited.
+    assert platform.authorize('lim-user', '999')['decision'] == 'allow'
+
+
+def test_over_limit_admitted_at_extra_cost(platform):
+    "An account that pays for it is admitted above its limit, flagged"
+    first = platform.authorize('chg-user', '442079460000')
+    second = platform.authorize('chg-user', '442079460000')
+    assert (first['over_limit'], second['over_limit']) == (False, True)
+    assert second['decision'] == 'allow'
+
+
+def test_parallel_attempts_admit_exactly_the_limit(platform):
+    "Many simultaneous attempts at a limit of 5 admit exactly 5"
+    attempts = 2000 if platform.backend == 'postgresql' else 400
+
+    async def storm():
+        limits = httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(
+                base_url=platform.url, limits=limits, timeout=120,
+                headers={'Authorization':
+                    f"Bearer {platform.keys['owner_key']}"}) as client:
+            async def one(i):
+                response = await client.post('/v1/authorize', json={
+                        'call_id': f'storm-{i}', 'callee': '442079460000',
+                        'sip_username': 'crowd-user'})
+                return response.json()['decision']
+            return await asyncio.gather(*(one(i) for i in range(attempts)))
+    decisions = asyncio.run(storm())
+    assert decisions.count('allow') == 5
+    assert decisions.count('deny') == attempts - 5
+
+
+def test_prepaid_reservations_never_exceed_balance(platform):
+    "Parallel prepaid calls are granted at most the balance, together"
+    # 10.00 EUR at 0.60 a minute: 1000 seconds in all.
+    async def calls():
+        async with httpx.AsyncClient(
+                base_url=platform.url, timeout=60, headers={
+                    'Authorization':
+                    f"Bearer {platform.keys['owner_key']}"}) as client:
+            async def one(i):
+                response = await client.post('/v1/authorize', json={
+                        'call_id': f'many-{i}', 'callee': '442079460000',
+                        'sip_username': 'many-user'})
+                return response.json()
+            return await asyncio.gather(*(one(i) for i in range(20)))
+    answers = asyncio.run(calls())
+    granted = [a['max_duration'] for a in answers if a['decision'] == 'allow']
+    assert granted, answers
+    assert sum(granted) <= 1000
+    # The first call takes what the balance allows, capped per call at
+    # 4 hours: here the whole 1000 s; every later one finds nothing left.
+    assert sum(granted) == 1000
+    assert all(a['reason'] == 'insufficient_credit'
+        for a in answers if a['decision'] == 'deny')
+
+
+def test_prepaid_call_end_cdr_and_balance(platform):
+    "A prepaid call: max duration, CDR stored once, rated, balance falls"
+    # 1.00 EUR at 0.60 a minute in 1-second steps: 100 seconds.
+    answer = platform.authorize(
+        'pre-user', '02079460000', call_id='pre-1',
+        caller='442071230000')
+    assert answer['decision'] == 'allow'
+    assert answer['max_duration'] == 100
+    # A second call finds the balance reserved.
+    second = platform.authorize('pre-user', '02079460000')
+    assert second['reason'] == 'insufficient_credit'
+    with platform.client() as client:
+        assert client.post('/v1/calls/pre-1/answer', json={
+                'answered_at': '2026-11-25T10:00:00+01:00'}
+            ).status_code == 204
+        assert client.post('/v1/calls/pre-1/end', json={
+                'ended_at': '2026-11-25T10:00:30+01:00'}).status_code == 204
+        cdr = {
+            'call_id': 'pre-1', 'caller': '442071230000',
+            'callee': '442079460000', 'start': '2026-11-25T09:59:50+01:00',
+            'answer': '2026-11-25T10:00:00+01:00',
+            'end': '2026-11-25T10:00:30+01:00', 'billable_seconds': 30,
+            'hangup_cause': 16}
+        assert client.post('/v1/cdrs', json=cdr).json() == {
+            'accepted': 1, 'duplicates': 0, 'rejected': []}
+        assert client.post('/v1/cdrs', json={'cdrs': [cdr]}).json() == {
+            'accepted': 0, 'duplicates': 1, 'rejected': []}
+    state = platform.tryton(f"""
+Account = pool.get('telecom.account')
+Cdr = pool.get('telecom.cdr')
+account, = Account.search([('code', '=', {platform.keys['prepaid']!r})])
+call, = Cdr.search([('call_id', '=', 'pre-1')])
+result = [str(account.balance), call.state,
+    [str(c.amount) for c in call.charges]]
+""")
+    # 30 s at 0.60 a minute = 0.30: 1.00 − 0.30 = 0.70
+    balance, cdr_state, amounts = state
+    assert Decimal(balance) == Decimal('0.70')
+    assert cdr_state == 'rated'
+    assert [Decimal(a) for a in amounts] == [Decimal('0.30')]
+    # The rated call's reservation is gone: 0.70 buys 70 seconds.
+    assert platform.live_calls(platform.keys['prepaid']) == []
+    again = platform.authorize('pre-user', '02079460000')
+    assert again['max_duration'] == 70
+
+
+def test_cdr_rejections(platform):
+    "A CDR for no known call or account is rejected with its reason"
+    with platform.client() as client:
+        result = client.post('/v1/cdrs', json={'cdrs': [
+                    {'call_id': 'ghost', 'callee': '442079460000',
+                        'start': '2026-11-25T10:00:00Z',
+                        'end': '2026-11-25T10:01:00Z',
+                        'billable_seconds': 60},
+                    {'call_id': 'bad', 'callee': 'x',
+                        'start': 'yesterday', 'billable_seconds': -1},
+                    ]}).json()
+    assert result['accepted'] == 0
+    assert [r['index'] for r in result['rejected']] == [1, 0]
+    assert 'callee' in result['rejected'][0]['reason']
+    assert 'unknown account' in result['rejected'][1]['reason']
+
+
+@pytest.mark.parametrize('body, status, field', [
+        (b'{not json', 400, 'body'),
+        (b'[]', 400, 'body'),
+        (b'{"call_id": 5, "callee": "1"}', 400, 'call_id'),
+        (b'{"call_id": "x", "callee": "12ab"}', 400, 'callee'),
+        (b'{"call_id": "x; DROP TABLE", "callee": "1"}', 400, 'call_id'),
+        (b'{"call_id": "<script>", "callee": "1"}', 400, 'call_id'),
+        (b'{"call_id": "x", "callee": "1", "direction": "up"}', 400,
+            'direction'),
+        (b'{"call_id": "x", "callee": "1", "sip_username": []}', 400,
+            'sip_username'),
+        (b'{"call_id": "x", "callee": "' + b'1' * 100 + b'"}', 400,
+            'callee'),
+        (b'{"a": "' + b'x' * 100000 + b'"}', 413, None),
+        ])
+def test_bad_input(platform, body, status, field):
+    "Bad requests get a 4xx naming the field; the service stays up"
+    with platform.client() as client:
+        response = client.post(
+            '/v1/authorize', content=body,
+            headers={'Content-Type': 'application/json'})
+        assert response.status_code == status, response.text
+        if field:
+            assert response.json()['field'] == field
+        assert client.get('/health').status_code == 200
+
+
+def test_price_change_is_live(platform):
+    "A new price is used by the next decision, without a restart"
+    platform.tryton("""
+Rate = pool.get('telecom.rate')
+rate, = Rate.search([('prefix', '=', '44'), ('plan.name', '=', 'Retail')])
+Rate.write([rate], {'price': Decimal('0.7500')})
+result = True
+""".replace("Decimal", "__import__('decimal').Decimal"))
+    deadline = time.monotonic() + 20
+    while True:
+        answer = platform.authorize('pp-user', '442079460000')
+        if Decimal(answer['price_per_minute']) == Decimal('0.75'):
+            break
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.5)
