@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 from trytond.model import (
-    Index, ModelSQL, ModelView, fields, sequence_ordered)
+    Index, ModelSQL, ModelView, Unique, fields, sequence_ordered)
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
@@ -65,6 +65,11 @@ class Carrier(TariffChangeMixin, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('code_unique', Unique(t, t.code),
+                'telecom_lcr.msg_carrier_code_unique'),
+            ]
         cls._order = [('name', 'ASC'), ('id', 'ASC')]
 
     @classmethod

@@ -3,17 +3,24 @@
 ``route`` prints the routing decision of one call — routes in order and why
 each other carrier was skipped — so an operator can debug a route or try
 carrier decks before loading them. Offline it reads decks (and optionally
-carriers, bands, statistics) from CSV; ``--plan`` will read the plan, its
-policy and the carriers from the database once the Tryton models exist
-(``_load_from_database`` is that seam). Nothing here imports trytond at
-module level.
+carriers, bands, statistics) from CSV; with ``--plan`` it routes for a rate
+plan of a database (``-c CONFIG -d DATABASE``): its compiled routing, the
+quality statistics of the last 24 hours, and — for a plan of a reseller
+that inherits its parent's policy — only what the reseller may see.
+
+``import-carrier-rates`` and ``export-carrier-rates`` are ``import-rates``
+and ``export-rates`` of telecom_rating for a carrier's deck of a service:
+same importer, same rules, same exit codes. Nothing here imports trytond
+at module level.
 """
 import datetime as dt
 import sys
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 
-from trytond.modules.telecom_rating.commands import _read
+from trytond.modules.telecom_base.progress import Progress
+from trytond.modules.telecom_rating.commands import (
+    InputError, _database_arguments, _read, _run)
 from trytond.modules.telecom_rating.engine import (
     read_rate_deck, read_time_bands)
 
@@ -24,6 +31,9 @@ from .engine import (
 from .engine.model import SKIP_REASONS
 
 OFFLINE_PLAN = 'offline'
+SERVICES = ('voice', 'fax', 'sms')
+# The viewer of a decision that may see it whole (offline, the owner).
+OWNER_VIEW = object()
 
 
 def register(subparsers):
@@ -47,8 +57,11 @@ def register(subparsers):
     source.add_argument('--stats', metavar='STATS.csv',
         help="quality statistics: carrier, asr, acd and optional group, "
         "pdd, samples")
-    source.add_argument('--plan', help="route for this rate plan of the "
-        "database (needs the telecom_lcr models; not with --deck)")
+    source.add_argument('--plan', help="route for this rate plan (id or "
+        "name) of the database given by -c and -d (not with --deck)")
+    source.add_argument('-c', '--config',
+        help="trytond configuration file (with --plan)")
+    source.add_argument('-d', '--database', help="database (with --plan)")
     policy = parser.add_argument_group("policy (offline)")
     policy.add_argument('--policy', choices=STRATEGIES, default='least-cost',
         help="strategy (default least-cost); priority follows the order of "
@@ -71,7 +84,7 @@ def register(subparsers):
         help="minimum margin in percent of the sell price")
     policy.add_argument('--min-asr', type=Decimal, help="ASR threshold (%%)")
     call = parser.add_argument_group("the call")
-    call.add_argument('--service', choices=('voice', 'fax', 'sms'),
+    call.add_argument('--service', choices=SERVICES,
         default='voice')
     call.add_argument('--caller', required=True)
     call.add_argument('--callee', required=True)
@@ -81,6 +94,43 @@ def register(subparsers):
         "carriers")
     call.add_argument('--call-id', help="seed of the weighted choice")
     parser.set_defaults(func=route)
+
+    parser = subparsers.add_parser(
+        'import-carrier-rates',
+        help="load a carrier deck (CSV or XLSX) into a carrier",
+        description="Check the deck FILE whole and, if it has no problem, "
+        "write its rates into the carrier's rates of the service in one "
+        "transaction. Same columns and rules as import-rates; prices in the "
+        "carrier's currency. A deck with problems is rejected whole: each "
+        "is listed on stderr and the exit code is 2.")
+    _database_arguments(parser)
+    parser.add_argument('--carrier', required=True, metavar='CARRIER',
+        help="the carrier's code, id or name")
+    parser.add_argument('--service', choices=SERVICES, default='voice',
+        help="the deck's service (default voice)")
+    parser.add_argument('file', metavar='FILE',
+        help="the deck: .csv (UTF-8) or .xlsx (first sheet)")
+    parser.add_argument('--replace', action='store_true',
+        help="the carrier's rates of the service become the deck's "
+        "(default: add them; a rate the carrier already has rejects the "
+        "deck)")
+    parser.set_defaults(func=import_carrier_rates)
+
+    parser = subparsers.add_parser(
+        'export-carrier-rates', help="write the rates of a carrier as a deck",
+        description="Write the carrier's rates of the service with the "
+        "columns import-carrier-rates reads; importing the file gives the "
+        "same rates.")
+    _database_arguments(parser)
+    parser.add_argument('--carrier', required=True, metavar='CARRIER',
+        help="the carrier's code, id or name")
+    parser.add_argument('--service', choices=SERVICES, default='voice',
+        help="default voice")
+    parser.add_argument('--format', choices=['csv', 'xlsx'],
+        help="default: from the output file's extension, else csv")
+    parser.add_argument('-o', '--output', metavar='FILE',
+        help="default: stdout")
+    parser.set_defaults(func=export_carrier_rates)
 
 
 def route(args, stdout=None, stderr=None):
@@ -99,6 +149,8 @@ def route(args, stdout=None, stderr=None):
             "give one of them")
     elif not args.plan and not args.deck:
         problems.append("give --deck CARRIER=DECK.csv (or --plan)")
+    elif args.plan and not (args.config and args.database):
+        problems.append("--plan needs the database: -c CONFIG -d DATABASE")
     loaded = None
     if not problems:
         load = _load_from_database if args.plan else _load_offline
@@ -107,20 +159,31 @@ def route(args, stdout=None, stderr=None):
         for problem in problems:
             print(problem, file=stderr)
         return 2
-    index, plan_id, stats = loaded
+    index, plan_id, stats, viewer, names = loaded
     caller, callee = _digits(args.caller), _digits(args.callee)
+    account = args.account
+    if args.plan and account is not None and account.isdigit():
+        account = int(account)
     decision = route_call(index, plan_id, args.service, caller, callee, at,
-        account=args.account, sell_price=args.sell_price, stats=stats,
+        account=account, sell_price=args.sell_price, stats=stats,
         max_routes=args.max_routes, call_id=args.call_id)
+    if viewer is not OWNER_VIEW:
+        # A reseller's plan: what the reseller may see, nothing more.
+        decision = decision.view(viewer)
     when = at.astimezone(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
     print(f"{args.service} call from {caller} to {callee} at {when}, "
         f"policy {decision.strategy or '-'}", file=stdout)
     for n, r in enumerate(decision.routes, 1):
-        print(f"{n:>3}. {r.carrier:<12} {r.cost_per_minute.normalize():f} "
+        if r.carrier is None:
+            print(f"{n:>3}. (a route of the parent's policy)", file=stdout)
+            continue
+        print(f"{n:>3}. {names.get(r.carrier, r.carrier):<12} "
+            f"{r.cost_per_minute.normalize():f} "
             f"{r.currency}/min  prefix {r.prefix:<10} {r.dialstring}",
             file=stdout)
     for skip in decision.skipped:
-        print(f"  skipped {skip.carrier:<12} {skip.reason}", file=stdout)
+        print(f"  skipped {names.get(skip.carrier, skip.carrier):<12} "
+            f"{skip.reason}", file=stdout)
     if decision.reason:
         print(decision.reason, file=stdout)
     counts = Counter(s.reason for s in decision.skipped)
@@ -184,18 +247,106 @@ def _load_offline(args, problems):
     except RoutingError as exception:
         problems.extend(exception.problems)
         return None
-    return index, OFFLINE_PLAN, stats
+    return index, OFFLINE_PLAN, stats, OWNER_VIEW, {}
 
 
 def _load_from_database(args, problems):
-    """Return (RoutingIndex, plan id, stats) of ``args.plan`` from the
-    database: the seam for the telecom_lcr Tryton models, which will
-    compile their carriers, decks, plans and policies with
-    compile_routing and their statistics into QualityStats."""
-    problems.append("--plan needs the telecom_lcr Tryton models, which are "
-        "not installed yet; route offline with --deck")
-    return None
+    """Return (RoutingIndex, plan id, stats, viewer, carrier codes) of
+    ``args.plan`` from the database of ``args``: the compiled routing of
+    ``load_routing``, the statistics of ``load_quality`` and, for a
+    reseller's plan, the reseller as the viewer of the decision."""
+    from trytond import config
+    config.update_etc(args.config)
+    from trytond.modules.telecom_rating.commands import (
+        InputError, _find_plan)
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+
+    from .quality import load_quality
+    from .routing import _tenant, load_routing
+
+    pool = Pool(args.database)
+    pool.init()
+    with Transaction().start(args.database, 0, readonly=True):
+        Carrier = pool.get('telecom.carrier')
+        try:
+            plan = _find_plan(pool, args.plan)
+        except InputError as exception:
+            problems.extend(exception.problems)
+            return None
+        try:
+            index = load_routing()
+        except RoutingError as exception:
+            problems.extend(exception.problems)
+            return None
+        tenant = _tenant(plan.company)
+        viewer = OWNER_VIEW if tenant is None else tenant
+        names = {c.id: c.code for c in Carrier.search([])}
+        return index, plan.id, load_quality(), viewer, names
 
 
 def _digits(number):
     return number[1:] if number.startswith('+') else number
+
+
+def _find_carrier(pool, value):
+    Carrier = pool.get('telecom.carrier')
+    carriers = Carrier.search([('code', '=', value)])
+    if not carriers and value.isdigit():
+        carriers = Carrier.search([('id', '=', int(value))])
+    if not carriers:
+        carriers = Carrier.search([('name', '=', value)])
+    if not carriers:
+        raise InputError(f"no carrier with code, id or name {value!r}")
+    if len(carriers) > 1:
+        raise InputError(f"{len(carriers)} carriers are named {value!r}; "
+            "give the code of one:", *(
+                f"  {c.code}: {c.name}" for c in carriers))
+    return carriers[0]
+
+
+def import_carrier_rates(args):
+    "Run ``telecom import-carrier-rates``; return the exit code."
+    try:
+        with open(args.file, 'rb') as file:
+            data = file.read()
+    except OSError as exception:
+        print(f"{args.file}: {exception.strerror}", file=sys.stderr)
+        return 2
+
+    def work(pool):
+        carrier = _find_carrier(pool, args.carrier)
+        with Progress(None, sys.stderr, unit='rates') as progress:
+            imported, removed = carrier.import_rates(
+                data, args.file, service=args.service, replace=args.replace,
+                progress=progress.update)
+        print(f"imported {imported} {args.service} rates into carrier "
+            f"{carrier.code}" + (
+                f", replacing {removed}" if args.replace else ''),
+            file=sys.stderr)
+    return _run(args, work)
+
+
+def export_carrier_rates(args):
+    "Run ``telecom export-carrier-rates``; return the exit code."
+    format_ = args.format
+    if not format_:
+        format_ = 'xlsx' if (args.output or '').lower().endswith(
+            '.xlsx') else 'csv'
+
+    def work(pool):
+        CarrierRate = pool.get('telecom.carrier.rate')
+        carrier = _find_carrier(pool, args.carrier)
+        data = carrier.export_rates(format_, args.service)
+        if args.output:
+            with open(args.output, 'wb') as file:
+                file.write(data)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        count = CarrierRate.search([('carrier', '=', carrier.id),
+                ('service', '=', args.service)], count=True)
+        print(f"exported {count} {args.service} rates of carrier "
+            f"{carrier.code} as {format_}"
+            + (f" to {args.output}" if args.output else ''), file=sys.stderr)
+    return _run(args, work)

@@ -1,12 +1,14 @@
 """Routing policies of rate plans (F19): which carriers, in what order."""
+from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields, sequence_ordered
-from trytond.pool import PoolMeta
-from trytond.pyson import Eval
+from trytond.pool import Pool, PoolMeta
+from trytond.transaction import check_access
 
 from trytond.modules.telecom_rating.plan import (
     PRICE_DIGITS, SERVICES, TariffChangeMixin)
 
 from .engine.model import STRATEGIES
+from .exceptions import RoutingPolicyError
 
 STRATEGY_SELECTION = [
     ('least-cost', "Least cost"),
@@ -80,6 +82,41 @@ class RoutingPolicy(TariffChangeMixin, ModelSQL, ModelView):
     def get_rec_name(self, name):
         return f'{self.plan.rec_name} ({self.service})'
 
+    @classmethod
+    def validate_fields(cls, policies, field_names):
+        super().validate_fields(policies, field_names)
+        if field_names & {'plan', 'carriers', 'rules'}:
+            for policy in policies:
+                policy.check_tenant()
+                for line in policy.carriers:
+                    check_carrier(policy, line.carrier)
+                for rule in policy.rules:
+                    for line in rule.carriers:
+                        check_carrier(policy, line.carrier)
+
+    def check_tenant(self):
+        "A reseller defines policies only when it controls its routing."
+        company = self.plan.company
+        if company.parent and not company.routing_control:
+            raise RoutingPolicyError(gettext(
+                    'telecom_lcr.msg_policy_no_routing_control',
+                    plan=self.plan.rec_name, tenant=company.rec_name))
+
+
+def check_carrier(policy, carrier):
+    """Refuse a carrier of another tenant than the policy's plan; name it
+    only to a user who may read it, so the error reveals nothing."""
+    pool = Pool()
+    Carrier = pool.get('telecom.carrier')
+    if carrier.company == policy.plan.company:
+        return
+    with check_access():
+        readable = Carrier.search([('id', '=', carrier.id)], count=True)
+    name = carrier.rec_name if readable else f"#{carrier.id}"
+    raise RoutingPolicyError(gettext(
+            'telecom_lcr.msg_policy_carrier_tenant',
+            carrier=name, plan=policy.plan.rec_name))
+
 
 class PolicyCarrier(sequence_ordered(), TariffChangeMixin, ModelSQL,
         ModelView):
@@ -102,6 +139,12 @@ class PolicyCarrier(sequence_ordered(), TariffChangeMixin, ModelSQL,
     @classmethod
     def default_weight(cls):
         return 1
+
+    @classmethod
+    def validate_fields(cls, lines, field_names):
+        super().validate_fields(lines, field_names)
+        for line in lines:
+            check_carrier(line.policy, line.carrier)
 
 
 class RoutingRule(sequence_ordered(), TariffChangeMixin, ModelSQL,
@@ -149,3 +192,9 @@ class RuleCarrier(sequence_ordered(), TariffChangeMixin, ModelSQL,
     @classmethod
     def default_weight(cls):
         return 1
+
+    @classmethod
+    def validate_fields(cls, lines, field_names):
+        super().validate_fields(lines, field_names)
+        for line in lines:
+            check_carrier(line.rule.policy, line.carrier)

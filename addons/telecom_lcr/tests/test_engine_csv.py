@@ -136,4 +136,4 @@ def test_route_rejects_bad_input(files, capsys):
             '44'])
     _, err = capsys.readouterr()
     assert code == 2
-    assert "--plan needs the telecom_lcr Tryton models" in err
+    assert err == "--plan needs the database: -c CONFIG -d DATABASE\n"

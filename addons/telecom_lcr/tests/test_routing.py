@@ -5,41 +5,15 @@ from decimal import Decimal
 
 from trytond.model.exceptions import AccessError
 from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
+from trytond.modules.telecom_lcr.engine import route_call
+from trytond.modules.telecom_lcr.exceptions import RoutingPolicyError
+from trytond.modules.telecom_lcr.routing import load_routing
+from trytond.modules.telecom_lcr.tests.tools import create_carriers
 from trytond.modules.telecom_rating.tests.tools import UTC, create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
-from ..engine import route_call
-from ..routing import load_routing
-
 MONDAY = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-
-
-def create_carriers(t):
-    pool = Pool()
-    Carrier = pool.get('telecom.carrier')
-    Policy = pool.get('telecom.routing.policy')
-    t.alpha, t.beta = Carrier.create([{
-                'name': "Alpha", 'code': 'alpha', 'company': t.owner.id,
-                'currency': t.currency.id, 'tech_prefix': '101',
-                'gateways': [('create', [{'address': 'alpha.example:5060'}])],
-                'rates': [('create', [
-                            {'prefix': '44', 'price': Decimal('0.0100')},
-                            {'prefix': '447', 'price': Decimal('0.0500')},
-                            ])],
-                }, {
-                'name': "Beta", 'code': 'beta', 'company': t.owner.id,
-                'currency': t.currency.id, 'strip_digits': 2,
-                'add_prefix': '0',
-                'gateways': [('create', [{'address': 'beta.example'}])],
-                'rates': [('create', [
-                            {'prefix': '44', 'price': Decimal('0.0150')},
-                            {'prefix': '447', 'price': Decimal('0.0300')},
-                            ])],
-                }])
-    t.policy, = Policy.create([{
-                'plan': t.owner_plan.id, 'strategy': 'least-cost'}])
-    return t
 
 
 class RoutingTestCase(ModuleTestCase):
@@ -118,6 +92,67 @@ class RoutingTestCase(ModuleTestCase):
             self.assertEqual(CarrierRate.search([]), [])
             with self.assertRaises(AccessError):
                 Carrier.read([t.alpha.id], ['name'])
+
+    @with_transaction()
+    def test_policy_carriers_of_the_plan_tenant(self):
+        "A policy and its rules use only the carriers of the plan's tenant"
+        pool = Pool()
+        Carrier = pool.get('telecom.carrier')
+        Company = pool.get('company.company')
+        Policy = pool.get('telecom.routing.policy')
+        PolicyCarrier = pool.get('telecom.routing.policy.carrier')
+        t = create_carriers(create_rating(create_tenancy()))
+        Company.write([t.r1], {'routing_control': True})
+        r1_carrier, = Carrier.create([{
+                    'name': "R1 Trunk", 'code': 'r1-trunk',
+                    'company': t.r1.id, 'currency': t.currency.id}])
+        with self.assertRaisesRegex(RoutingPolicyError,
+                'cannot use carrier "Alpha"'):
+            Policy.create([{'plan': t.r1_plan.id,
+                        'carriers': [('create', [
+                                    {'carrier': t.alpha.id}])]}])
+        with self.assertRaisesRegex(RoutingPolicyError,
+                'cannot use carrier "R1 Trunk"'):
+            PolicyCarrier.create([{
+                        'policy': t.policy.id, 'carrier': r1_carrier.id}])
+        with self.assertRaises(RoutingPolicyError):
+            Policy.create([{'plan': t.r1_plan.id,
+                        'rules': [('create', [{
+                                        'callee_prefix': '44',
+                                        'carriers': [('create', [
+                                                    {'carrier': t.beta.id}
+                                                    ])]}])]}])
+        policy, = Policy.create([{'plan': t.r1_plan.id,
+                    'carriers': [('create', [{'carrier': r1_carrier.id}])]}])
+
+        # As the reseller: its parent's carrier is not named to it.
+        with as_user(t.r1_user):
+            with self.assertRaises(RoutingPolicyError) as context:
+                PolicyCarrier.create([{
+                            'policy': policy.id, 'carrier': t.alpha.id}])
+            message = str(context.exception)
+            self.assertIn(f'"#{t.alpha.id}"', message)
+            self.assertNotIn("Alpha", message)
+            self.assertNotIn("Owner", message)
+
+    @with_transaction()
+    def test_reseller_without_routing_control(self):
+        "A reseller that does not control its routing defines no policy"
+        pool = Pool()
+        Company = pool.get('company.company')
+        Policy = pool.get('telecom.routing.policy')
+        t = create_carriers(create_rating(create_tenancy()))
+        with as_user(t.r1_user):
+            with self.assertRaisesRegex(RoutingPolicyError,
+                    'does not control its routing'):
+                Policy.create([{'plan': t.r1_plan.id}])
+        Company.write([t.r1], {'routing_control': True})
+        with as_user(t.r1_user):
+            policy, = Policy.create([{'plan': t.r1_plan.id}])
+            self.assertEqual(policy.strategy, 'least-cost')
+            # Still not on its parent's plans.
+            with self.assertRaises(AccessError):
+                Policy.create([{'plan': t.owner_plan.id}])
 
 
 del ModuleTestCase

@@ -1,0 +1,77 @@
+"""The database sub-commands of telecom_lcr, run as an operator runs them:
+subprocesses on a fresh SQLite database with telecom_lcr activated.
+In their own file (no Tryton test case) so that make test runs them once,
+not once per backend."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+BIN = os.path.dirname(sys.executable)
+CONFIG = os.path.join(ROOT, 'etc', 'trytond.conf')
+CALL = ['--caller', '442071230000', '--callee', '+447700900123',
+    '--at', '2026-03-02T10:00:00']
+
+
+@pytest.fixture(scope='module')
+def database(tmp_path_factory):
+    "A database with the owner's carriers Alpha and Beta and their policy"
+    path = tmp_path_factory.mktemp('db')
+    (path / 'lcr.sqlite').touch()
+    passfile = path / 'password'
+    passfile.write_text('admin-Passw0rd-lcr')
+    env = {**os.environ,
+        'TRYTOND_DATABASE__URI': 'sqlite://',
+        'TRYTOND_DATABASE__PATH': str(path),
+        'TRYTONPASSFILE': str(passfile)}
+    for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
+        env.pop(key, None)
+
+    def run(*args, check=True):
+        return subprocess.run(args, env=env, cwd=ROOT, check=check,
+            capture_output=True, text=True, timeout=300)
+    run(os.path.join(BIN, 'trytond-admin'), '-c', CONFIG, '-d', 'lcr',
+        '--all', '-u', 'telecom_lcr', '--activate-dependencies',
+        '--email', 'admin@example.net')
+    run(sys.executable, os.path.join(HERE, 'seed_routing.py'), CONFIG, 'lcr')
+
+    def telecom(*args):
+        return run(os.path.join(BIN, 'telecom'), *args[:1], '-c', CONFIG,
+            '-d', 'lcr', *args[1:], check=False)
+    return telecom
+
+
+def test_route_owner_plan(database):
+    "The owner sees its policy's routes, costs and dialstrings"
+    result = database('route', '--plan', 'Owner wholesale', *CALL)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "voice call from 442071230000 to 447700900123 at "
+        "2026-03-02T10:00:00Z, policy least-cost",
+        "  1. beta         0.03 EUR/min  prefix 447        "
+        "sip:07700900123@beta.example",
+        "  2. alpha        0.05 EUR/min  prefix 447        "
+        "sip:101447700900123@alpha.example:5060",
+        ]
+    assert result.stderr == "routes 2, skipped 0\n"
+
+
+def test_route_reseller_plan(database):
+    "A reseller's plan inheriting the owner's policy shows no carrier"
+    result = database('route', '--plan', 'R1 retail', *CALL)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "  1. (a route of the parent's policy)",
+        "  2. (a route of the parent's policy)",
+        ]
+    assert 'alpha' not in result.stdout and 'beta' not in result.stdout
+
+
+def test_route_bad_input(database):
+    "An unknown plan or a missing database is bad input (exit code 2)"
+    result = database('route', '--plan', 'No such plan', *CALL)
+    assert (result.returncode, result.stderr) == (
+        2, "no rate plan with id or name 'No such plan'\n")
