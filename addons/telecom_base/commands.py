@@ -3,7 +3,8 @@ import os
 import subprocess
 import sys
 
-DEMO_MODULES = ['telecom_base']
+# The suite's top modules; their dependencies come along.
+DEMO_MODULES = ['telecom_switch']
 
 
 def register(subparsers):

@@ -6,11 +6,15 @@ that already has the owner company is left as it is.
 """
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 OWNER = "Northwind Voice"
+# The demo switch's API key: telecom-callcontrol accepts it as
+# "Authorization: Bearer demo-switch-key".
+SWITCH_KEY = 'demo-switch-key'
 PASSWORDS = {
     'admin': 'owner-demo-2026',
     'support': 'support-demo-2026',
@@ -39,7 +43,16 @@ def load(database):
         Company = pool.get('company.company')
         if Company.search([('party.name', '=', OWNER)]):
             return f"Demo data already in {database}: reused."
-        _load(pool)
+        data = _load(pool)
+        for model, load_module in [
+                ('telecom.rate.plan', _load_rating),
+                ('telecom.carrier', _load_routing),
+                ('telecom.switch', _load_switch)]:
+            try:
+                pool.get(model)
+            except KeyError:
+                continue
+            load_module(pool, data)
         transaction.commit()
     return f"Demo data loaded into {database}."
 
@@ -198,8 +211,145 @@ def _load(pool):
             ('telecom.sip_address', [
                     {'address': 'desk@harbour-dental.example.com'}]),
             ])
-    account("Tom's Taxis", corner, flavour='pbx', country=fr.id,
+    toms = account("Tom's Taxis", corner, flavour='pbx', country=fr.id,
         services=[
             ('telecom.line', [{'name': "Dispatch", 'extension': '1'}]),
             ('telecom.number', [{'number': '01 99 00 12 34'}]),
             ])
+    return SimpleNamespace(
+        eur=eur, usd=usd, owner=owner, bluebell=bluebell, corner=corner,
+        bluebell_account=bluebell_account, corner_account=corner_account,
+        by_tenant={
+            owner.id: Account.search([('company', '=', owner.id)]),
+            bluebell.id: Account.search([('company', '=', bluebell.id)]),
+            corner.id: [toms],
+            })
+
+
+def _load_rating(pool, d):
+    "Plans of every tenant, destination groups, a time band and a bundle"
+    Group = pool.get('telecom.destination.group')
+    Band = pool.get('telecom.time_band')
+    Plan = pool.get('telecom.rate.plan')
+    Account = pool.get('telecom.account')
+    groups = {code: group for code, group in zip(
+            ['uk-fixed', 'uk-mobile', 'france', 'usa'], Group.create([
+                    {'code': 'uk-fixed', 'name': "UK fixed", 'prefixes': [
+                            ('create', [{'prefix': p}
+                                    for p in ['441', '442', '443']])]},
+                    {'code': 'uk-mobile', 'name': "UK mobile", 'prefixes': [
+                            ('create', [{'prefix': '447'}])]},
+                    {'code': 'france', 'name': "France", 'prefixes': [
+                            ('create', [{'prefix': '33'}])]},
+                    {'code': 'usa', 'name': "United States", 'prefixes': [
+                            ('create', [{'prefix': '1'}])]},
+                    ]))}
+    peak, = Band.create([{
+                'name': "Peak", 'company': d.owner.id,
+                'timezone': 'Europe/London',
+                'windows': [('create', [{
+                                'days': 'mon-fri', 'start': dt.time(8),
+                                'end': dt.time(18)}])]}])
+
+    def rates(table):
+        return [('create', [
+                    {'prefix': prefix, 'destination': name,
+                        'price': Decimal(price), 'increment_first': 60,
+                        'increment_next': 1, **extra}
+                    for prefix, name, price, extra in table])]
+    standard, wholesale = Plan.create([{
+                'name': "Northwind Standard", 'company': d.owner.id,
+                'currency': d.eur.id, 'signup': True,
+                'rates': rates([
+                        ('44', "United Kingdom", '0.0200', {}),
+                        ('44', "United Kingdom peak", '0.0300',
+                            {'time_band': peak.id}),
+                        ('447', "UK mobile", '0.0800', {}),
+                        ('33', "France", '0.0300', {}),
+                        ('1', "United States", '0.0100', {}),
+                        ])}, {
+                'name': "Northwind Wholesale", 'company': d.owner.id,
+                'currency': d.eur.id,
+                'rates': rates([
+                        ('44', "United Kingdom", '0.0100', {}),
+                        ('447', "UK mobile", '0.0500', {}),
+                        ('33', "France", '0.0150', {}),
+                        ('1', "United States", '0.0060', {}),
+                        ])}])
+    bluebell_home, = Plan.create([{
+                'name': "Bluebell Home", 'company': d.bluebell.id,
+                'currency': d.eur.id, 'parent': wholesale.id,
+                'signup': True,
+                'markups': [('create', [
+                            {'percent': Decimal(25)},
+                            {'group': groups['uk-mobile'].id,
+                                'percent': Decimal(40)},
+                            ])],
+                'bundles': [('create', [{
+                                'name': "100 UK minutes", 'minutes': 100,
+                                'groups': [('add', [
+                                            groups['uk-fixed'].id])]}])],
+                }])
+    corner_retail, = Plan.create([{
+                'name': "Corner Retail", 'company': d.corner.id,
+                'currency': d.eur.id, 'parent': bluebell_home.id,
+                'markups': [('create', [{'percent': Decimal(20)}])]}])
+    plan_of = {d.owner.id: standard, d.bluebell.id: bluebell_home,
+        d.corner.id: corner_retail}
+    for tenant, accounts in d.by_tenant.items():
+        Account.write(accounts, {
+                'rate_plans': [('add', [plan_of[tenant].id])]})
+    Account.write([d.bluebell_account], {
+            'rate_plans': [('remove', [standard.id]),
+                ('add', [wholesale.id])]})
+    d.standard, d.wholesale = standard, wholesale
+
+
+def _load_routing(pool, d):
+    "Two carriers of the owner and least-cost routing of its plans"
+    Carrier = pool.get('telecom.carrier')
+    Policy = pool.get('telecom.routing.policy')
+
+    def deck(table):
+        return [('create', [
+                    {'prefix': prefix, 'price': Decimal(price)}
+                    for prefix, price in table])]
+    Carrier.create([{
+                'name': "Atlas Voice", 'code': 'atlas',
+                'company': d.owner.id, 'currency': d.eur.id,
+                'gateways': [('create', [
+                            {'address': 'atlas.example.net:5060'}])],
+                'rates': deck([('44', '0.0040'), ('447', '0.0200'),
+                        ('33', '0.0080'), ('1', '0.0030')]),
+                }, {
+                'name': "Borealis Telecom", 'code': 'borealis',
+                'company': d.owner.id, 'currency': d.usd.id,
+                'tech_prefix': '4711',
+                'gateways': [('create', [
+                            {'address': 'borealis.example.com',
+                                'transport': 'tcp'}])],
+                'rates': deck([('44', '0.0050'), ('447', '0.0150'),
+                        ('33', '0.0070'), ('1', '0.0020')]),
+                }])
+    Policy.create([
+            {'plan': d.standard.id, 'strategy': 'least-cost',
+                'max_routes': 2, 'loss_guard': True},
+            {'plan': d.wholesale.id, 'strategy': 'least-cost'},
+            ])
+
+
+def _load_switch(pool, d):
+    "A switch with a known key, and money on the prepaid accounts"
+    from trytond.modules.telecom_switch.switch import hash_key
+    Switch = pool.get('telecom.switch')
+    Account = pool.get('telecom.account')
+    BalanceLine = pool.get('telecom.balance.line')
+    Switch.create([{
+                'name': "Demo Kamailio", 'code': 'demo-kamailio',
+                'company': d.owner.id, 'kind': 'kamailio',
+                'key_hash': hash_key(SWITCH_KEY)}])
+    BalanceLine.add_movements([{
+                'account': account.id, 'amount': Decimal(20),
+                'kind': 'topup', 'description': "Welcome credit"}
+            for account in Account.search([
+                    ('billing_mode', '=', 'prepaid')])])

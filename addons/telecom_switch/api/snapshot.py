@@ -42,6 +42,7 @@ class AccountInfo:
     national_prefix: str
     international_prefix: str
     limits: Limits
+    wholesale: bool
     # (direction, service) → the plan ids from the owner down, or why none.
     chains: dict = field(default_factory=dict)
 
@@ -95,13 +96,16 @@ class Snapshot:
                 host = route.gateway.address
                 if host.startswith('sip:'):
                     host = host[4:]
+                transport = route.gateway.transport
+                parameters = (
+                    f';transport={transport}' if transport != 'udp' else '')
                 routes.append({
                         'carrier': self.carrier_codes.get(
                             route.carrier, str(route.carrier)),
                         'gateway': route.gateway.address,
                         'dialstring': route.dialstring,
-                        'uri': f'sip:{route.number}@{host}',
-                        'dst_uri': f'sip:{host}',
+                        'uri': f'sip:{route.number}@{host}{parameters}',
+                        'dst_uri': f'sip:{host}{parameters}',
                         'cost_per_minute': str(route.cost_per_minute),
                         })
         if not routes and emergency and switch.emergency_gateway:
@@ -161,6 +165,13 @@ class Snapshot:
             or number in self.emergency.get(account.country, ()))
 
     def normalize(self, account, number):
+        """The E.164 digits of a dialled number. Trunks (wholesale) send
+        E.164 by convention; other accounts dial as at home."""
+        if account.wholesale:
+            try:
+                return normalize_number(number)
+            except ValueError:
+                pass
         try:
             return normalize_number(
                 number, account.country, account.national_prefix,
@@ -180,6 +191,15 @@ class Snapshot:
         customer = (Level(chain[-1], account.id),)
         tariff = self.tariff
         costs = {}
+        # The plan's prices are in its currency, the balance in the
+        # account's: costs are converted (exactly) at the call's date.
+        plan_currency = tariff.plans[chain[-1]].currency
+        rate = Decimal(1)
+        if plan_currency != account.currency:
+            rate = self.convert(plan_currency, account.currency, at.date())
+            if rate is None:
+                return (f"no rate from {plan_currency} to "
+                    f"{account.currency} on {at.date()}")
 
         def cost_of(seconds):
             if seconds not in costs:
@@ -188,7 +208,7 @@ class Snapshot:
                         direction, service, True), convert)
                 if not result.rated:
                     raise LookupError(result.reason)
-                costs[seconds] = result.levels[-1].cost
+                costs[seconds] = result.levels[-1].cost * rate
             return costs[seconds]
         try:
             cost_of(60)
@@ -239,7 +259,7 @@ def build(pool, tariff, router=None):
             Limits(account.max_outbound, account.max_inbound,
                 account.max_total, account.extra_calls or 0,
                 account.over_limit),
-            chains)
+            account.flavour == 'wholesale', chains)
 
     sip_users, networks, prefixes = {}, [], {}
     for credential in Credential.search([('claim', '!=', None)]):
