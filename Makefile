@@ -49,9 +49,15 @@ demo: install
 	@echo "  owner support (read)   support   / support-demo-2026"
 	@echo "  reseller               bluebell  / bluebell-demo-2026"
 	@echo "  sub-reseller           corner    / corner-demo-2026"
+	@echo "Call-control API: http://127.0.0.1:8090/openapi.json"
+	@echo "  switch key: Authorization: Bearer demo-switch-key"
 	@echo "Stop with Ctrl-C."
-	# -d loads the database at start; trytond 8.0 does not load a database
-	# first named by a log-in (its cache sync registers it unloaded).
+	# Both servers run until Ctrl-C, which stops both. trytond gets -d: in
+	# 8.0 a database first named by a log-in is registered by the cache
+	# sync before it is loaded, and that log-in fails.
+	$(VENV)/bin/telecom-callcontrol -c etc/trytond.conf -d $(DEMO_DATABASE) \
+		--listen 127.0.0.1:8090 & api=$$!; \
+	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/trytond -c etc/trytond.conf -d $(DEMO_DATABASE)
 
 test: install

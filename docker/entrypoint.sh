@@ -32,6 +32,6 @@ if [ "$process" = "trytond" ]; then
     TRYTONPASSFILE=${ADMIN_PASSWORD_FILE:-} trytond-admin -c "$TRYTON_CONFIG" \
         -d "$DATABASE" --all --email "${ADMIN_EMAIL:-admin@example.net}"
     trytond-admin -c "$TRYTON_CONFIG" -d "$DATABASE" \
-        --activate-dependencies -u telecom_base
+        --activate-dependencies -u telecom_switch
 fi
 exec "$process" -c "$TRYTON_CONFIG" -d "$DATABASE" "$@"

@@ -73,9 +73,24 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
         assert result['result'][0] == 1, result
         modules = subprocess.run(
             ['psql', PG_URI.rstrip('/') + '/' + database, '-qtAc',
-                "SELECT state FROM ir_module WHERE name = 'telecom_base'"],
+                "SELECT state FROM ir_module WHERE name = 'telecom_switch'"],
             capture_output=True, text=True)
         assert modules.stdout.strip() == 'activated'
+
+        # The call-control container runs the same entrypoint.
+        api_port = free_port()
+        api = subprocess.Popen(
+            [os.path.join(ROOT, 'docker', 'entrypoint.sh'),
+                'telecom-callcontrol', '--listen', f'127.0.0.1:{api_port}'],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_http(f'http://127.0.0.1:{api_port}/health', timeout=120)
+            with urllib.request.urlopen(
+                    f'http://127.0.0.1:{api_port}/openapi.json') as response:
+                assert '/v1/authorize' in json.load(response)['paths']
+        finally:
+            api.terminate()
+            api.wait(timeout=15)
     finally:
         server.terminate()
         try:
