@@ -12,8 +12,9 @@ from collections import defaultdict
 from decimal import Decimal
 from itertools import islice
 
-from sql import As, Column, Conflict, Null
+from sql import As, Column, Conflict, Null, Table
 from sql.functions import CurrentTimestamp
+from sql.operators import Any
 
 from trytond import backend
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
@@ -46,6 +47,44 @@ def _chunks(rows, size):
     rows = iter(rows)
     while chunk := list(islice(rows, size)):
         yield chunk
+
+
+def id_chunks(ids):
+    """Slices of ``ids`` for ``in_ids``: PostgreSQL takes a whole batch as
+    one array parameter; SQLite takes as many as its parameters allow."""
+    size = BATCH if backend.name == 'postgresql' else (
+        backend.MAX_QUERY_PARAMS)
+    return _chunks(ids, size)
+
+
+def in_ids(column, ids):
+    "``column`` IN ``ids``: ``= ANY(array)`` on PostgreSQL, one parameter"
+    if backend.name == 'postgresql':
+        return column == Any(list(ids))
+    return column.in_(list(ids))
+
+
+def bulk_insert(table, columns, rows):
+    """Insert ``rows`` (lists of values for ``columns``) into ``table``:
+    COPY on PostgreSQL (a multi-row INSERT of 50,000 parameters costs more
+    to prepare than to run), chunked multi-row INSERTs elsewhere. A value
+    may not be an SQL expression."""
+    cursor = Transaction().connection.cursor()
+    if backend.name == 'postgresql':
+        names = ', '.join(f'"{c.name}"' for c in columns)
+        with cursor.copy(
+                f'COPY "{table._name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    size = max(1, backend.MAX_QUERY_PARAMS // len(columns))
+    for chunk in _chunks(rows, size):
+        cursor.execute(*table.insert(columns, chunk))
+
+
+def utc_now():
+    "The creation date of bulk-written rows (COPY takes no expression)"
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def forget_cached(*models):
@@ -183,12 +222,34 @@ class Cdr(ModelSQL, ModelView):
                 False, False, transaction.user, CurrentTimestamp()]
             for r in rows]
         stored = 0
+        if backend.name == 'postgresql':
+            return cls._ingest_staged(table, columns, values)
         size = max(1, backend.MAX_QUERY_PARAMS // len(columns))
         for chunk in _chunks(values, size):
             cursor.execute(*table.insert(
                     columns, chunk, on_conflict=Conflict(table)))
             # Rows skipped by the conflict clause are not counted.
             stored += cursor.rowcount
+        return stored, len(values) - stored
+
+    @classmethod
+    def _ingest_staged(cls, table, columns, values):
+        """PostgreSQL: COPY into a staging table, then one INSERT … ON
+        CONFLICT DO NOTHING skips the CDRs already stored, as the chunked
+        INSERTs do."""
+        cursor = Transaction().connection.cursor()
+        staging = Table('telecom_cdr_ingest')
+        names = ', '.join(f'"{c.name}"' for c in columns)
+        cursor.execute('CREATE TEMPORARY TABLE IF NOT EXISTS '
+            f'"{staging._name}" AS SELECT {names} FROM "{table._name}" '
+            'WITH NO DATA')
+        cursor.execute(f'TRUNCATE "{staging._name}"')
+        staged = [Column(staging, c.name) for c in columns]
+        now = utc_now()
+        bulk_insert(staging, staged, (v[:-1] + [now] for v in values))
+        cursor.execute(*table.insert(columns, staging.select(*staged),
+                on_conflict=Conflict(table)))
+        stored = cursor.rowcount
         return stored, len(values) - stored
 
     # --- rating -----------------------------------------------------------
@@ -273,10 +334,10 @@ class Cdr(ModelSQL, ModelView):
             cdr.duration, cdr.direction, cdr.service, cdr.disposition,
             cdr.rating_version, cdr.invoiced]
         rows = []
-        for sub_ids in grouped_slice(ids):
+        for sub_ids in id_chunks(ids):
             query = cdr.select(
                 *(As(c, f'c{i}') for i, c in enumerate(columns)),
-                where=cdr.id.in_(list(sub_ids)))
+                where=in_ids(cdr.id, sub_ids))
             if backend.name == 'sqlite':
                 sqlite_apply_types(query, [None] * 4 + ['TIMESTAMP']
                     + [None] * 6)
@@ -354,13 +415,14 @@ class Cdr(ModelSQL, ModelView):
 
         chain_of = {r[0]: chains[(r[1], r[6], r[7])] for r in rows}
         new_charges, versions, unchanged = [], {}, 0
+        parties = {}
         invoiced = {r[0] for r in rows if r[10]}
         version_of = {r[0]: r[9] or 0 for r in rows}
         for call_id, result in results.items():
             if not result.rated:
                 continue
             charges = [
-                Charge.values_of(level, chain_of[call_id][i])
+                Charge.values_of(level, chain_of[call_id][i], parties)
                 for i, level in enumerate(result.levels)]
             if rerate and Charge.same(previous.get(call_id), charges):
                 unchanged += 1
@@ -459,26 +521,25 @@ class Cdr(ModelSQL, ModelView):
         for cdr_id, version in versions.items():
             by_version[version].append(cdr_id)
         for version, ids in by_version.items():
-            for sub_ids in grouped_slice(ids):
-                sub_ids = list(sub_ids)
+            for sub_ids in id_chunks(ids):
                 cursor.execute(*cdr.update(
                         [cdr.state, cdr.rating_version, cdr.unrated_reason],
                         ['rated', version, Null],
-                        where=cdr.id.in_(sub_ids)))
+                        where=in_ids(cdr.id, sub_ids)))
                 adjusted = [i for i in sub_ids if i in invoiced]
                 if adjusted:
                     cursor.execute(*cdr.update(
                             [cdr.adjustment], [True],
-                            where=cdr.id.in_(adjusted)))
+                            where=in_ids(cdr.id, adjusted)))
         by_reason = defaultdict(list)
         for cdr_id, reason in reasons.items():
             by_reason[reason[:250]].append(cdr_id)
         for reason, ids in by_reason.items():
-            for sub_ids in grouped_slice(ids):
+            for sub_ids in id_chunks(ids):
                 cursor.execute(*cdr.update(
                         [cdr.state, cdr.unrated_reason],
                         ['unrated', reason],
-                        where=cdr.id.in_(list(sub_ids))
+                        where=in_ids(cdr.id, sub_ids)
                         & (cdr.rating_version == 0)))
 
 
@@ -526,20 +587,31 @@ class Charge(ModelSQL, ModelView):
             ('id', 'DESC')]
 
     @classmethod
-    def values_of(cls, level, chain_level):
-        "The values of a charge from the engine's LevelCharge"
+    def values_of(cls, level, chain_level, parties=None):
+        """The values of a charge from the engine's LevelCharge.
+
+        ``parties`` memoises, per chain level, what the records give: read
+        through the ORM once per batch, not once per call."""
         plan, buyer = chain_level
+        key = (plan.id, buyer.id)
+        if parties is None or key not in parties:
+            found = {
+                'seller': plan.company.id,
+                'account': buyer.id,
+                'buyer': buyer.reseller.id if buyer.reseller else None,
+                'plan': plan.id,
+                'currency': plan.currency.id,
+                }
+            if parties is None:
+                parties = {}
+            parties[key] = found
         return {
-            'seller': plan.company.id,
-            'account': buyer.id,
-            'buyer': buyer.reseller.id if buyer.reseller else None,
-            'plan': plan.id,
+            **parties[key],
             'prefix': level.prefix,
             'destination': level.destination[:250],
             'charged_seconds': level.charged_seconds,
             'bundle_seconds': level.bundle_seconds,
             'amount': level.cost,
-            'currency': plan.currency.id,
             }
 
     @classmethod
@@ -560,10 +632,10 @@ class Charge(ModelSQL, ModelView):
             charge.charged_seconds, charge.bundle_seconds, charge.amount,
             charge.currency, charge.account]
         result = defaultdict(list)
-        for sub_ids in grouped_slice(cdr_ids):
+        for sub_ids in id_chunks(cdr_ids):
             query = charge.select(
                 *(As(c, f'c{i}') for i, c in enumerate(columns)),
-                where=charge.cdr.in_(list(sub_ids))
+                where=in_ids(charge.cdr, sub_ids)
                 & (charge.current == True),  # noqa: E712
                 order_by=[charge.cdr, charge.level])
             if backend.name == 'sqlite':
@@ -586,10 +658,10 @@ class Charge(ModelSQL, ModelView):
         charge = cls.__table__()
         transaction = Transaction()
         cursor = transaction.connection.cursor()
-        for sub_ids in grouped_slice(replaced):
+        for sub_ids in id_chunks(replaced):
             cursor.execute(*charge.update(
                     [charge.current], [False],
-                    where=charge.cdr.in_(list(sub_ids))
+                    where=in_ids(charge.cdr, sub_ids)
                     & (charge.current == True)))  # noqa: E712
         if not charges:
             return
@@ -598,12 +670,9 @@ class Charge(ModelSQL, ModelView):
             'bundle_seconds', 'amount', 'currency']
         columns = [Column(charge, n) for n in names] + [
             charge.current, charge.create_uid, charge.create_date]
-        user = transaction.user
-        now = CurrentTimestamp()
-        values = ([c[n] for n in names] + [True, user, now] for c in charges)
-        size = max(1, backend.MAX_QUERY_PARAMS // len(columns))
-        for chunk in _chunks(values, size):
-            cursor.execute(*charge.insert(columns, chunk))
+        user, now = transaction.user, utc_now()
+        bulk_insert(charge, columns,
+            ([c[n] for n in names] + [True, user, now] for c in charges))
 
 
 class RateStart(ModelView):

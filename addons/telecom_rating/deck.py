@@ -5,7 +5,7 @@ sheet is turned into the same CSV text first, so there is one validator.
 Only what the database adds to the engine's rules is checked here: the
 plan's price digits, the tenant's time bands and, when adding, rates the
 plan already has. A good deck is written with chunked multi-row INSERTs in
-the caller's transaction — never the ORM per rate.
+the caller's transaction (COPY on PostgreSQL) — never the ORM per rate.
 """
 import csv
 import datetime as dt
@@ -14,7 +14,6 @@ import os
 from decimal import Decimal
 
 from sql import As
-from sql.functions import CurrentTimestamp
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -25,7 +24,7 @@ from trytond.tools import sqlite_apply_types
 from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .cdr import forget_cached
+from .cdr import bulk_insert, forget_cached, utc_now
 from .engine import InvalidFile, read_rate_deck
 from .engine.csvio import DECK_COLUMNS, Problem
 from .exceptions import RateImportError
@@ -219,33 +218,29 @@ def check_rates(rates, lines, filename, plan, band_ids, replace):
     return problems
 
 
-def insert_rates(plan, rates, band_ids, progress=None):
-    "Write the engine's ``rates`` into ``plan`` with multi-row INSERTs"
+def insert_rates(plan, rates, band_ids, progress=None, chunk=50_000):
+    """Write the engine's ``rates`` into ``plan`` in bulk (multi-row
+    INSERTs; COPY on PostgreSQL)"""
     pool = Pool()
     Rate = pool.get('telecom.rate')
     table = Rate.__table__()
-    transaction = Transaction()
-    cursor = transaction.connection.cursor()
+    user, now = Transaction().user, utc_now()
     columns = [
         table.plan, table.prefix, table.destination, table.price,
         table.connect_fee, table.min_duration, table.increment_first,
         table.increment_next, table.valid_from, table.valid_to,
         table.priority, table.time_band, table.create_uid, table.create_date]
-    user, now = transaction.user, CurrentTimestamp()
-    # create_date is an SQL expression, not a parameter.
-    size = max(1, backend.MAX_QUERY_PARAMS // (len(columns) - 1))
-    for start in range(0, len(rates), size):
-        chunk = rates[start:start + size]
-        cursor.execute(*table.insert(columns, [[
-                        plan.id, r.prefix, r.destination or None, r.price,
-                        r.connect_fee, r.min_duration, r.increment_first,
-                        r.increment_next, _naive(r.valid_from),
-                        _naive(r.valid_to), r.priority,
-                        band_ids[r.time_band] if r.time_band else None,
-                        user, now]
-                    for r in chunk]))
+    for start in range(0, len(rates), chunk):
+        bulk_insert(table, columns, ([
+                    plan.id, r.prefix, r.destination or None, r.price,
+                    r.connect_fee, r.min_duration, r.increment_first,
+                    r.increment_next, _naive(r.valid_from),
+                    _naive(r.valid_to), r.priority,
+                    band_ids[r.time_band] if r.time_band else None,
+                    user, now]
+                for r in rates[start:start + chunk]))
         if progress:
-            progress(start + len(chunk), len(rates))
+            progress(min(start + chunk, len(rates)), len(rates))
 
 
 def delete_rates(plan):

@@ -1,6 +1,7 @@
-"""Give the demo database of ``telecom demo-setup`` something to rate:
-the owner's plan on Acme Offices and three of its calls (UK fixed, UK
-mobile, France — which has no rate). Prints Acme's account code.
+"""Give the demo database of ``telecom demo-setup`` something to rate: a
+customer of the owner on its own plan "CLI test plan", and three of its
+calls (UK fixed, UK mobile, France — which has no rate). Prints the
+customer's account code.
 
 Run as ``python seed_demo.py CONFIG DATABASE`` by test_commands.py.
 """
@@ -21,10 +22,15 @@ with Transaction().start(database, 0) as transaction:
     Account = pool.get('telecom.account')
     Plan = pool.get('telecom.rate.plan')
     Cdr = pool.get('telecom.cdr')
+    Party = pool.get('party.party')
     owner, = Company.search([('parent', '=', None)])
-    acme, = Account.search([('party.name', '=', "Acme Offices")])
+    with transaction.set_context(company=owner.id):
+        party, = Party.create([{'name': "CLI Test Customer"}])
+        acme, = Account.create([{
+                    'party': party.id, 'company': owner.id,
+                    'currency': owner.currency.id}])
     plan, = Plan.create([{
-                'name': "Wholesale", 'company': owner.id,
+                'name': "CLI test plan", 'company': owner.id,
                 'currency': owner.currency.id,
                 'rates': [('create', [
                             {'prefix': '44', 'destination': "UK",

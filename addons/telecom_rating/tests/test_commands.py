@@ -44,14 +44,14 @@ def test_commands(demo, tmp_path):
     "import-rates rejects a bad deck whole; rate and rerate sum up"
     bad = tmp_path / 'bad.csv'
     bad.write_text("prefix,rate,time_band\n44,0.5,\n4x,-1,peak\n")
-    result = demo('import-rates', '--plan', 'Wholesale', str(bad))
+    result = demo('import-rates', '--plan', 'CLI test plan', str(bad))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "bad.csv:3: column prefix: '4x': not a string of digits",
         "bad.csv:3: column rate: '-1': not a number at least 0",
         "bad.csv:3: column time_band: unknown time band 'peak'",
         "rejected: 3 problems, nothing applied"]
-    result = demo('export-rates', '--plan', 'Wholesale')
+    result = demo('export-rates', '--plan', 'CLI test plan')
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [
         "44,UK,0.02,0,0,1,1,,,0,", "447,UK mobile,0.1,0,0,1,1,,,0,"]
@@ -68,22 +68,23 @@ def test_commands(demo, tmp_path):
     deck = tmp_path / 'deck.csv'
     deck.write_text("prefix,destination,rate\n44,UK,0.02\n"
         "447,UK mobile,0.12\n")
-    result = demo('import-rates', '--plan', 'Wholesale', str(deck),
+    result = demo('import-rates', '--plan', 'CLI test plan', str(deck),
         '--replace')
     assert result.returncode == 0, result.stderr
-    assert "imported 2 rates into plan Wholesale" in result.stderr
+    assert "imported 2 rates into plan CLI test plan" in result.stderr
     sheet = tmp_path / 'deck.xlsx'
-    result = demo('export-rates', '--plan', 'Wholesale', '-o', str(sheet))
+    result = demo('export-rates', '--plan', 'CLI test plan', '-o', str(sheet))
     assert result.returncode == 0, result.stderr
     assert sheet.read_bytes()[:2] == b'PK'
-    result = demo('import-rates', '--plan', 'Wholesale', str(sheet),
+    result = demo('import-rates', '--plan', 'CLI test plan', str(sheet),
         '--replace')
     assert result.returncode == 0, result.stderr
 
     result = demo('rerate', '--from', '2026-03-01', '--to', '2026-03-31')
     assert (result.returncode, result.stderr) == (0,
         "re-rated 3 CDRs: changed 1, unchanged 1, unrated 1\n")
-    result = demo('rerate', '--account', demo.account, '--plan', 'Wholesale')
+    result = demo('rerate', '--account', demo.account,
+        '--plan', 'CLI test plan')
     assert (result.returncode, result.stderr) == (0,
         "re-rated 2 CDRs: changed 0, unchanged 2, unrated 0\n")
     result = demo('rerate', '--to', '2026-03-01')
