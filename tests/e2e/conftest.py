@@ -78,7 +78,9 @@ def demo_server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope='session')
+# Module scope: Playwright's sync API holds an asyncio loop in this thread
+# while it is open, which would break later tests that run their own loop.
+@pytest.fixture(scope='module')
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
