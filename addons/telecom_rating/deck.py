@@ -1,5 +1,10 @@
 """Rate decks in and out of a plan: CSV and XLSX files (F18).
 
+The same importer serves any table of rates with ``telecom.rate``'s
+columns: a ``RateTable`` names the model and the owner's columns (a plan's
+rates here; a carrier's rates of one service in telecom_lcr), and
+``import_deck``/``export_deck`` do the work for any of them.
+
 A deck is judged whole by the engine's reader (``engine.csvio``); an XLSX
 sheet is turned into the same CSV text first, so there is one validator.
 Only what the database adds to the engine's rules is checked here: the
@@ -12,8 +17,9 @@ import datetime as dt
 import io
 import os
 from decimal import Decimal
+from typing import NamedTuple
 
-from sql import As
+from sql import As, Column
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -37,6 +43,27 @@ FORMATS = [
 # A longer list is no longer read by anyone: the rest is counted.
 MAX_SHOWN_PROBLEMS = 50
 XLSX_MAGIC = b'PK\x03\x04'
+
+
+class RateTable(NamedTuple):
+    """The rates of one deck: the records of ``model`` (telecom.rate's
+    columns) whose ``owner`` columns hold these values, e.g.
+    ``{'plan': 7}``; ``label`` names the owner in problems."""
+    model: str
+    owner: dict
+    label: str = 'plan'
+
+    def where(self, table):
+        condition = None
+        for name, value in self.owner.items():
+            term = Column(table, name) == value
+            condition = term if condition is None else condition & term
+        return condition
+
+
+def plan_rates(plan):
+    "The own rates of ``plan``"
+    return RateTable('telecom.rate', {'plan': plan.id})
 
 
 def deck_format(filename, data=b''):
@@ -176,17 +203,17 @@ def tenant_bands(company):
     return dict(cursor)
 
 
-def existing_keys(plan, band_ids):
-    "The (prefix, valid_from, band name, priority) of the plan's rates"
+def existing_keys(rates_of, band_ids):
+    "The (prefix, valid_from, band name, priority) of ``rates_of``'s rates"
     pool = Pool()
-    Rate = pool.get('telecom.rate')
+    Rate = pool.get(rates_of.model)
     rate = Rate.__table__()
     cursor = Transaction().connection.cursor()
     names = {i: n for n, i in band_ids.items()}
     query = rate.select(
         As(rate.prefix, 'c0'), As(rate.valid_from, 'c1'),
         As(rate.time_band, 'c2'), As(rate.priority, 'c3'),
-        where=rate.plan == plan.id)
+        where=rates_of.where(rate))
     if backend.name == 'sqlite':
         sqlite_apply_types(query, [None, 'TIMESTAMP', None, None])
     cursor.execute(*query)
@@ -194,12 +221,12 @@ def existing_keys(plan, band_ids):
         for prefix, valid_from, band, priority in cursor}
 
 
-def check_rates(rates, lines, filename, plan, band_ids, replace):
-    """The problems the database adds to the engine's: the plan's price
-    digits and, when adding, a rate the plan already has. ``lines`` are
+def check_rates(rates, lines, filename, rates_of, band_ids, replace):
+    """The problems the database adds to the engine's: the price digits
+    and, when adding, a rate the owner (plan) already has. ``lines`` are
     the deck lines of ``rates``."""
     name = os.path.basename(filename or 'rates.csv')
-    existing = set() if replace else existing_keys(plan, band_ids)
+    existing = set() if replace else existing_keys(rates_of, band_ids)
     digits = PRICE_DIGITS[1]
     problems = []
     for line, rate in zip(lines, rates):
@@ -212,27 +239,29 @@ def check_rates(rates, lines, filename, plan, band_ids, replace):
             rate.priority)
         if key in existing:
             problems.append(Problem(name, line, 'prefix',
-                    "the plan already has a rate of this prefix, "
+                    f"the {rates_of.label} already has a rate of this "
+                    "prefix, "
                     "valid_from, time_band and priority; import with "
                     "replace to change it"))
     return problems
 
 
-def insert_rates(plan, rates, band_ids, progress=None, chunk=50_000):
-    """Write the engine's ``rates`` into ``plan`` in bulk (multi-row
+def insert_rates(rates_of, rates, band_ids, progress=None, chunk=50_000):
+    """Write the engine's ``rates`` into ``rates_of`` in bulk (multi-row
     INSERTs; COPY on PostgreSQL)"""
     pool = Pool()
-    Rate = pool.get('telecom.rate')
+    Rate = pool.get(rates_of.model)
     table = Rate.__table__()
     user, now = Transaction().user, utc_now()
-    columns = [
-        table.plan, table.prefix, table.destination, table.price,
+    owner = list(rates_of.owner.values())
+    columns = [Column(table, c) for c in rates_of.owner] + [
+        table.prefix, table.destination, table.price,
         table.connect_fee, table.min_duration, table.increment_first,
         table.increment_next, table.valid_from, table.valid_to,
         table.priority, table.time_band, table.create_uid, table.create_date]
     for start in range(0, len(rates), chunk):
-        bulk_insert(table, columns, ([
-                    plan.id, r.prefix, r.destination or None, r.price,
+        bulk_insert(table, columns, (owner + [
+                    r.prefix, r.destination or None, r.price,
                     r.connect_fee, r.min_duration, r.increment_first,
                     r.increment_next, _naive(r.valid_from),
                     _naive(r.valid_to), r.priority,
@@ -243,12 +272,12 @@ def insert_rates(plan, rates, band_ids, progress=None, chunk=50_000):
             progress(min(start + chunk, len(rates)), len(rates))
 
 
-def delete_rates(plan):
+def delete_rates(rates_of):
     pool = Pool()
-    Rate = pool.get('telecom.rate')
+    Rate = pool.get(rates_of.model)
     table = Rate.__table__()
     cursor = Transaction().connection.cursor()
-    cursor.execute(*table.delete(where=table.plan == plan.id))
+    cursor.execute(*table.delete(where=rates_of.where(table)))
     return cursor.rowcount
 
 
@@ -263,10 +292,10 @@ def _instant_text(value):
     return _datetime(value).replace(tzinfo=dt.timezone.utc).isoformat()
 
 
-def plan_rows(plan):
-    "The deck rows of ``plan``'s own rates, as DECK_COLUMNS values"
+def deck_rows(rates_of):
+    "The deck rows of ``rates_of``'s rates, as DECK_COLUMNS values"
     pool = Pool()
-    Rate = pool.get('telecom.rate')
+    Rate = pool.get(rates_of.model)
     Band = pool.get('telecom.time_band')
     rate = Rate.__table__()
     band = Band.__table__()
@@ -279,7 +308,7 @@ def plan_rows(plan):
         As(rate.increment_next, 'c6'), As(rate.valid_from, 'c7'),
         As(rate.valid_to, 'c8'), As(rate.priority, 'c9'),
         As(band.name, 'c10'),
-        where=rate.plan == plan.id,
+        where=rates_of.where(rate),
         order_by=[rate.prefix, rate.id])
     if backend.name == 'sqlite':
         sqlite_apply_types(query, [None, None, 'NUMERIC', 'NUMERIC', None,
@@ -367,7 +396,6 @@ class RatePlan(metaclass=PoolMeta):
         is called as rates are written.
         """
         pool = Pool()
-        Rate = pool.get('telecom.rate')
         ModelAccess = pool.get('ir.model.access')
         with check_access():
             # The plan's record rules: a tenant changes its own plans only.
@@ -375,21 +403,10 @@ class RatePlan(metaclass=PoolMeta):
             ModelAccess.check('telecom.rate', 'create')
             if replace:
                 ModelAccess.check('telecom.rate', 'delete')
-        band_ids = tenant_bands(self.company)
-        try:
-            text = deck_text(data, filename)
-            rates = read_deck(text, filename, set(band_ids))
-        except InvalidFile as exception:
-            raise_invalid(filename, exception.problems)
-        problems = check_rates(
-            rates, data_lines(text), filename, self, band_ids, replace)
-        if problems:
-            raise_invalid(filename, problems)
-        removed = delete_rates(self) if replace else 0
-        insert_rates(self, rates, band_ids, progress=progress)
-        tariff_cache.clear()
-        forget_cached(Rate, self.__class__)
-        return len(rates), removed
+        result = import_deck(plan_rates(self), self.company, data, filename,
+            replace=replace, progress=progress)
+        forget_cached(self.__class__)
+        return result
 
     def export_rates(self, format='csv'):
         "Return the plan's own rates as a deck file (bytes) of ``format``"
@@ -398,8 +415,39 @@ class RatePlan(metaclass=PoolMeta):
         with check_access():
             self.__class__.read([self.id], ['id'])
             ModelAccess.check('telecom.rate', 'read')
-        rows = plan_rows(self)
-        return _xlsx(rows) if format == 'xlsx' else _csv(rows)
+        return export_deck(plan_rates(self), format)
+
+
+def import_deck(rates_of, company, data, filename, replace=False,
+        progress=None):
+    """Apply the deck ``data`` (bytes of a CSV or XLSX file named
+    ``filename``) to ``rates_of``, whose time bands are ``company``'s;
+    return (imported, removed). The caller checks access. A deck with any
+    problem raises RateImportError listing them all; nothing is applied."""
+    pool = Pool()
+    Rate = pool.get(rates_of.model)
+    band_ids = tenant_bands(company)
+    try:
+        text = deck_text(data, filename)
+        rates = read_deck(text, filename, set(band_ids))
+    except InvalidFile as exception:
+        raise_invalid(filename, exception.problems)
+    problems = check_rates(
+        rates, data_lines(text), filename, rates_of, band_ids, replace)
+    if problems:
+        raise_invalid(filename, problems)
+    removed = delete_rates(rates_of) if replace else 0
+    insert_rates(rates_of, rates, band_ids, progress=progress)
+    tariff_cache.clear()
+    forget_cached(Rate)
+    return len(rates), removed
+
+
+def export_deck(rates_of, format='csv'):
+    """Return the rates of ``rates_of`` as a deck file (bytes) of
+    ``format``; the caller checks access."""
+    rows = deck_rows(rates_of)
+    return _xlsx(rows) if format == 'xlsx' else _csv(rows)
 
 
 def deck_filename(name, id_, format='csv'):

@@ -75,3 +75,46 @@ def test_route_bad_input(database):
     result = database('route', '--plan', 'No such plan', *CALL)
     assert (result.returncode, result.stderr) == (
         2, "no rate plan with id or name 'No such plan'\n")
+
+
+def test_carrier_decks(database, tmp_path):
+    "import-carrier-rates rejects a bad deck whole; a good one routes"
+    bad = tmp_path / 'bad.csv'
+    bad.write_text("prefix,rate\n447,0.01\n44x,-1\n")
+    result = database('import-carrier-rates', '--carrier', 'alpha',
+        str(bad), '--replace')
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "bad.csv:3: column prefix: '44x': not a string of digits",
+        "bad.csv:3: column rate: '-1': not a number at least 0",
+        "rejected: 2 problems, nothing applied"]
+
+    deck = tmp_path / 'alpha.csv'
+    deck.write_text("prefix,destination,rate\n44,UK,0.01\n"
+        "447,UK mobile,0.02\n")
+    result = database('import-carrier-rates', '--carrier', 'alpha',
+        str(deck), '--replace')
+    assert (result.returncode, result.stderr) == (0,
+        "imported 2 voice rates into carrier alpha, replacing 2\n")
+    result = database('route', '--plan', 'Owner wholesale', *CALL)
+    assert [line.split()[1] for line in result.stdout.splitlines()[1:]] == [
+        'alpha', 'beta']
+
+    sheet = tmp_path / 'alpha.xlsx'
+    result = database('export-carrier-rates', '--carrier', 'alpha',
+        '-o', str(sheet))
+    assert result.returncode == 0, result.stderr
+    assert sheet.read_bytes()[:2] == b'PK'
+    result = database('import-carrier-rates', '--carrier', 'Beta',
+        '--service', 'sms', str(sheet))
+    assert (result.returncode, result.stderr) == (0,
+        "imported 2 sms rates into carrier beta\n")
+    result = database('export-carrier-rates', '--carrier', 'beta',
+        '--service', 'sms')
+    assert result.stdout.splitlines()[1:] == [
+        "44,UK,0.01,0,0,1,1,,,0,", "447,UK mobile,0.02,0,0,1,1,,,0,"]
+
+    result = database('import-carrier-rates', '--carrier', 'gamma',
+        str(deck))
+    assert (result.returncode, result.stderr) == (
+        2, "no carrier with code, id or name 'gamma'\n")

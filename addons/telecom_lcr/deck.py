@@ -1,0 +1,185 @@
+"""Carrier decks in and out of the database: CSV and XLSX files (F18).
+
+The same importer as customer decks (``telecom_rating.deck``): same
+columns, same validation by the rating engine's reader, same
+all-or-nothing rule and list of problems, same bulk write. A carrier has
+one deck per service, so an import replaces or adds to the carrier's rates
+of one service.
+"""
+from trytond.model import ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.transaction import check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from trytond.modules.telecom_rating.deck import (
+    FORMATS, RateTable, deck_filename, export_deck, import_deck)
+from trytond.modules.telecom_rating.plan import SERVICES
+
+
+def carrier_rates(carrier, service):
+    "The rates of ``carrier`` for ``service`` as the importer's table"
+    return RateTable(
+        'telecom.carrier.rate', {'carrier': carrier.id, 'service': service},
+        'carrier')
+
+
+class Carrier(metaclass=PoolMeta):
+    __name__ = 'telecom.carrier'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'import_rates_button': {
+                    'invisible': Eval('id', -1) < 0,
+                    'depends': ['id'],
+                    },
+                'export_rates_button': {
+                    'invisible': Eval('id', -1) < 0,
+                    'depends': ['id'],
+                    },
+                })
+
+    @classmethod
+    @ModelView.button_action('telecom_lcr.wizard_carrier_import_rates')
+    def import_rates_button(cls, carriers):
+        pass
+
+    @classmethod
+    @ModelView.button_action('telecom_lcr.wizard_carrier_export_rates')
+    def export_rates_button(cls, carriers):
+        pass
+
+    def import_rates(self, data, filename, service='voice', replace=False,
+            progress=None):
+        """Apply the deck ``data`` (bytes of a CSV or XLSX file named
+        ``filename``) to the carrier's rates of ``service``; return
+        (imported, removed).
+
+        ``replace``: those rates become the deck's; otherwise the deck's
+        are added. A deck with any problem raises RateImportError listing
+        them all, and nothing is applied. Prices are in the carrier's
+        currency. ``progress(done, total)`` is called as rates are written.
+        """
+        pool = Pool()
+        ModelAccess = pool.get('ir.model.access')
+        with check_access():
+            # The carrier's record rules: a tenant loads its carriers only.
+            self.__class__.write([self], {})
+            ModelAccess.check('telecom.carrier.rate', 'create')
+            if replace:
+                ModelAccess.check('telecom.carrier.rate', 'delete')
+        return import_deck(carrier_rates(self, service), self.company, data,
+            filename, replace=replace, progress=progress)
+
+    def export_rates(self, format='csv', service='voice'):
+        """Return the carrier's rates of ``service`` as a deck file (bytes)
+        of ``format``"""
+        pool = Pool()
+        ModelAccess = pool.get('ir.model.access')
+        with check_access():
+            self.__class__.read([self.id], ['id'])
+            ModelAccess.check('telecom.carrier.rate', 'read')
+        return export_deck(carrier_rates(self, service), format)
+
+
+class ImportRatesStart(ModelView):
+    "Import Carrier Rates"
+    __name__ = 'telecom.carrier.import_rates.start'
+    file = fields.Binary(
+        "File", filename='filename', required=True,
+        help="A CSV (UTF-8) or XLSX deck with the columns prefix, "
+        "destination, rate, connect_fee, min_duration, increment_first, "
+        "increment_next, valid_from, valid_to, priority, time_band; prices "
+        "in the carrier's currency.")
+    filename = fields.Char("File Name")
+    service = fields.Selection(SERVICES, "Service", required=True)
+    mode = fields.Selection([
+            ('replace', "Replace the service's rates"),
+            ('add', "Add to the service's rates"),
+            ], "Mode", required=True,
+        help="Replace: the carrier's rates of the service become those of "
+        "the file. Add: the file's rates are added; a rate the carrier "
+        "already has rejects the file.")
+
+    @classmethod
+    def default_service(cls):
+        return 'voice'
+
+    @classmethod
+    def default_mode(cls):
+        return 'replace'
+
+
+class ImportRates(Wizard):
+    "Import Carrier Rates"
+    __name__ = 'telecom.carrier.import_rates'
+    start = StateView(
+        'telecom.carrier.import_rates.start',
+        'telecom_lcr.carrier_import_rates_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Import", 'import_', 'tryton-ok', default=True),
+            ])
+    import_ = StateTransition()
+    done = StateView(
+        'telecom.rate.plan.import_rates.done',
+        'telecom_rating.rate_plan_import_rates_done_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def transition_import_(self):
+        imported, removed = self.record.import_rates(
+            self.start.file, self.start.filename or 'rates.csv',
+            service=self.start.service,
+            replace=self.start.mode == 'replace')
+        self.done.imported = imported
+        self.done.removed = removed
+        return 'done'
+
+    def default_done(self, fields):
+        return {'imported': self.done.imported, 'removed': self.done.removed}
+
+
+class ExportRatesStart(ModelView):
+    "Export Carrier Rates"
+    __name__ = 'telecom.carrier.export_rates.start'
+    format = fields.Selection(FORMATS, "Format", required=True)
+    service = fields.Selection(SERVICES, "Service", required=True)
+
+    @classmethod
+    def default_format(cls):
+        return 'csv'
+
+    @classmethod
+    def default_service(cls):
+        return 'voice'
+
+
+class ExportRates(Wizard):
+    "Export Carrier Rates"
+    __name__ = 'telecom.carrier.export_rates'
+    start = StateView(
+        'telecom.carrier.export_rates.start',
+        'telecom_lcr.carrier_export_rates_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Export", 'export', 'tryton-ok', default=True),
+            ])
+    export = StateTransition()
+    result = StateView(
+        'telecom.rate.plan.export_rates.result',
+        'telecom_rating.rate_plan_export_rates_result_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def transition_export(self):
+        format_ = self.start.format
+        self.result.file = self.record.export_rates(
+            format_, self.start.service)
+        self.result.filename = deck_filename(
+            f'{self.record.code}-{self.start.service}', self.record.id,
+            format_)
+        return 'result'
+
+    def default_result(self, fields):
+        return {'file': self.result.file, 'filename': self.result.filename}
