@@ -159,8 +159,9 @@ class Cdr(ModelSQL, ModelView):
                 'telecom_rating.msg_cdr_unique'),
             ]
         cls._sql_indexes.update({
-                Index(t, (t.state, Index.Equality()),
-                    (t.start, Index.Range())),
+                # The backlog to rate: small, whatever the CDR history.
+                Index(t, (t.id, Index.Range()),
+                    where=t.state == 'unrated'),
                 Index(t, (t.account, Index.Range()),
                     (t.start, Index.Range())),
                 Index(t, (t.company, Index.Range()),
@@ -276,15 +277,13 @@ class Cdr(ModelSQL, ModelView):
                     progress(sum(done))
             return done
         rated = unrated = 0
-        last = 0
-        while True:
-            cursor.execute(*cdr.select(
-                    cdr.id, where=where & (cdr.id > last),
-                    order_by=[cdr.id.asc], limit=batch))
-            ids = [r[0] for r in cursor]
-            if not ids:
-                break
-            last = ids[-1]
+        # The ids are read once: asking "which are still unrated?" per
+        # batch makes PostgreSQL step over the rows this transaction has
+        # just rated again and again (quadratic on a big backlog).
+        cursor.execute(*cdr.select(cdr.id, where=where, order_by=[cdr.id]))
+        all_ids = [r[0] for r in cursor]
+        for start in range(0, len(all_ids), batch):
+            ids = all_ids[start:start + batch]
             result = cls._rate_ids(ids, rerate=False)
             rated += result[0]
             unrated += result[1]
