@@ -1,0 +1,10 @@
+from trytond.exceptions import UserError
+from trytond.model.exceptions import ValidationError
+
+
+class ChargeError(ValidationError):
+    "A recurring charge or a feature price is not valid."
+
+
+class BillingError(UserError):
+    "A billing run cannot be made as asked; nothing was changed."

@@ -1,0 +1,674 @@
+"""Billing runs: a tenant's draft invoices for a period (F27).
+
+A run reads, in SQL, the current rated charges its tenant sells (seller =
+the tenant) to its postpaid accounts — customers and resellers' own
+accounts alike — that no run has billed yet and whose call started before
+the end of the period, grouped per buyer account, plan, destination and
+currency. A charge that replaces a version already billed (re-rating, F16)
+is grouped apart and billed as the difference: a debit or credit line. The
+run then adds the feature extras and the other charges of each account,
+converts into the account's currency at the invoice date, applies the
+products' taxes less the account's exemptions and saves one draft invoice
+per account. Finally it claims the charges it billed (one UPDATE) and
+flags their CDRs invoiced.
+
+Runs of a tenant never overlap and never touch a closed fiscal period:
+such a run is refused before anything is written. A run holds the rating
+lock, so no charge is rated or re-rated between its reading and its
+claiming.
+"""
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from types import SimpleNamespace
+
+from sql import Null
+from sql.aggregate import Count, Max, Sum
+
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.modules.currency.exceptions import RateError
+from trytond.modules.telecom_base.balance import to_decimal
+from trytond.modules.telecom_base.locking import advisory_lock
+from trytond.modules.telecom_rating.cdr import forget_cached
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import (
+    Button, StateAction, StateTransition, StateView, Wizard)
+
+from .exceptions import BillingError
+from .recurring import (
+    ONE_DAY, active_days, charge_period, extra_units, periods_ending_in,
+    prorate)
+
+STATES = [
+    ('done', "Done"),
+    ('cancelled', "Cancelled"),
+    ]
+MICRO = Decimal('0.000001')
+
+
+def previous_month(today):
+    "The first and last day of the month before ``today``"
+    end = today.replace(day=1) - ONE_DAY
+    return end.replace(day=1), end
+
+
+class BillingRun(Workflow, ModelSQL, ModelView):
+    "Billing Run"
+    __name__ = 'telecom.billing.run'
+    company = fields.Many2One(
+        'company.company', "Tenant", required=True, readonly=True,
+        ondelete='RESTRICT',
+        help="The tenant that invoices its customers and resellers.")
+    start_date = fields.Date("Start Date", required=True, readonly=True)
+    end_date = fields.Date("End Date", required=True, readonly=True)
+    invoice_date = fields.Date("Invoice Date", required=True, readonly=True)
+    state = fields.Selection(STATES, "State", required=True, readonly=True)
+    invoices = fields.One2Many(
+        'account.invoice', 'telecom_run', "Invoices", readonly=True)
+    calls = fields.Integer(
+        "Charges Billed", readonly=True,
+        help="How many rated call charges the run billed, adjustments "
+        "included.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('start_date', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {('done', 'cancelled')}
+        cls._buttons.update({
+                'cancel': {
+                    'invisible': Eval('state') != 'done',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'done'
+
+    def get_rec_name(self, name):
+        return f'{self.company.rec_name} {self.start_date} – {self.end_date}'
+
+    # --- checks --------------------------------------------------------
+
+    @classmethod
+    def check_period(cls, company, start_date, end_date, invoice_date):
+        "Refuse a run that would bill twice or write in a closed period"
+        pool = Pool()
+        Period = pool.get('account.period')
+        if start_date > end_date:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_run_dates',
+                    start=start_date, end=end_date))
+        closed = Period.search([
+                ('fiscalyear.company', '=', company.id),
+                ('type', '=', 'standard'),
+                ('state', '!=', 'open'),
+                ['OR', [
+                        ('start_date', '<=', end_date),
+                        ('end_date', '>=', start_date),
+                        ], [
+                        ('start_date', '<=', invoice_date),
+                        ('end_date', '>=', invoice_date),
+                        ]],
+                ], limit=1)
+        if closed:
+            period, = closed
+            raise BillingError(gettext(
+                    'telecom_billing.msg_run_period_closed',
+                    period=period.rec_name, start=start_date, end=end_date,
+                    invoice_date=invoice_date))
+        runs = cls.search([
+                ('company', '=', company.id),
+                ('state', '=', 'done'),
+                ('start_date', '<=', end_date),
+                ('end_date', '>=', start_date),
+                ], limit=1)
+        if runs:
+            run, = runs
+            raise BillingError(gettext(
+                    'telecom_billing.msg_run_already_invoiced',
+                    company=company.rec_name, start=start_date,
+                    end=end_date, run_start=run.start_date,
+                    run_end=run.end_date))
+
+    # --- the run -------------------------------------------------------
+
+    @classmethod
+    def bill(cls, company, start_date, end_date, invoice_date=None):
+        """Invoice ``company``'s postpaid accounts for the period and
+        return the run. Raise BillingError, having written nothing, when
+        the period cannot be billed."""
+        pool = Pool()
+        User = pool.get('res.user')
+        Company = pool.get('company.company')
+        transaction = Transaction()
+        company = Company(int(company))
+        if invoice_date is None:
+            invoice_date = end_date + ONE_DAY
+        if (transaction.user and transaction.check_access
+                and company.id not in User.get_companies()):
+            raise BillingError(gettext(
+                    'telecom_billing.msg_run_company',
+                    company=company.rec_name))
+        with without_check_access(), \
+                transaction.set_context(company=company.id):
+            # The rating lock: nothing is rated, re-rated or billed by
+            # another run between what this run reads and what it claims.
+            advisory_lock('telecom.cdr.rating')
+            cls.check_period(company, start_date, end_date, invoice_date)
+            run = cls(company=company, start_date=start_date,
+                end_date=end_date, invoice_date=invoice_date)
+            return run._bill()
+
+    def _bill(self):
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        Account = pool.get('telecom.account')
+        Configuration = pool.get('telecom.billing.configuration')
+        config = Configuration(1)
+        ctx = SimpleNamespace(
+            usage_product=config.get_multivalue(
+                'usage_product', company=self.company.id),
+            feature_product=config.get_multivalue(
+                'feature_product', company=self.company.id),
+            account=None)
+
+        usage = self._usage()
+        accounts = Account.search([
+                ('company', '=', self.company.id),
+                ('billing_mode', '=', 'postpaid'),
+                ], order=[('code', 'ASC'), ('id', 'ASC')])
+        invoices = []
+        for account in accounts:
+            invoice = self._invoice(ctx, account, usage.get(account.id, []))
+            if invoice:
+                invoices.append(invoice)
+
+        self.calls = sum(row[4] for rows in usage.values() for row in rows)
+        self.save()
+        for invoice in invoices:
+            invoice.telecom_run = self
+        Invoice.save(invoices)
+        Invoice.update_taxes(invoices)
+        self._claim()
+        return self
+
+    @classmethod
+    def _unbilled(cls, company, end_date):
+        """The current rated charges ``company`` sells to its postpaid
+        accounts, for calls started up to ``end_date``, that no run billed:
+        (charge table, FROM, WHERE)."""
+        pool = Pool()
+        Charge = pool.get('telecom.cdr.charge')
+        Cdr = pool.get('telecom.cdr')
+        Account = pool.get('telecom.account')
+        charge, cdr, account = (
+            Charge.__table__(), Cdr.__table__(), Account.__table__())
+        before = dt.datetime.combine(end_date + ONE_DAY, dt.time())
+        from_ = (charge
+            .join(cdr, condition=charge.cdr == cdr.id)
+            .join(account, condition=charge.account == account.id))
+        where = ((charge.seller == company.id)
+            & (charge.current == True)  # noqa: E712
+            & (charge.billing_run == Null)
+            & (cdr.start < before)
+            & (account.company == company.id)
+            & (account.billing_mode == 'postpaid'))
+        return charge, from_, where
+
+    def _usage(self):
+        """Return {account id: [(plan, destination, currency, kind, calls,
+        seconds, amount)]}: the unbilled usage grouped in SQL, and apart
+        the re-rated calls whose previous version was billed, as the
+        difference."""
+        pool = Pool()
+        Charge = pool.get('telecom.cdr.charge')
+        cursor = Transaction().connection.cursor()
+        result = defaultdict(list)
+        for kind in ['usage', 'adjustment']:
+            charge, from_, where = self._unbilled(
+                self.company, self.end_date)
+            billed, previous = Charge.__table__(), Charge.__table__()
+            # The version billed last for the same call and level, if any.
+            last_billed = billed.select(Max(billed.version),
+                where=(billed.cdr == charge.cdr)
+                & (billed.level == charge.level)
+                & (billed.billing_run != Null))
+            from_ = from_.join(previous, 'LEFT',
+                condition=(previous.cdr == charge.cdr)
+                & (previous.level == charge.level)
+                & (previous.version == last_billed))
+            if kind == 'adjustment':
+                where &= previous.id != Null
+                amount = Sum(charge.amount - previous.amount)
+            else:
+                where &= previous.id == Null
+                amount = Sum(charge.amount)
+            cursor.execute(*from_.select(
+                    charge.account, charge.plan, charge.destination,
+                    charge.currency, Count(charge.id),
+                    Sum(charge.charged_seconds), amount,
+                    where=where,
+                    group_by=[charge.account, charge.plan,
+                        charge.destination, charge.currency],
+                    order_by=[charge.account, charge.destination,
+                        charge.plan, charge.currency]))
+            for (account, plan, destination, currency, calls, seconds,
+                    total) in cursor:
+                # SQLite sums NUMERIC as floating point: six decimals
+                # (the charges' digits) bring back the exact sum.
+                total = to_decimal(total).quantize(MICRO)
+                result[account].append((plan, destination, currency, kind,
+                        calls, seconds or 0, total))
+        return result
+
+    def _claim(self):
+        "Mark the charges this run billed, and their CDRs invoiced"
+        pool = Pool()
+        Charge = pool.get('telecom.cdr.charge')
+        Cdr = pool.get('telecom.cdr')
+        cursor = Transaction().connection.cursor()
+        table, cdr = Charge.__table__(), Cdr.__table__()
+        charge, from_, where = self._unbilled(self.company, self.end_date)
+        cursor.execute(*table.update(
+                [table.billing_run], [self.id],
+                where=table.id.in_(from_.select(charge.id, where=where))))
+        claimed = table.select(table.cdr, where=table.billing_run == self.id)
+        cursor.execute(*cdr.update(
+                [cdr.invoiced], [True], where=cdr.id.in_(claimed)))
+        open_ = Charge.__table__()
+        cursor.execute(*cdr.update(
+                [cdr.adjustment], [False],
+                where=(cdr.adjustment == True)  # noqa: E712
+                & cdr.id.in_(claimed)
+                & ~cdr.id.in_(open_.select(open_.cdr,
+                        where=(open_.current == True)  # noqa: E712
+                        & (open_.billing_run == Null)
+                        & open_.cdr.in_(claimed)))))
+        forget_cached(Charge, Cdr)
+
+    # --- invoices --------------------------------------------------------
+
+    def _invoice(self, ctx, account, usage):
+        "The unsaved draft invoice of ``account``, or None if nothing is due"
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        party = account.party
+        invoice = Invoice(
+            company=self.company, type='out', party=party,
+            invoice_address=party.address_get(type='invoice'),
+            currency=account.currency,
+            account=party.account_receivable_used,
+            invoice_date=self.invoice_date,
+            payment_term=party.customer_payment_term,
+            description=gettext('telecom_billing.msg_invoice_description',
+                start=self.start_date, end=self.end_date),
+            telecom_account=account)
+        invoice.set_journal()
+        ctx.account = account
+        lines = (self._feature_lines(ctx, invoice, account)
+            + self._charge_lines(ctx, invoice, account)
+            + self._usage_lines(ctx, invoice, usage))
+        if not lines:
+            return None
+        if not invoice.account:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_receivable',
+                    party=party.rec_name, account=account.rec_name))
+        if not invoice.invoice_address:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_invoice_address',
+                    party=party.rec_name, account=account.rec_name))
+        invoice.telecom_currency_rate = self._convert(
+            ctx, Decimal(1), self.company.currency).quantize(MICRO)
+        invoice.lines = lines
+        return invoice
+
+    def _convert(self, ctx, amount, currency):
+        """``amount`` of ``currency`` in the invoiced account's currency at
+        the invoice date, unrounded"""
+        pool = Pool()
+        Currency = pool.get('currency.currency')
+        account = ctx.account
+        if currency == account.currency:
+            return amount
+        with Transaction().set_context(date=self.invoice_date):
+            try:
+                return Currency.compute(
+                    currency, amount, account.currency, round=False)
+            except RateError:
+                raise BillingError(gettext(
+                        'telecom_billing.msg_no_rate',
+                        account=account.rec_name,
+                        currency=account.currency.code,
+                        source=currency.code, date=self.invoice_date))
+
+    def _unit_price(self, ctx, amount, currency):
+        "A converted unit price, at Tryton's price digits"
+        return self._price_digits(self._convert(ctx, amount, currency))
+
+    def _rounded(self, ctx, amount, currency):
+        "A converted amount rounded once, to the invoice currency's digits"
+        return self._price_digits(
+            ctx.account.currency.round(self._convert(ctx, amount, currency)))
+
+    @classmethod
+    def _price_digits(cls, value):
+        pool = Pool()
+        InvoiceLine = pool.get('account.invoice.line')
+        digits = InvoiceLine.unit_price.digits[1]
+        return value.quantize(Decimal(1).scaleb(-digits))
+
+    def _line(self, ctx, invoice, product, kind, quantity, unit_price,
+            description, period, origin=None, **values):
+        pool = Pool()
+        InvoiceLine = pool.get('account.invoice.line')
+        line = InvoiceLine(
+            invoice=invoice, company=self.company,
+            currency=invoice.currency, type='line', product=product,
+            description=description, origin=origin, telecom_kind=kind,
+            telecom_period_start=period[0], telecom_period_end=period[1],
+            **values)
+        line.on_change_invoice()
+        line.quantity = quantity
+        line.on_change_product()
+        line.unit_price = unit_price
+        if not line.account:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_revenue_account',
+                    product=product.rec_name))
+        line.taxes = ctx.account.apply_exemptions(list(line.taxes))
+        return line
+
+    def _feature_prices(self, account):
+        "The price of each feature of ``account``: its own, else its plans'"
+        pool = Pool()
+        FeaturePrice = pool.get('telecom.feature.price')
+        prices = FeaturePrice.search([
+                ('company', '=', self.company.id),
+                ['OR',
+                    ('account', '=', account.id),
+                    [('account', '=', None),
+                        ('plan', 'in', [p.id for p in account.rate_plans])],
+                    ],
+                ], order=[('account', 'ASC NULLS LAST'), ('id', 'ASC')])
+        by_feature = {}
+        for price in prices:
+            if price.feature in by_feature:
+                continue
+            if price.account and price.account != account:
+                continue
+            by_feature[price.feature] = price
+        return sorted(by_feature.values(), key=lambda p: p.feature.code)
+
+    def _feature_lines(self, ctx, invoice, account):
+        pool = Pool()
+        limits = {l.feature: l for l in account.feature_limits}
+        lines = []
+        for price in self._feature_prices(account):
+            feature = price.feature
+            product = price.product or ctx.feature_product
+            if not product:
+                raise BillingError(gettext(
+                        'telecom_billing.msg_no_feature_product',
+                        company=self.company.rec_name,
+                        feature=feature.rec_name))
+            limit = limits.get(feature)
+            included = limit.included if limit else price.included
+            maximum = price.maximum
+            if limit and limit.maximum is not None:
+                maximum = (limit.maximum if maximum is None
+                    else min(maximum, limit.maximum))
+            for period in periods_ending_in(
+                    price.recurrence, self.start_date, self.end_date):
+                if feature.counts:
+                    Service = pool.get(feature.counts)
+                    intervals = [(s.start_date, s.end_date)
+                        for s in Service.search([
+                                ('account', '=', account.id),
+                                ['OR', ('start_date', '=', None),
+                                    ('start_date', '<=', period[1])],
+                                ['OR', ('end_date', '=', None),
+                                    ('end_date', '>=', period[0])],
+                                ], order=[])]
+                else:
+                    intervals = [(None, None)] * (
+                        (limit.manual_used or 0) if limit else 0)
+                units = extra_units(period, intervals, included, maximum)
+                days = (period[1] - period[0]).days + 1
+                full = sum(1 for d in units if d == days)
+                if full:
+                    lines.append(self._line(ctx,
+                            invoice, product, 'feature', full,
+                            self._unit_price(
+                                ctx, price.price, price.currency),
+                            gettext('telecom_billing.msg_line_feature',
+                                feature=feature.name, included=included,
+                                start=period[0], end=period[1]),
+                            period, origin=price))
+                for unit_days in units:
+                    if unit_days == days:
+                        continue
+                    lines.append(self._line(ctx,
+                            invoice, product, 'feature', 1,
+                            self._rounded(ctx, prorate(
+                                    price.price, unit_days, days),
+                                price.currency),
+                            gettext(
+                                'telecom_billing.msg_line_feature_prorated',
+                                feature=feature.name, days=unit_days,
+                                period_days=days, start=period[0],
+                                end=period[1]),
+                            period, origin=price))
+        return lines
+
+    def _charge_lines(self, ctx, invoice, account):
+        pool = Pool()
+        AccountCharge = pool.get('telecom.account.charge')
+        charges = AccountCharge.search([
+                ('account', '=', account.id),
+                ('start_date', '<=', self.end_date),
+                ], order=[('start_date', 'ASC'), ('id', 'ASC')])
+        invoiced_until = AccountCharge.invoiced_until_of(charges)
+        lines = []
+        for charge in charges:
+            until = invoiced_until[charge.id]
+            if charge.recurrence == 'once':
+                if until is None:
+                    lines.append(self._line(ctx,
+                            invoice, charge.product, 'charge',
+                            charge.quantity,
+                            self._unit_price(
+                                ctx, charge.amount, charge.currency),
+                            charge.description,
+                            (charge.start_date, charge.start_date),
+                            origin=charge))
+                continue
+            # Every period not yet invoiced, from the charge's first one.
+            first, _ = charge_period(charge.recurrence, charge.start_date)
+            for period in periods_ending_in(
+                    charge.recurrence, first, self.end_date):
+                if until and period[1] <= until:
+                    continue
+                days = active_days(period, charge.start_date, charge.end_date)
+                period_days = (period[1] - period[0]).days + 1
+                if not days:
+                    continue
+                if days == period_days:
+                    lines.append(self._line(ctx,
+                            invoice, charge.product, 'charge',
+                            charge.quantity,
+                            self._unit_price(
+                                ctx, charge.amount, charge.currency),
+                            gettext('telecom_billing.msg_line_charge',
+                                description=charge.description,
+                                start=period[0], end=period[1]),
+                            period, origin=charge))
+                else:
+                    amount = charge.amount * Decimal(str(charge.quantity))
+                    lines.append(self._line(ctx,
+                            invoice, charge.product, 'charge', 1,
+                            self._rounded(ctx,
+                                prorate(amount, days, period_days),
+                                charge.currency),
+                            gettext('telecom_billing.msg_line_charge_prorated',
+                                description=charge.description,
+                                quantity=charge.quantity, days=days,
+                                period_days=period_days, start=period[0],
+                                end=period[1]),
+                            period, origin=charge))
+        return lines
+
+    def _usage_lines(self, ctx, invoice, usage):
+        pool = Pool()
+        Plan = pool.get('telecom.rate.plan')
+        Currency = pool.get('currency.currency')
+        if usage and not ctx.usage_product:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_usage_product',
+                    company=self.company.rec_name))
+        lines = []
+        period = (self.start_date, self.end_date)
+        for (plan, destination, currency, kind, calls, seconds,
+                amount) in usage:
+            if not amount:
+                continue
+            plan = Plan(plan)
+            minutes = Decimal(seconds) / 60
+            lines.append(self._line(ctx,
+                    invoice, ctx.usage_product, kind, 1,
+                    self._rounded(ctx, amount, Currency(currency)),
+                    gettext(f'telecom_billing.msg_line_{kind}',
+                        destination=destination or '', plan=plan.name,
+                        calls=calls, minutes=round(minutes, 2)),
+                    period, origin=plan, telecom_destination=destination,
+                    telecom_calls=calls, telecom_seconds=seconds))
+        return lines
+
+    # --- undoing -------------------------------------------------------
+
+    @classmethod
+    def release(cls, pairs):
+        """Give back to billing the charges that ``pairs`` (run, account)
+        billed: their invoices were deleted or cancelled."""
+        pool = Pool()
+        Charge = pool.get('telecom.cdr.charge')
+        Cdr = pool.get('telecom.cdr')
+        if not pairs:
+            return
+        cursor = Transaction().connection.cursor()
+        charge, cdr, other = (
+            Charge.__table__(), Cdr.__table__(), Charge.__table__())
+        for run_id, account_id in sorted(pairs):
+            where = ((charge.billing_run == run_id)
+                & (charge.account == account_id))
+            cursor.execute(*charge.select(charge.cdr, where=where))
+            cdr_ids = sorted({r[0] for r in cursor})
+            cursor.execute(*charge.update(
+                    [charge.billing_run], [Null], where=where))
+            for i in range(0, len(cdr_ids), 500):
+                sub_ids = cdr_ids[i:i + 500]
+                cursor.execute(*cdr.update(
+                        [cdr.invoiced], [False],
+                        where=cdr.id.in_(sub_ids)
+                        & ~cdr.id.in_(other.select(other.cdr,
+                                where=(other.billing_run != Null)
+                                & other.cdr.in_(sub_ids)))))
+        forget_cached(Charge, Cdr)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('cancelled')
+    def cancel(cls, runs):
+        """Delete the runs' draft invoices, which gives their calls and
+        charges back to billing; refused when an invoice went further."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        invoices = [i for r in runs for i in r.invoices]
+        issued = [i for i in invoices if i.state not in {'draft', 'cancelled'}]
+        if issued:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_run_cancel_issued',
+                    invoice=issued[0].rec_name))
+        Invoice.delete([i for i in invoices if i.state == 'draft'])
+
+    # --- cron ----------------------------------------------------------
+
+    @classmethod
+    def bill_previous_month(cls):
+        """Cron: invoice last month for the tenant of the context (or each
+        tenant), unless a run already covers it."""
+        pool = Pool()
+        Company = pool.get('company.company')
+        Date = pool.get('ir.date')
+        company_id = Transaction().context.get('company')
+        companies = ([Company(company_id)] if company_id
+            else Company.search([]))
+        for company in companies:
+            with Transaction().set_context(company=company.id):
+                start, end = previous_month(Date.today())
+            if cls.search([
+                        ('company', '=', company.id),
+                        ('state', '=', 'done'),
+                        ('start_date', '<=', end),
+                        ('end_date', '>=', start),
+                        ], limit=1):
+                continue
+            cls.bill(company, start, end)
+
+
+class CreateBillingRunStart(ModelView):
+    "Create Billing Run"
+    __name__ = 'telecom.billing.run.create.start'
+    company = fields.Many2One('company.company', "Tenant", required=True)
+    start_date = fields.Date("Start Date", required=True)
+    end_date = fields.Date(
+        "End Date", required=True,
+        domain=[('end_date', '>=', Eval('start_date'))])
+    invoice_date = fields.Date(
+        "Invoice Date", required=True,
+        help="The date of the invoices and of their currency rates.")
+    run = fields.Many2One('telecom.billing.run', "Run", readonly=True)
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_start_date(cls):
+        return previous_month(Pool().get('ir.date').today())[0]
+
+    @classmethod
+    def default_end_date(cls):
+        return previous_month(Pool().get('ir.date').today())[1]
+
+    @classmethod
+    def default_invoice_date(cls):
+        return Pool().get('ir.date').today()
+
+
+class CreateBillingRun(Wizard):
+    "Create Billing Run"
+    __name__ = 'telecom.billing.run.create'
+    start = StateView('telecom.billing.run.create.start',
+        'telecom_billing.billing_run_create_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Invoice", 'bill', 'tryton-ok', default=True),
+            ])
+    bill = StateTransition()
+    open_ = StateAction('telecom_billing.act_billing_run_form')
+
+    def transition_bill(self):
+        pool = Pool()
+        Run = pool.get('telecom.billing.run')
+        self.start.run = Run.bill(
+            self.start.company, self.start.start_date, self.start.end_date,
+            self.start.invoice_date)
+        return 'open_'
+
+    def do_open_(self, action):
+        return action, {'res_id': [self.start.run.id]}
