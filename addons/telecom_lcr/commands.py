@@ -90,7 +90,8 @@ def register(subparsers):
     call.add_argument('--callee', required=True)
     call.add_argument('--at', help="ISO 8601 instant (no offset = UTC; "
         "default now)")
-    call.add_argument('--account', help="the customer, for restricted "
+    call.add_argument('--account', help="the customer (with --plan: its "
+        "code or id), for restricted "
         "carriers")
     call.add_argument('--call-id', help="seed of the weighted choice")
     parser.set_defaults(func=route)
@@ -159,11 +160,8 @@ def route(args, stdout=None, stderr=None):
         for problem in problems:
             print(problem, file=stderr)
         return 2
-    index, plan_id, stats, viewer, names = loaded
+    index, plan_id, stats, viewer, names, account = loaded
     caller, callee = _digits(args.caller), _digits(args.callee)
-    account = args.account
-    if args.plan and account is not None and account.isdigit():
-        account = int(account)
     decision = route_call(index, plan_id, args.service, caller, callee, at,
         account=account, sell_price=args.sell_price, stats=stats,
         max_routes=args.max_routes, call_id=args.call_id)
@@ -247,14 +245,14 @@ def _load_offline(args, problems):
     except RoutingError as exception:
         problems.extend(exception.problems)
         return None
-    return index, OFFLINE_PLAN, stats, OWNER_VIEW, {}
+    return index, OFFLINE_PLAN, stats, OWNER_VIEW, {}, args.account
 
 
 def _load_from_database(args, problems):
-    """Return (RoutingIndex, plan id, stats, viewer, carrier codes) of
-    ``args.plan`` from the database of ``args``: the compiled routing of
-    ``load_routing``, the statistics of ``load_quality`` and, for a
-    reseller's plan, the reseller as the viewer of the decision."""
+    """Return (RoutingIndex, plan id, stats, viewer, carrier codes, account
+    id) of ``args.plan`` from the database of ``args``: the compiled
+    routing of ``load_routing``, the statistics of ``load_quality`` and,
+    for a reseller's plan, the reseller as the viewer of the decision."""
     from trytond import config
     config.update_etc(args.config)
     from trytond.modules.telecom_rating.commands import (
@@ -269,11 +267,22 @@ def _load_from_database(args, problems):
     pool.init()
     with Transaction().start(args.database, 0, readonly=True):
         Carrier = pool.get('telecom.carrier')
+        Account = pool.get('telecom.account')
         try:
             plan = _find_plan(pool, args.plan)
         except InputError as exception:
             problems.extend(exception.problems)
             return None
+        account = None
+        if args.account:
+            accounts = Account.search([('code', '=', args.account)])
+            if not accounts and args.account.isdigit():
+                accounts = Account.search([('id', '=', int(args.account))])
+            if not accounts:
+                problems.append(
+                    f"no account with code or id {args.account!r}")
+                return None
+            account = accounts[0].id
         try:
             index = load_routing()
         except RoutingError as exception:
@@ -282,7 +291,7 @@ def _load_from_database(args, problems):
         tenant = _tenant(plan.company)
         viewer = OWNER_VIEW if tenant is None else tenant
         names = {c.id: c.code for c in Carrier.search([])}
-        return index, plan.id, load_quality(), viewer, names
+        return index, plan.id, load_quality(), viewer, names, account
 
 
 def _digits(number):

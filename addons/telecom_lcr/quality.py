@@ -24,6 +24,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from trytond.modules.telecom_base.locking import advisory_lock
 from trytond.modules.telecom_rating.cdr import forget_cached
 
 from .engine import QualityStats
@@ -169,6 +170,8 @@ class CarrierQuality(ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         if now is None:
             now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        # The cron and the wizard at once would each write every row.
+        advisory_lock('telecom.carrier.quality')
         cdr = Cdr.__table__()
         carrier = Carrier.__table__()
         prefix = Prefix.__table__()

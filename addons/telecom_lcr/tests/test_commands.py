@@ -75,6 +75,10 @@ def test_route_bad_input(database):
     result = database('route', '--plan', 'No such plan', *CALL)
     assert (result.returncode, result.stderr) == (
         2, "no rate plan with id or name 'No such plan'\n")
+    result = database('route', '--plan', 'Owner wholesale', '--account',
+        'NOPE', *CALL)
+    assert (result.returncode, result.stderr) == (
+        2, "no account with code or id 'NOPE'\n")
 
 
 def test_carrier_decks(database, tmp_path):
