@@ -7,12 +7,13 @@ from trytond.model.exceptions import AccessError
 from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_lcr.engine import route_call
 from trytond.modules.telecom_lcr.routing import load_routing
+from trytond.modules.telecom_lcr.tests.database import LcrTestCase
 from trytond.modules.telecom_lcr.tests.tools import create_carriers
 from trytond.modules.telecom_rating.exceptions import RateImportError
 from trytond.modules.telecom_rating.tests.test_import import xlsx
 from trytond.modules.telecom_rating.tests.tools import UTC, create_rating
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 
 MONDAY = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 DECK = (
@@ -34,9 +35,8 @@ def rates_of(carrier, service='voice'):
                 ('carrier', '=', carrier.id), ('service', '=', service)]))
 
 
-class CarrierImportTestCase(ModuleTestCase):
+class CarrierImportTestCase(LcrTestCase):
     "Test the import and export of carrier decks"
-    module = 'telecom_lcr'
 
     @with_transaction()
     def test_import_csv_replaces_and_routes(self):
@@ -175,6 +175,3 @@ class CarrierImportTestCase(ModuleTestCase):
             self.assertEqual(defaults['filename'], 'alpha-voice-rates.csv')
             self.assertEqual(
                 len(defaults['file'].decode().splitlines()), 5)
-
-
-del ModuleTestCase

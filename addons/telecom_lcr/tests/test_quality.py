@@ -7,10 +7,11 @@ from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_lcr.engine import QualityStats, route_call
 from trytond.modules.telecom_lcr.quality import load_quality
 from trytond.modules.telecom_lcr.routing import load_routing
+from trytond.modules.telecom_lcr.tests.database import LcrTestCase
 from trytond.modules.telecom_lcr.tests.tools import create_carriers
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 
 NOW = dt.datetime(2026, 3, 2, 12, 0)
 MOBILE = '447700900123'
@@ -27,9 +28,8 @@ def call(t, n, carrier, callee, start, duration, disposition, pdd=None,
         carrier=carrier, disposition=disposition, pdd_ms=pdd, **values)
 
 
-class QualityTestCase(ModuleTestCase):
+class QualityTestCase(LcrTestCase):
     "Test the quality statistics of carriers"
-    module = 'telecom_lcr'
 
     def stats(self, carrier, group, window):
         pool = Pool()
@@ -193,6 +193,3 @@ class QualityTestCase(ModuleTestCase):
         self.assertEqual(Quality.search([], count=True), 6)
         with as_user(t.r1_user):
             self.assertEqual(Quality.search([]), [])
-
-
-del ModuleTestCase

@@ -8,17 +8,17 @@ from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_lcr.engine import route_call
 from trytond.modules.telecom_lcr.exceptions import RoutingPolicyError
 from trytond.modules.telecom_lcr.routing import load_routing
+from trytond.modules.telecom_lcr.tests.database import LcrTestCase
 from trytond.modules.telecom_lcr.tests.tools import create_carriers
 from trytond.modules.telecom_rating.tests.tools import UTC, create_rating
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 
 MONDAY = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-class RoutingTestCase(ModuleTestCase):
+class RoutingTestCase(LcrTestCase):
     "Test routing from the database"
-    module = 'telecom_lcr'
 
     @with_transaction()
     def test_least_cost_inherited_by_reseller_plan(self):
@@ -153,6 +153,3 @@ class RoutingTestCase(ModuleTestCase):
             # Still not on its parent's plans.
             with self.assertRaises(AccessError):
                 Policy.create([{'plan': t.owner_plan.id}])
-
-
-del ModuleTestCase
