@@ -65,6 +65,9 @@ class Snapshot:
     router: object = None
     prefix_lengths: tuple = ()
     carrier_codes: dict = field(default_factory=dict)
+    # telecom_lcr's compiled index the router uses (a new one: rebuild)
+    routing: object = None
+    _normalized: dict = field(default_factory=dict, repr=False)
 
     def convert(self, source, target, date):
         "The rating engine's conversion contract, from the snapshot's rates"
@@ -166,7 +169,19 @@ class Snapshot:
 
     def normalize(self, account, number):
         """The E.164 digits of a dialled number. Trunks (wholesale) send
-        E.164 by convention; other accounts dial as at home."""
+        E.164 by convention; other accounts dial as at home. Memoized for
+        the snapshot's life (phonenumbers costs tens of microseconds)."""
+        key = (account.id, number)
+        try:
+            return self._normalized[key]
+        except KeyError:
+            pass
+        if len(self._normalized) > 200_000:
+            self._normalized.clear()
+        value = self._normalized[key] = self._normalize(account, number)
+        return value
+
+    def _normalize(self, account, number):
         if account.wholesale:
             try:
                 return normalize_number(number)

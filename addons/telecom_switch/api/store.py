@@ -234,54 +234,208 @@ class SQLiteStore(Store):
     async def fetch(self, sql, *args):
         return await self._run(self._fetch, sql, args)
 
+    def _end(self, switch, call_id, leg, ended, expires):
+        connection = self._connect()
+        connection.execute('BEGIN IMMEDIATE')
+        try:
+            row = connection.execute(LIVE_CALL, (
+                    switch, call_id, leg)).fetchone()
+            if row and row[3] != 'ended':
+                answered, price, reserved, _ = row
+                connection.execute(END, self._bind((
+                            ended, estimate(answered, ended, price,
+                                reserved),
+                            expires, switch, call_id, leg)))
+            connection.execute('COMMIT')
+        except BaseException:
+            connection.execute('ROLLBACK')
+            raise
+
+    async def end(self, switch, call_id, leg, ended, expires):
+        await self._run(self._end, switch, call_id, leg, ended, expires)
+
     async def close(self):
         if self.connection is not None:
             self.connection.close()
 
 
 class PostgreSQLStore(Store):
-    "For production: psycopg 3 async pool, advisory lock per account"
+    """For production: psycopg 3 async pool, advisory lock per account.
+
+    Round trips and driver calls are the cost here, not SQL: an admission
+    is one statement (``telecom_callcontrol_admit``, created at start),
+    two for accounts with a balance or credit limit (their state read
+    first, to price the reservation); every other event is one
+    autocommitted statement."""
+
+    # What an admission reads about the account, in one statement.
+    STATE = (
+        "SELECT COUNT(*) FILTER (WHERE state != 'ended' "
+        "AND direction = 'outbound'), "
+        "COUNT(*) FILTER (WHERE state != 'ended' AND direction = 'inbound'), "
+        "COALESCE(SUM(reserved), 0), "
+        "(SELECT balance FROM telecom_account WHERE id = %s) "
+        "FROM telecom_live_call WHERE account = %s AND expires_at > %s")
+    # The end in SQL, as ``estimate`` computes it: every started minute
+    # plus one at the price, never more than was reserved (0 unanswered).
+    END = (
+        "UPDATE telecom_live_call SET state = 'ended', ended_at = %s, "
+        "reserved = CASE WHEN answered_at IS NULL THEN 0 ELSE LEAST("
+        "CASE WHEN reserved > 0 THEN reserved END, "
+        "COALESCE(price_per_minute, 0) * (CEIL(FLOOR(GREATEST(0, "
+        "EXTRACT(EPOCH FROM (%s - answered_at)))) / 60) + 1)) END, "
+        "expires_at = %s "
+        "WHERE switch = %s AND call_id = %s AND leg = %s "
+        "AND state != 'ended'")
+
+    # The whole admission in one statement (so one round trip): the
+    # account's lock, the retry check, the limits and, for accounts with a
+    # balance, the check that the reservation priced beforehand still fits
+    # ('retry' when another call took the money meanwhile). Each statement
+    # of a PL/pgSQL function sees what was committed before it ran: the
+    # counts are read under the lock.
+    ADMIT_FUNCTION = """
+CREATE OR REPLACE FUNCTION telecom_callcontrol_admit(
+    p_switch integer, p_call_id varchar, p_leg varchar, p_account integer,
+    p_direction varchar, p_callee varchar, p_emergency boolean,
+    p_same_limit integer, p_total_limit integer, p_charge_over boolean,
+    p_money boolean, p_credit numeric, p_reserve numeric,
+    p_max_duration integer, p_price numeric, p_now timestamp,
+    p_expires timestamp,
+    OUT o_result varchar, OUT o_max_duration integer,
+    OUT o_reserved numeric, OUT o_over boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_same bigint;
+    v_total bigint;
+    v_held numeric;
+    v_balance numeric;
+BEGIN
+    PERFORM pg_advisory_xact_lock(%(namespace)d, p_account);
+    SELECT l.max_duration, l.reserved, l.over_limit
+        INTO o_max_duration, o_reserved, o_over
+        FROM telecom_live_call l
+        WHERE l.switch = p_switch AND l.call_id = p_call_id
+            AND l.leg = p_leg;
+    IF FOUND THEN
+        o_result := 'existing';
+        RETURN;
+    END IF;
+    o_over := false;
+    IF NOT p_emergency
+            AND (p_same_limit IS NOT NULL OR p_total_limit IS NOT NULL) THEN
+        SELECT COUNT(*) FILTER (WHERE l.direction = p_direction), COUNT(*)
+            INTO v_same, v_total
+            FROM telecom_live_call l
+            WHERE l.account = p_account AND l.state != 'ended'
+                AND l.expires_at > p_now;
+        IF (p_same_limit IS NOT NULL AND v_same >= p_same_limit)
+                OR (p_total_limit IS NOT NULL
+                    AND v_total >= p_total_limit) THEN
+            IF NOT p_charge_over THEN
+                o_result := 'concurrency_limit';
+                RETURN;
+            END IF;
+            o_over := true;
+        END IF;
+    END IF;
+    IF p_money THEN
+        SELECT COALESCE(SUM(l.reserved), 0) INTO v_held
+            FROM telecom_live_call l
+            WHERE l.account = p_account AND l.expires_at > p_now;
+        SELECT a.balance INTO v_balance
+            FROM telecom_account a WHERE a.id = p_account;
+        IF COALESCE(v_balance, 0) + COALESCE(p_credit, 0) - v_held
+                < p_reserve THEN
+            o_result := 'retry';
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO telecom_live_call (switch, call_id, leg, account,
+        direction, callee, state, authorized_at, expires_at,
+        price_per_minute, max_duration, reserved, over_limit, emergency,
+        create_uid, create_date)
+    VALUES (p_switch, p_call_id, p_leg, p_account, p_direction, p_callee,
+        'authorized', p_now, p_expires, p_price, p_max_duration, p_reserve,
+        o_over, p_emergency, 0, p_now);
+    o_result := 'ok';
+    o_max_duration := p_max_duration;
+    o_reserved := p_reserve;
+END
+$$""" % {'namespace': LOCK_NAMESPACE}
+    ADMIT = (
+        "SELECT * FROM telecom_callcontrol_admit(%s, %s, %s, %s, %s, %s, "
+        "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+    RETRIES = 20
 
     def __init__(self, conninfo, min_size=2, max_size=8):
         from psycopg_pool import AsyncConnectionPool
         self.pool = AsyncConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, open=False)
+            conninfo, min_size=min_size, max_size=max_size, open=False,
+            kwargs={'autocommit': True})
 
     async def open(self):
         await self.pool.open(wait=True)
-
-    async def admit(self, request):
-        now = self.now()
         async with self.pool.connection() as connection:
             async with connection.transaction():
-                cursor = connection.cursor()
-                await cursor.execute(
-                    'SELECT pg_advisory_xact_lock(%s, %s)',
-                    (LOCK_NAMESPACE, request.account))
-                await cursor.execute(self.q(self.EXISTING), (
-                        request.switch, request.call_id, request.leg))
-                row = await cursor.fetchone()
-                if row:
-                    return Admission(
-                        True, 'ok', row[0], to_decimal(row[1]),
-                        bool(row[2]))
-                await cursor.execute(
-                    self.q(self.COUNTS), (request.account, now))
-                counts = dict(await cursor.fetchall())
-                await cursor.execute(
-                    self.q(self.RESERVED), (request.account, now))
-                reserved = sum(
-                    (to_decimal(r[0]) for r in await cursor.fetchall()),
-                    Decimal(0))
-                await cursor.execute(self.q(self.BALANCE), (request.account,))
-                balance = await cursor.fetchone()
-                balance = to_decimal(balance[0]) if balance else None
-                admission = decide(request, counts, reserved, balance)
-                if admission.allowed:
-                    await cursor.execute(
-                        self.q(self.INSERT),
-                        self.insert_values(request, admission, now))
-                return admission
+                # Workers starting together: one replaces it at a time.
+                await connection.execute(
+                    'SELECT pg_advisory_xact_lock(%s, 0)', (LOCK_NAMESPACE,))
+                await connection.execute(self.ADMIT_FUNCTION)
+
+    async def admit(self, request):
+        limits = request.limits
+        extra = limits.extra or 0
+        same = (limits.outbound if request.direction == 'outbound'
+            else limits.inbound)
+        money = not request.emergency and (
+            request.prepaid or request.credit_limit is not None)
+        credit = (request.credit_limit or Decimal(0)
+            if not request.prepaid else Decimal(0))
+        async with self.pool.connection() as connection:
+            for _ in range(self.RETRIES):
+                now = self.now()
+                if money:
+                    # Priced outside the lock, checked under it.
+                    cursor = await connection.execute(self.STATE, (
+                            request.account, request.account, now))
+                    _, _, held, balance = await cursor.fetchone()
+                    available = (to_decimal(balance) + credit
+                        - to_decimal(held))
+                    seconds = affordable_seconds(
+                        request.cost_of, available, request.max_seconds)
+                    if seconds < 1:
+                        return Admission(False, 'insufficient_credit')
+                    admission = Admission(
+                        True, 'ok', seconds, request.cost_of(seconds))
+                else:
+                    admission = Admission(True, 'emergency'
+                        if request.emergency else 'ok', None, Decimal(0))
+                values = self.insert_values(request, admission, now)
+                cursor = await connection.execute(self.ADMIT, (
+                        request.switch, request.call_id, request.leg,
+                        request.account, request.direction, request.callee,
+                        request.emergency,
+                        None if same is None else same + extra,
+                        None if limits.total is None
+                        else limits.total + extra,
+                        limits.over_limit == 'charge', money, credit,
+                        admission.reserved, admission.max_duration,
+                        request.price_per_minute, now, values[7]))
+                result, max_duration, reserved, over = (
+                    await cursor.fetchone())
+                if result == 'retry':
+                    continue
+                if result == 'concurrency_limit':
+                    return Admission(False, 'concurrency_limit')
+                return Admission(True, admission.reason if result == 'ok'
+                    else 'ok', max_duration, to_decimal(reserved),
+                    bool(over))
+        return Admission(False, 'insufficient_credit')
+
+    async def end(self, switch, call_id, leg, ended, expires):
+        await self.execute(
+            self.END, ended, ended, expires, switch, call_id, leg)
 
     async def execute(self, sql, *args):
         async with self.pool.connection() as connection:
@@ -295,6 +449,21 @@ class PostgreSQLStore(Store):
 
     async def close(self):
         await self.pool.close()
+
+
+def estimate(answered, ended, price, reserved):
+    """What an ended call holds until its CDR is rated: the price per minute
+    of every started minute (plus one for a connect fee), never more than
+    was reserved for it; nothing if it was never answered."""
+    if answered is None:
+        return Decimal(0)
+    if isinstance(answered, str):
+        answered = dt.datetime.fromisoformat(answered)
+    seconds = max(0, (ended - answered).total_seconds())
+    value = to_decimal(price) * (-(-int(seconds) // 60) + 1)
+    if to_decimal(reserved):
+        value = min(value, to_decimal(reserved))
+    return value
 
 
 # Statements of the call's later life, for both backends.
