@@ -4,30 +4,53 @@ Run as a subprocess (trytond's configuration is process-wide):
     python -m tests.e2e.callcontrol_fixture CONFIG DATABASE
 with TRYTOND_DATABASE__URI / __PATH set. The database is created if
 missing, the suite activated, and the accounts below loaded.
+
+``CALLCONTROL_GATEWAYS=host:port,host:port`` sets the gateways of the
+carriers Alpha and Beta (default 127.0.0.1:5071 and 127.0.0.1:5072): the
+Kamailio tests point them at their sipp carriers.
+
+Activating the suite takes most of a minute, so the activated (empty)
+database is kept as a template keyed by the modules' sources — a
+PostgreSQL template database, a copied SQLite file — and later databases
+are cloned from it in a second.
 """
 import datetime as dt
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from decimal import Decimal
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+TEMPLATE_PREFIX = 'cc_tpl_'
 
-def create_database(config, database):
-    from trytond import backend
-    from trytond import config as tryton_config
-    tryton_config.update_etc(config)
-    if backend.name == 'sqlite':
-        path = tryton_config.get('database', 'path')
-        os.makedirs(path, exist_ok=True)
-        open(os.path.join(path, database + '.sqlite'), 'a').close()
-    else:
-        uri = tryton_config.get('database', 'uri').rstrip('/')
-        subprocess.run(
-            ['psql', uri + '/postgres', '-qc',
-                f'CREATE DATABASE "{database}"'],
-            check=True, capture_output=True)
+
+def sources_hash():
+    """Of the modules' sources, as the Makefile keys its test cache (their
+    tests aside)"""
+    digest = hashlib.sha1()
+    addons = os.path.join(ROOT, 'addons')
+    paths = []
+    for directory, dirs, files in os.walk(addons):
+        # Not loaded by trytond-admin: tests, telecom_switch's processes.
+        dirs[:] = [d for d in dirs
+            if d not in ('tests', 'api', 'bridge', '__pycache__')]
+        paths += [os.path.join(directory, f) for f in files
+            if f.endswith(('.py', '.xml', '.cfg'))]
+    for path in sorted(paths):
+        digest.update(path.encode())
+        with open(path, 'rb') as file:
+            digest.update(file.read())
+    return digest.hexdigest()[:12]
+
+
+def activate(config, database):
     admin = os.path.join(os.path.dirname(sys.executable), 'trytond-admin')
     with tempfile.NamedTemporaryFile('w', suffix='.pass') as passfile:
         passfile.write('callcontrol-admin-2026')
@@ -39,7 +62,72 @@ def create_database(config, database):
                 check=True, env=env, stdout=subprocess.DEVNULL)
 
 
-def load(database):
+def psql(uri, sql, check=True):
+    return subprocess.run(
+        ['psql', uri + '/postgres', '-qtAc', sql],
+        check=check, capture_output=True, text=True)
+
+
+def create_database(config, database):
+    from trytond import backend
+    from trytond import config as tryton_config
+    tryton_config.update_etc(config)
+    key = sources_hash()
+    if backend.name == 'sqlite':
+        path = tryton_config.get('database', 'path')
+        os.makedirs(path, exist_ok=True)
+        target = os.path.join(path, database + '.sqlite')
+        cache = os.path.join(tempfile.gettempdir(), 'telecom-cc-templates')
+        template = os.path.join(cache, key + '.sqlite')
+        if not os.path.exists(template):
+            open(target, 'a').close()
+            activate(config, database)
+            os.makedirs(cache, exist_ok=True)
+            partial = f'{template}.{uuid.uuid4().hex}'
+            shutil.copyfile(target, partial)
+            os.replace(partial, template)
+        else:
+            shutil.copyfile(template, target)
+        return
+    uri = tryton_config.get('database', 'uri').rstrip('/')
+    template = TEMPLATE_PREFIX + key
+    exists = psql(uri, "SELECT 1 FROM pg_database "
+        f"WHERE datname = '{template}'").stdout.strip()
+    if not exists:
+        # Built under a name of its own, then renamed: a concurrent run
+        # never clones a half-activated template.
+        building = f'{TEMPLATE_PREFIX}build_{uuid.uuid4().hex[:8]}'
+        psql(uri, f'CREATE DATABASE "{building}"')
+        try:
+            activate(config, building)
+        except BaseException:
+            psql(uri, f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)',
+                check=False)
+            raise
+        renamed = psql(uri,
+            f'ALTER DATABASE "{building}" RENAME TO "{template}"',
+            check=False)
+        if renamed.returncode:
+            psql(uri, f'DROP DATABASE IF EXISTS "{building}"', check=False)
+        # Templates of older sources are of no use any more.
+        old = psql(uri, "SELECT datname FROM pg_database WHERE datname "
+            f"LIKE '{TEMPLATE_PREFIX}%' AND datname != '{template}' "
+            f"AND datname NOT LIKE '{TEMPLATE_PREFIX}build_%'").stdout
+        for name in old.split():
+            psql(uri, f'DROP DATABASE IF EXISTS "{name}"', check=False)
+    for attempt in range(20):
+        # Fails while another session is connected to the template (a
+        # concurrent clone): try again.
+        result = psql(uri,
+            f'CREATE DATABASE "{database}" TEMPLATE "{template}"',
+            check=False)
+        if not result.returncode:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(result.stderr)
+
+
+def load(database, gateways=('127.0.0.1:5071', '127.0.0.1:5072')):
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     pool = Pool(database)
@@ -92,7 +180,7 @@ def load(database):
                     'name': "Alpha", 'code': 'alpha', 'company': owner.id,
                     'currency': eur.id,
                     'gateways': [('create', [
-                                {'address': '127.0.0.1:5071'}])],
+                                {'address': gateways[0]}])],
                     'rates': [('create', [
                                 {'prefix': '44', 'price': Decimal('0.01')},
                                 {'prefix': '447', 'price': Decimal('0.05')},
@@ -100,7 +188,7 @@ def load(database):
                     'name': "Beta", 'code': 'beta', 'company': owner.id,
                     'currency': eur.id, 'tech_prefix': '99',
                     'gateways': [('create', [
-                                {'address': '127.0.0.1:5072'}])],
+                                {'address': gateways[1]}])],
                     'rates': [('create', [
                                 {'prefix': '44', 'price': Decimal('0.02')},
                                 ])]}])
@@ -150,6 +238,20 @@ def load(database):
         account('charged', owner, retail, [sip('chg-user')],
             max_outbound=1, over_limit='charge',
             over_limit_price=Decimal('0.10'))
+        # Behind Kamailio (no digest authentication): found by the address
+        # the customer's sipp sends from.
+        account('kam-post', owner, retail, [
+                {'kind': 'ip', 'network': '127.0.0.11/32'}])
+        account('kam-lim', owner, retail, [
+                {'kind': 'ip', 'network': '127.0.0.12/32'}],
+            max_outbound=1)
+        kam_pre = account('kam-pre', owner, retail, [
+                {'kind': 'ip', 'network': '127.0.0.13/32'}],
+            billing_mode='prepaid')
+        # 0.03 EUR at 0.60 a minute: 3 seconds.
+        BalanceLine.add_movements([{
+                    'account': kam_pre.id, 'amount': Decimal('0.03'),
+                    'kind': 'topup', 'description': "Top-up"}])
         r1_account = account('r1-account', owner, retail)
         Account.write([r1_account], {'reseller': r1.id})
         account('r1cust', r1, r1_plan, [sip('r1-user')])
@@ -172,8 +274,11 @@ def load(database):
 
 def main():
     config, database = sys.argv[1:3]
+    gateways = os.environ.get('CALLCONTROL_GATEWAYS')
+    gateways = (gateways.split(',') if gateways
+        else ('127.0.0.1:5071', '127.0.0.1:5072'))
     create_database(config, database)
-    print(json.dumps(load(database)))
+    print(json.dumps(load(database, gateways)))
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ in 60-second steps. Carriers: Alpha (44 at 0.01, 447 at 0.05), Beta (44 at
 0.02, tech prefix 99).
 """
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -40,7 +41,10 @@ def backends():
 class Platform:
     "A database with the fixture and a call-control API serving it"
 
-    def __init__(self, backend, tmp_path):
+    def __init__(self, backend, tmp_path, gateways=None, api_args=()):
+        """``gateways``: the carriers' (Alpha, Beta) host:port;
+        ``api_args``: more flags of telecom-callcontrol ({database} is
+        replaced by the database's name)."""
         self.backend = backend
         self.database = f'cc_{uuid.uuid4().hex[:8]}'
         self.env = {
@@ -54,30 +58,58 @@ class Platform:
             self.env['TRYTOND_DATABASE__URI'] = 'sqlite://'
         else:
             self.env['TRYTOND_DATABASE__URI'] = PG_URI
+        fixture_env = dict(self.env)
+        if gateways:
+            fixture_env['CALLCONTROL_GATEWAYS'] = ','.join(gateways)
         result = subprocess.run(
             [sys.executable, '-m', 'tests.e2e.callcontrol_fixture', CONFIG,
                 self.database],
-            env=self.env, cwd=ROOT, capture_output=True, text=True,
+            env=fixture_env, cwd=ROOT, capture_output=True, text=True,
             timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
         self.keys = json.loads(result.stdout.strip().splitlines()[-1])
         self.port = free_port()
-        self.log = open(tmp_path / 'api.log', 'w')
+        self.log_path = tmp_path / 'api.log'
+        self.log = open(self.log_path, 'w')
+        self.api_args = list(api_args)
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.process = None
+        self.start_api()
+
+    def start_api(self):
+        "Start telecom-callcontrol (again) on the platform's port"
         self.process = subprocess.Popen(
             [os.path.join(BIN, 'telecom-callcontrol'), '-c', CONFIG,
                 '-d', self.database, '--listen', f'127.0.0.1:{self.port}',
-                '--refresh', '0.5'],
+                '--refresh', '0.5',
+                *(a.format(database=self.database) for a in self.api_args)],
             env=self.env, cwd=ROOT, stdout=self.log,
             stderr=subprocess.STDOUT)
-        self.url = f'http://127.0.0.1:{self.port}'
         wait_http(self.url + '/health', timeout=120)
 
-    def stop(self):
-        self.process.terminate()
+    def stop_api(self, kill=False):
+        "Stop the API: SIGTERM, or SIGKILL (a crash) with ``kill``"
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(timeout=5)
+
+    def sql(self, query, *args):
+        "Rows of a query, straight from PostgreSQL (fast, for polling)"
+        import psycopg
+        with psycopg.connect(PG_URI.rstrip('/') + '/' + self.database,
+                autocommit=True) as connection:
+            return connection.execute(query, args).fetchall()
+
+    def stop(self):
+        self.stop_api()
         self.log.close()
         if self.backend == 'postgresql':
             subprocess.run(
@@ -113,6 +145,13 @@ LiveCall = pool.get('telecom.live_call')
 result = [(c.call_id, c.state, str(c.reserved or 0))
     for c in LiveCall.search([('account.code', '=', {code!r})])]
 """)
+
+
+def run_async(function):
+    """Run the coroutine function in a thread of its own: another test's
+    fixture (Playwright's sync API) may hold this thread's event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        return executor.submit(asyncio.run, function()).result()
 
 
 @pytest.fixture(scope='module', params=list(backends()))
@@ -237,7 +276,7 @@ def test_parallel_attempts_admit_exactly_the_limit(platform):
                         'sip_username': 'crowd-user'})
                 return response.json()['decision']
             return await asyncio.gather(*(one(i) for i in range(attempts)))
-    decisions = asyncio.run(storm())
+    decisions = run_async(storm)
     assert decisions.count('allow') == 5
     assert decisions.count('deny') == attempts - 5
 
@@ -256,7 +295,7 @@ def test_prepaid_reservations_never_exceed_balance(platform):
                         'sip_username': 'many-user'})
                 return response.json()
             return await asyncio.gather(*(one(i) for i in range(20)))
-    answers = asyncio.run(calls())
+    answers = run_async(calls)
     granted = [a['max_duration'] for a in answers if a['decision'] == 'allow']
     assert granted, answers
     assert sum(granted) <= 1000

@@ -145,12 +145,13 @@ class Proxy:
 class Sipp:
     "One sipp process, UAC or UAS, bounded in time, killed at the end."
 
-    def __init__(self, workdir, scenario, port, *args, remote=None):
+    def __init__(self, workdir, scenario, port, *args, remote=None,
+            host=HOST):
         self.name = '%s-%d' % (os.path.splitext(scenario)[0], port)
         self.log_file = os.path.join(workdir, self.name + '.log')
         self.err_file = os.path.join(workdir, self.name + '.err')
         self.args = [SIPP, '-sf', os.path.join(SCENARIOS, scenario),
-            '-i', HOST, '-p', str(port), '-nostdin',
+            '-i', host, '-p', str(port), '-nostdin',
             '-trace_logs', '-log_file', self.log_file,
             '-trace_err', '-error_file', self.err_file, *args]
         if remote:
@@ -226,9 +227,9 @@ def proxy(api, workdir, emergency_port):
 def sipps(workdir):
     started = []
 
-    def make(scenario, *args, remote=None, port=None):
+    def make(scenario, *args, remote=None, port=None, host=HOST):
         one = Sipp(workdir, scenario, port or udp_port(), *args,
-            remote=remote)
+            remote=remote, host=host)
         started.append(one)
         return one
     try:
@@ -254,10 +255,12 @@ def no_leaked_slot(request):
     api.delay = 0
 
 
-def customer(sipps, proxy, scenario, callee, *args, caller='1001'):
+def customer(sipps, proxy, scenario, callee, *args, caller='1001',
+        host=HOST):
+    "A customer's sipp calling through the proxy from ``host``"
     return sipps(scenario, '-m', '1', '-s', callee, '-key', 'caller',
         caller, '-timeout', '25s', '-timeout_error', *args,
-        remote='%s:%d' % (HOST, proxy.port))
+        remote='%s:%d' % (HOST, proxy.port), host=host)
 
 
 def carrier(sipps, scenario, port=None):

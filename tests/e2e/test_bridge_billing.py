@@ -1,0 +1,163 @@
+"""telecom-ari-bridge against the REAL call-control API, on PostgreSQL.
+
+The ARI simulator (tests/ari_sim) plays Asterisk, the bridge is the real
+one (``Bridge`` run in this process, as ``telecom-ari-bridge`` runs it),
+and ``telecom-callcontrol`` serves a database of ``callcontrol_fixture.py``.
+The customer is the fixture's postpaid account (SIP user ``pp-user``):
+UK numbers cost 0.60 EUR a minute in 1-second steps.
+
+Checks: a call authorized, answered and ended is stored and rated; the API
+killed (SIGKILL) in the middle of a burst of calls and restarted: once the
+bridge has replayed its journal every call the API allowed has exactly one
+CDR, and no live call is left.
+"""
+import asyncio
+import dataclasses
+import os
+import time
+from decimal import Decimal
+
+import pytest
+
+from tests.ari_sim import AriSimulator
+from trytond.modules.telecom_switch.bridge.ari import Bridge
+from trytond.modules.telecom_switch.tests.test_bridge import (
+    bridge_config, eventually, running)
+
+from .test_callcontrol import PG_URI, Platform, pg_available
+
+CALLEE = '442079460000'
+USER = ['user=pp-user']
+
+
+@pytest.fixture(scope='module')
+def platform(tmp_path_factory):
+    if not pg_available():
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f"PostgreSQL must answer at {PG_URI} under CI")
+        pytest.skip(f"PostgreSQL does not answer at {PG_URI}")
+    platform = Platform('postgresql', tmp_path_factory.mktemp('bridge-cc'))
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def config(sim, platform, spool):
+    return dataclasses.replace(
+        bridge_config(sim, platform, spool),
+        api_key=platform.keys['owner_key'],
+        authorize_timeout=2.0, api_timeout=2.0,
+        retry_initial=0.1, retry_max=0.5)
+
+
+def cdr_counts(platform):
+    "call id → number of CDRs stored for it"
+    return dict(platform.sql(
+        'SELECT call_id, COUNT(*) FROM telecom_cdr '
+        "WHERE switch = 'owner-proxy' GROUP BY call_id"))
+
+
+async def settle(sim, channel_id):
+    "Wait until the bridge routed the call (True) or hung it up (False)"
+    await sim.wait_for(lambda: sim.channel(channel_id).app_name == 'Dial'
+        or sim.channel(channel_id).destroyed, timeout=10)
+    return not sim.channel(channel_id).destroyed
+
+
+def test_call_answered_ended_stored_and_rated(platform, tmp_path):
+    async def scenario():
+        async with AriSimulator() as sim:
+            bridge = Bridge(config(sim, platform, tmp_path))
+            async with running(bridge):
+                await sim.wait_for_app('telecom')
+                cid = sim.originate_inbound('442071230000', CALLEE, USER)
+                assert await settle(sim, cid)
+                sim.answer(cid)
+                sim.advance(65)
+                sim.hangup(cid, cause=16)
+                await eventually(lambda: cid in bridge.finished
+                    and not bridge.journal.pending, 15)
+        return cid
+    cid = asyncio.run(asyncio.wait_for(scenario(), 60))
+
+    state = platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+cdr, = Cdr.search([('call_id', '=', {cid!r})])
+result = [cdr.state, cdr.duration, cdr.callee, cdr.account.code,
+    cdr.disposition, [str(c.amount) for c in cdr.charges]]
+""")
+    # 65 s at 0.60 a minute in 1-second steps = 0.65
+    *state, amounts = state
+    assert state == ['rated', 65, CALLEE, platform.keys['postpaid'],
+        'ANSWERED']
+    assert [Decimal(a) for a in amounts] == [Decimal('0.65')]
+    # The CDR came before the end (the bridge's order): rating released
+    # the call, the end found nothing to do.
+    assert platform.sql('SELECT call_id FROM telecom_live_call') == []
+
+
+def test_api_killed_during_a_burst_every_cdr_stored_once(platform, tmp_path):
+    calls = 60
+    allowed, refused = [], []
+    earlier = set(cdr_counts(platform))
+
+    async def one(sim):
+        cid = sim.originate_inbound('442071230000', CALLEE, USER)
+        if await settle(sim, cid):
+            allowed.append(cid)
+            sim.answer(cid)
+            await asyncio.sleep(0.05)
+            sim.hangup(cid, cause=16)
+        else:
+            refused.append(cid)
+
+    async def scenario():
+        async with AriSimulator() as sim:
+            bridge = Bridge(config(sim, platform, tmp_path))
+            async with running(bridge):
+                await sim.wait_for_app('telecom')
+                tasks = []
+                for number in range(calls):
+                    tasks.append(asyncio.ensure_future(one(sim)))
+                    await asyncio.sleep(0.02)
+                    if number == calls // 3:
+                        # A crash: no goodbye, requests cut mid-flight.
+                        await asyncio.to_thread(platform.stop_api, True)
+                await asyncio.gather(*tasks)
+                await eventually(lambda: all(
+                        c in bridge.finished for c in allowed + refused), 15)
+                # While the API is down the bridge journals every post.
+                assert bridge.journal.pending
+                await asyncio.to_thread(platform.start_api)
+                await eventually(lambda: not bridge.journal.pending, 60)
+                return bridge.journal.rejected_path
+    started = time.monotonic()
+    rejected_path = asyncio.run(asyncio.wait_for(scenario(), 150))
+
+    assert allowed and refused, (allowed, refused)
+    counts = {c: n for c, n in cdr_counts(platform).items()
+        if c not in earlier}
+    # Exactly once: every allowed call has one CDR, none has two.
+    assert {c: counts.get(c) for c in allowed} == {c: 1 for c in allowed}
+    assert max(counts.values()) == 1
+    # A call refused because the API was down holds nothing; its CDR is
+    # stored only if the API had admitted it before dying (then the
+    # reservation row carries its account), else rejected as unknown.
+    assert set(counts) <= set(allowed) | set(refused)
+    rated = platform.sql(
+        "SELECT COUNT(*) FROM telecom_cdr WHERE switch = 'owner-proxy' "
+        "AND state = 'rated' AND call_id = ANY(%s)", allowed)
+    assert rated == [(len(allowed),)]
+    assert platform.sql('SELECT call_id FROM telecom_live_call') == []
+    if os.path.exists(rejected_path):
+        with open(rejected_path) as rejected:
+            assert all('unknown account' in line for line in rejected)
+    assert time.monotonic() - started < 150
+    # The rated postpaid calls cost what their seconds cost.
+    amounts = platform.sql(
+        'SELECT c.duration, l.amount FROM telecom_cdr c '
+        'JOIN telecom_cdr_charge l ON l.cdr = c.id '
+        'WHERE l.current AND c.call_id = ANY(%s)', allowed)
+    assert all(Decimal(amount) == Decimal('0.01') * duration
+        for duration, amount in amounts), amounts

@@ -1,0 +1,213 @@
+"""Kamailio against the REAL call-control API, on PostgreSQL.
+
+Debian's kamailio with switch/kamailio/kamailio.cfg asks a real
+``telecom-callcontrol`` process serving a database of
+``callcontrol_fixture.py``; sipp plays the customers and the two carriers
+(Alpha, the cheaper and so tried first, answers 503; Beta answers). All on
+127.0.0.1 (customers send from 127.0.0.11-13: Kamailio sends no SIP user,
+the API finds the account by source address).
+
+Prices (Retail plan): UK numbers (44) 0.60 EUR a minute in 1-second steps,
+so a call of N billable seconds costs N x 0.01 EUR.
+
+Checks: failover then answer, the CDR stored and rated; a customer at its
+limit gets 403; a prepaid call is cut at its maximum duration and the
+balance falls by the rated cost; with the API down calls get 503 but an
+emergency number is routed; after every test no ``telecom_live_call`` row
+is left (CDRs are rated on ingest, which deletes them).
+"""
+import os
+import time
+from decimal import Decimal
+
+import pytest
+
+from .test_callcontrol import PG_URI, Platform, pg_available
+from .test_kamailio import (  # noqa: F401 (sipps, workdir: fixtures)
+    HOST, Proxy, carrier, customer, sipps, udp_port, workdir)
+
+POSTPAID, LIMITED, PREPAID = '127.0.0.11', '127.0.0.12', '127.0.0.13'
+CALLEE = '442079460000'
+PER_SECOND = Decimal('0.01')  # 0.60 a minute
+
+
+@pytest.fixture(scope='module')
+def ports():
+    return {name: udp_port() for name in ('alpha', 'beta', 'emergency')}
+
+
+@pytest.fixture(scope='module')
+def platform(tmp_path_factory, ports):
+    if not pg_available():
+        if os.environ.get('CI') == 'true':
+            pytest.fail(f"PostgreSQL must answer at {PG_URI} under CI")
+        pytest.skip(f"PostgreSQL does not answer at {PG_URI}")
+    platform = Platform('postgresql', tmp_path_factory.mktemp('kam-cc'),
+        gateways=['%s:%d' % (HOST, ports['alpha']),
+            '%s:%d' % (HOST, ports['beta'])])
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+@pytest.fixture(scope='module')
+def proxy(platform, workdir, ports):  # noqa: F811
+    proxy = Proxy(workdir, platform.url, ports['emergency'],
+        API_KEY='"%s"' % platform.keys['owner_key']).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def live_calls(platform):
+    return platform.sql(
+        'SELECT call_id, state FROM telecom_live_call ORDER BY id')
+
+
+@pytest.fixture(autouse=True)
+def nothing_left(platform):
+    "After every test: no slot, no reservation, no call awaiting its CDR"
+    yield
+    deadline = time.monotonic() + 10
+    while live_calls(platform) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert live_calls(platform) == []
+
+
+def carriers(sipps, ports):  # noqa: F811
+    "Alpha out of service (503), Beta answering: one call each"
+    return (carrier(sipps, 'uas_503.xml', port=ports['alpha']),
+        carrier(sipps, 'uas.xml', port=ports['beta']))
+
+
+def cdrs_of(platform, code, count=1, timeout=10):
+    "The account's CDRs (waiting for ``count``), as the database has them"
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = platform.sql(
+            'SELECT c.call_id FROM telecom_cdr c '
+            'JOIN telecom_account a ON a.id = c.account '
+            "WHERE a.code = %s AND c.state = 'rated'", code)
+        if len(rows) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+Account = pool.get('telecom.account')
+account, = Account.search([('code', '=', {code!r})])
+result = {{'balance': str(account.balance), 'cdrs': [{{
+        'call_id': c.call_id, 'state': c.state, 'duration': c.duration,
+        'callee': c.callee, 'carrier': c.carrier,
+        'disposition': c.disposition, 'hangup_cause': c.hangup_cause,
+        'switch': c.switch,
+        'charges': [str(x.amount) for x in c.charges]}}
+    for c in Cdr.search([('account', '=', account.id)],
+        order=[('id', 'ASC')])]}}
+""")
+
+
+def assert_rated(cdr, shortest, longest):
+    "Rated at 0.60 a minute in 1-second steps; return its charge"
+    assert cdr['state'] == 'rated', cdr
+    assert shortest <= cdr['duration'] <= longest, cdr
+    charge = PER_SECOND * cdr['duration']
+    assert [Decimal(a) for a in cdr['charges']] == [charge]
+    return charge
+
+
+def test_failover_answer_cdr_rated(
+        platform, proxy, sipps, ports):  # noqa: F811
+    down, up = carriers(sipps, ports)
+    uac = customer(sipps, proxy, 'uac.xml', CALLEE, '-d', '2000',
+        host=POSTPAID)
+    assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+    assert down.wait(10) == 0, down.errors()
+    assert up.wait(10) == 0, up.errors()
+
+    code = platform.keys['kam-post']
+    state = cdrs_of(platform, code)
+    cdr, = state['cdrs']
+    assert_rated(cdr, 1, 3)
+    assert cdr['switch'] == 'owner-proxy'
+    assert cdr['carrier'] == 'beta'
+    assert cdr['callee'] == CALLEE
+    assert (cdr['disposition'], cdr['hangup_cause']) == ('ANSWERED', 16)
+
+
+def test_customer_at_its_limit_gets_403(
+        platform, proxy, sipps, ports):  # noqa: F811
+    "kam-lim may hold one outbound call: a second one meanwhile is refused"
+    down, up = carriers(sipps, ports)
+    first = customer(sipps, proxy, 'uac.xml', CALLEE, '-d', '4000',
+        host=LIMITED).start()
+    deadline = time.monotonic() + 10
+    while ('answered',) not in [(s,) for _, s in live_calls(platform)]:
+        assert time.monotonic() < deadline, proxy.log_tail()
+        time.sleep(0.05)
+    second = customer(sipps, proxy, 'uac_reject.xml', CALLEE, host=LIMITED)
+    assert second.start().wait(20) == 0, second.errors() + proxy.log_tail()
+    assert second.finals() == [403]
+    assert first.wait(30) == 0, first.errors() + proxy.log_tail()
+    assert up.wait(10) == 0, up.errors()
+    down.wait(10)
+
+    cdr, = cdrs_of(platform, platform.keys['kam-lim'])['cdrs']
+    assert_rated(cdr, 3, 5)
+
+
+def test_prepaid_call_cut_and_balance_falls(
+        platform, proxy, sipps, ports):  # noqa: F811
+    "0.03 EUR buys 3 seconds: the proxy BYEs both sides at 3 s"
+    down, up = carriers(sipps, ports)
+    uac = customer(sipps, proxy, 'uac_cut.xml', CALLEE, host=PREPAID)
+    assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+    # the customer never hangs up: the proxy's BYE ends the call within
+    # the last second of the 3 (the dialog timer ticks every second)
+    assert 1.5 <= uac.elapsed <= 4.5, uac.elapsed
+    assert up.wait(10) == 0, up.errors()  # the carrier got its BYE too
+    down.wait(10)
+
+    state = cdrs_of(platform, platform.keys['kam-pre'])
+    cdr, = state['cdrs']
+    charge = assert_rated(cdr, 1, 3)
+    assert Decimal(state['balance']) == Decimal('0.03') - charge
+
+
+def test_api_down_fails_closed_emergency_routed(
+        platform, proxy, sipps, ports):  # noqa: F811
+    platform.stop_api()
+    try:
+        uac = customer(sipps, proxy, 'uac_reject.xml', CALLEE,
+            host=POSTPAID)
+        assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
+        assert uac.finals() == [503]
+
+        gateway = carrier(sipps, 'uas.xml', port=ports['emergency'])
+        uac = customer(sipps, proxy, 'uac.xml', '112', '-d', '500',
+            host=POSTPAID)
+        assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
+        assert gateway.wait(10) == 0, gateway.errors()
+    finally:
+        platform.start_api()
+    # Back up: calls are billed again.
+    down, up = carriers(sipps, ports)
+    uac = customer(sipps, proxy, 'uac.xml', CALLEE, '-d', '500',
+        host=POSTPAID)
+    assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+    assert up.wait(10) == 0
+    down.wait(10)
+
+
+def test_no_dialog_left_and_no_critical(proxy):
+    "Runs last: the proxy holds no live dialog once every call ended."
+    deadline = time.monotonic() + 5
+    while True:
+        stats = proxy.rpc('dlg.stats_active')
+        if stats and all(f'{key}: 0' in stats for key in (
+                    'starting', 'connecting', 'answering', 'ongoing')):
+            break
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.2)
+    assert 'CRITICAL' not in proxy.log_text()
