@@ -9,8 +9,14 @@ sipp's response-time of each call) of the second pass is the proxy alone;
 the difference is what billing adds. Prints failed calls, PDD percentiles
 and the API's books (every allowed call ended, one CDR per call).
 
+With ``--real-api`` the API is the real ``telecom-callcontrol`` on
+PostgreSQL (a database of tests/e2e/callcontrol_fixture.py, the customer
+found by its source address 127.0.0.11, CDRs stored and rated on ingest);
+the books printed are then the database's: CDRs stored and rated, live
+calls left.
+
 Usage: python bench/bench_kamailio.py [--quick] [--rate R] [--seconds N]
-       [--hold MS]
+       [--hold MS] [--real-api [--workers W] [--no-rate]]
 """
 import argparse
 import csv
@@ -60,12 +66,12 @@ def header(message, name):
     return values
 
 
-def probe(proxy_port, callee, seconds, interval, out):
+def probe(proxy_port, callee, seconds, interval, out, host=HOST):
     """Our own calls among sipp's, timed with perf_counter (sipp's response
     times come in 4 ms steps): INVITE -> 200 OK is the post-dial delay;
     each call is ACKed and hung up at once."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((HOST, 0))
+    sock.bind((host, 0))
     sock.settimeout(5)
     local = sock.getsockname()[1]
     target = (HOST, proxy_port)
@@ -76,13 +82,13 @@ def probe(proxy_port, callee, seconds, interval, out):
         call_id = 'probe-%d-%d@%s' % (os.getpid(), n, HOST)
         common = ('From: <sip:1001@%s:%d>;tag=p%d\r\nCall-ID: %s\r\n'
             'Max-Forwards: 70\r\nContent-Length: 0\r\n' % (
-                HOST, local, n, call_id))
+                host, local, n, call_id))
         invite = ('INVITE sip:%s@%s:%d SIP/2.0\r\n'
             'Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKp%di\r\n'
             'To: <sip:%s@%s:%d>\r\nCSeq: 1 INVITE\r\n'
             'Contact: <sip:1001@%s:%d>\r\n%s\r\n' % (
-                callee, HOST, proxy_port, HOST, local, n, callee, HOST,
-                proxy_port, HOST, local, common))
+                callee, HOST, proxy_port, host, local, n, callee, HOST,
+                proxy_port, host, local, common))
         start = time.perf_counter()
         sock.sendto(invite.encode(), target)
         answer = None
@@ -110,7 +116,7 @@ def probe(proxy_port, callee, seconds, interval, out):
             sock.sendto(('%s %s SIP/2.0\r\n'
                 'Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKp%d%s\r\n'
                 '%sTo: %s\r\nCSeq: %d %s\r\n%s\r\n' % (
-                    method, contact, HOST, local, n, branch, routes, to,
+                    method, contact, host, local, n, branch, routes, to,
                     cseq, method, common)).encode(), target)
         try:
             while True:
@@ -123,14 +129,14 @@ def probe(proxy_port, callee, seconds, interval, out):
     sock.close()
 
 
-def run_pass(workdir, proxy, callee, rate, seconds, hold):
+def run_pass(workdir, proxy, callee, rate, seconds, hold, host=HOST):
     total = rate * seconds
     tag = 'pass-%s' % callee
     directory = os.path.join(workdir, tag)
     os.makedirs(directory)
     uac = subprocess.Popen([SIPP, '%s:%d' % (HOST, proxy.port),
             '-sf', os.path.join(SCENARIOS, 'uac.xml'),
-            '-i', HOST, '-p', str(udp_port()), '-nostdin',
+            '-i', host, '-p', str(udp_port()), '-nostdin',
             '-s', callee, '-key', 'caller', '1001',
             '-r', str(rate), '-rp', '1000', '-m', str(total),
             '-d', str(hold), '-l', str(rate * (hold // 1000 + 5)),
@@ -142,7 +148,7 @@ def run_pass(workdir, proxy, callee, rate, seconds, hold):
         start_new_session=True)
     probes = {'pdd': [], 'failed': 0}
     prober = threading.Thread(target=probe, args=(
-            proxy.port, callee, seconds, 0.2, probes), daemon=True)
+            proxy.port, callee, seconds, 0.2, probes, host), daemon=True)
     time.sleep(0.5)
     prober.start()
     try:
@@ -194,20 +200,45 @@ def main():
     parser.add_argument('--seconds', type=int, default=60)
     parser.add_argument('--hold', type=int, default=1000,
         help='call duration, ms')
+    parser.add_argument('--real-api', action='store_true',
+        help='the real telecom-callcontrol on PostgreSQL (CDRs rated on '
+        'ingest) instead of the fake API')
+    parser.add_argument('--workers', type=int, default=2,
+        help='API processes with --real-api')
+    parser.add_argument('--no-rate', action='store_true',
+        help='with --real-api: CDRs stored, left to the rating cron')
     args = parser.parse_args()
     if args.quick:
         args.rate, args.seconds = 50, 5
     baseline_seconds = min(args.seconds, 20)
 
     workdir = tempfile.mkdtemp(prefix='bench-kamailio-')
-    api = FakeCallControl(HOST).start()
     carrier_port = udp_port()
     emergency_port = udp_port()
-    carrier_route = [{'carrier': 'BENCH', 'dialstring': '34911223344',
-            'gateway': 'sip:%s:%d' % (HOST, carrier_port)}]
-    api.policy = lambda body: allow(carrier_route, account='BENCH-1')
-    proxy = Proxy(workdir, api.url, emergency_port, CHILDREN='4',
-        ASYNC_WORKERS='8', LOG_LEVEL='1')
+    platform = api = None
+    if args.real_api:
+        # The real telecom-callcontrol on PostgreSQL: the customer is the
+        # fixture's kam-post, found by its address 127.0.0.11; both
+        # carriers' gateways are the bench carrier; every CDR is rated.
+        from pathlib import Path
+
+        from tests.e2e.test_callcontrol import Platform
+        host, callee = '127.0.0.11', '442079460000'
+        platform = Platform('postgresql', Path(workdir), gateways=[
+                '%s:%d' % (HOST, carrier_port)] * 2,
+            api_args=['--workers', str(args.workers), '--refresh', '2']
+            + (['--no-rate-on-ingest'] if args.no_rate else []))
+        url, key = platform.url, platform.keys['owner_key']
+    else:
+        host, callee = HOST, '34911223344'
+        api = FakeCallControl(HOST).start()
+        carrier_route = [{'carrier': 'BENCH', 'dialstring': '34911223344',
+                'gateway': 'sip:%s:%d' % (HOST, carrier_port)}]
+        api.policy = lambda body: allow(carrier_route, account='BENCH-1')
+        url, key = api.url, None
+    overrides = {'API_KEY': '"%s"' % key} if key else {}
+    proxy = Proxy(workdir, url, emergency_port, CHILDREN='4',
+        ASYNC_WORKERS='8', LOG_LEVEL='1', **overrides)
     carriers = []
     ok = False
     try:
@@ -219,20 +250,30 @@ def main():
                 cwd=workdir, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True))
         time.sleep(0.5)
-        print('kamailio %s, %d calls/s, %d s, calls held %d ms; workdir %s'
-            % (subprocess.run(['kamailio', '-v'], capture_output=True,
-                    text=True).stdout.split()[2],
-                args.rate, args.seconds, args.hold, workdir))
-        billed = run_pass(workdir, proxy, '34911223344', args.rate,
-            args.seconds, args.hold)
+        print('kamailio %s, %d calls/s, %d s, calls held %d ms, %s API; '
+            'workdir %s' % (subprocess.run(['kamailio', '-v'],
+                    capture_output=True, text=True).stdout.split()[2],
+                args.rate, args.seconds, args.hold,
+                'REAL (PostgreSQL, %d workers)' % args.workers
+                if platform else 'fake', workdir))
+        billed = run_pass(workdir, proxy, callee, args.rate,
+            args.seconds, args.hold, host)
         report('with billing API', billed)
-        api.wait(lambda a: len(a.cdrs) >= billed['successful'], timeout=30)
-        authorized = len(api.authorized)
-        print('API books: %d authorized, %d answered, %d ended, %d CDRs, '
-            '%d open slots' % (authorized, len(api.answered),
-                len(api.ended), len(api.cdrs), len(api.open_slots())))
+        if platform:
+            books = real_books(platform, billed['successful'])
+            print('API books: %d CDRs stored, %d rated, %d live calls left '
+                '(%d holding a slot)' % books)
+            open_slots = books[3]
+        else:
+            api.wait(lambda a: len(a.cdrs) >= billed['successful'],
+                timeout=30)
+            print('API books: %d authorized, %d answered, %d ended, '
+                '%d CDRs, %d open slots' % (len(api.authorized),
+                    len(api.answered), len(api.ended), len(api.cdrs),
+                    len(api.open_slots())))
+            open_slots = len(api.open_slots())
         baseline = run_pass(workdir, proxy, '112', args.rate,
-            baseline_seconds, args.hold)
+            baseline_seconds, args.hold, host)
         report('proxy alone (112)', baseline)
         added_p50 = statistics.median(billed['pdd']) - statistics.median(
             baseline['pdd'])
@@ -243,7 +284,7 @@ def main():
         ok = (billed['failed'] == 0 and baseline['failed'] == 0
             and billed['probe_failed'] == 0
             and billed['successful'] == billed['total']
-            and not api.open_slots())
+            and not open_slots)
         print('RESULT', 'ok' if ok else 'FAILED CALLS OR OPEN SLOTS '
             '(logs kept in %s)' % workdir)
     finally:
@@ -251,9 +292,28 @@ def main():
             process.kill()
             process.wait(timeout=5)
         proxy.stop()
-        api.close()
+        if api:
+            api.close()
+        if platform:
+            platform.stop()
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def real_books(platform, expected, timeout=60):
+    "(CDRs, rated, live calls, live calls not ended) once CDRs are in"
+    deadline = time.monotonic() + timeout
+    while True:
+        (cdrs, rated), = platform.sql(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'rated') "
+            "FROM telecom_cdr WHERE callee != '112'")
+        if cdrs >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    (live, holding), = platform.sql(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE state != 'ended') "
+        "FROM telecom_live_call")
+    return cdrs, rated, live, holding
 
 
 if __name__ == '__main__':
