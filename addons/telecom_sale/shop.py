@@ -1,0 +1,140 @@
+"""The shop: what the web portal calls to list and sell products.
+
+``Shop.products(account)`` lists what the account's tenant sells it;
+``Shop.order(account, [(product, quantity)])`` makes, quotes, confirms and
+processes a Tryton sale and returns it. Both scope themselves to the
+account's tenant whoever calls them (the portal may run as root), and
+refuse, having written nothing, a bad order.
+"""
+from trytond.i18n import gettext
+from trytond.model import Model
+from trytond.modules.telecom_base.balance import to_decimal
+from trytond.pool import Pool
+from trytond.transaction import Transaction, without_check_access
+
+from .exceptions import OrderError
+from .subscription import check_sellable
+
+
+class Shop(Model):
+    "Telecom Shop"
+    __name__ = 'telecom.shop'
+
+    @classmethod
+    def _check_account(cls, account):
+        pool = Pool()
+        User = pool.get('res.user')
+        transaction = Transaction()
+        if (transaction.user and transaction.check_access
+                and account.company.id not in User.get_companies()):
+            raise OrderError(gettext(
+                    'telecom_sale.msg_order_company',
+                    account=account.rec_name))
+        if account.state != 'active':
+            raise OrderError(gettext(
+                    'telecom_sale.msg_order_account_state',
+                    account=account.rec_name))
+
+    @classmethod
+    def products(cls, account):
+        """The products ``account``'s tenant sells it: salable telecom
+        products of that tenant (recurring ones only to postpaid
+        accounts), by name."""
+        pool = Pool()
+        Product = pool.get('product.product')
+        cls._check_account(account)
+        domain = [
+            ('template.tenant', '=', account.company.id),
+            ('template.telecom_kind', '!=', None),
+            ('template.salable', '=', True),
+            ]
+        if account.billing_mode != 'postpaid':
+            domain.append(('template.telecom_recurrence', '=', 'once'))
+        return Product.search(domain, order=[('rec_name', 'ASC')])
+
+    @classmethod
+    def order(cls, account, items):
+        """Sell ``items`` — (product, quantity) — to ``account`` and return
+        the processed sale.
+
+        A postpaid account's one-off products are invoiced by the sale
+        (a draft invoice, posted by the tenant's usual review); its
+        recurring products become subscriptions billed by the runs. A
+        prepaid account pays at once from its balance — refused when the
+        balance is short — and its minute packs are credited at once."""
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        SaleLine = pool.get('sale.line')
+        cls._check_account(account)
+        if not items:
+            raise OrderError(gettext(
+                    'telecom_sale.msg_order_empty', account=account.rec_name))
+        for product, quantity in items:
+            if quantity is None or quantity <= 0 or quantity != int(quantity):
+                raise OrderError(gettext(
+                        'telecom_sale.msg_quantity_positive',
+                        product=product.rec_name, account=account.rec_name,
+                        quantity=quantity))
+            check_sellable(account, product, quantity)
+        party = account.party
+        with Transaction().set_context(company=account.company.id):
+            sale = Sale(company=account.company, party=party,
+                telecom_account=account)
+            sale.on_change_party()
+            sale.currency = account.currency
+            if not sale.invoice_address:
+                raise OrderError(gettext(
+                        'telecom_sale.msg_order_no_address',
+                        account=account.rec_name, party=party.rec_name))
+            prepaid = account.billing_mode == 'prepaid'
+            if prepaid:
+                # Paid from the balance: the movement is the receipt.
+                sale.invoice_method = 'manual'
+            lines = []
+            for product, quantity in items:
+                line = SaleLine(sale=sale, type='line', product=product,
+                    quantity=quantity)
+                line.on_change_product()
+                lines.append(line)
+            sale.lines = lines
+            sale.save()
+            Sale.quote([sale])
+            Sale.confirm([sale])
+            # Processed now, not by the queue: the portal shows the
+            # invoice and the subscriptions of the order at once.
+            Sale.process([sale])
+            if prepaid:
+                cls._pay_from_balance(account, sale)
+        return Sale(sale.id)
+
+    @classmethod
+    def _pay_from_balance(cls, account, sale):
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        Credit = pool.get('telecom.minute_pack.credit')
+        # The row lock orders two orders of one account: the second reads
+        # the balance the first left.
+        Account.lock([account])
+        table = Account.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.balance,
+                where=table.id == account.id))
+        balance = to_decimal(cursor.fetchone()[0])
+        total = sale.total_amount
+        if balance < total:
+            raise OrderError(gettext(
+                    'telecom_sale.msg_order_balance',
+                    account=account.rec_name, balance=balance,
+                    total=total, currency=account.currency.code))
+        BalanceLine.add_movements([{
+                    'account': account.id, 'amount': -total,
+                    'kind': 'purchase', 'origin': str(sale),
+                    'description': sale.rec_name,
+                    }])
+        packs = [(account, l.product.template,
+                l.product.template.pack_minutes * 60 * int(l.quantity), l)
+            for l in sale.lines
+            if l.product and l.product.template.telecom_kind == 'minute_pack']
+        with without_check_access():
+            Credit.credit(packs)
