@@ -23,7 +23,7 @@ from sql import Null
 from trytond.config import config
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
-from trytond.modules.telecom_base.balance import to_decimal
+from trytond.modules.telecom_base.balance import KINDS, to_decimal
 from trytond.modules.telecom_rating.cdr import forget_cached, in_ids
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
@@ -195,7 +195,7 @@ class BalanceLine(metaclass=PoolMeta):
             company=company, journal=config['prepaid_journal'],
             period=Period.find(company, date=date), date=date,
             description=gettext('telecom_payment.msg_move_description',
-                kind=lines[0].kind_string, account=account.rec_name),
+                kind=dict(KINDS)[kind].lower(), account=account.rec_name),
             lines=move_lines)
 
 
