@@ -16,7 +16,7 @@ from trytond.tools import escape_wildcard
 from trytond.transaction import Transaction, without_check_access
 
 COLOUR = re.compile(r'^#[0-9a-fA-F]{6}$')
-STANDARD_TEMPLATE = Path(__file__).parent / 'template' / 'invoice.html'
+STANDARD_TEMPLATE = Path(__file__).parent / 'templates' / 'invoice.html'
 
 
 def default_company():

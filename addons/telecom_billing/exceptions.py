@@ -8,3 +8,7 @@ class ChargeError(ValidationError):
 
 class BillingError(UserError):
     "A billing run cannot be made as asked; nothing was changed."
+
+
+class DocumentError(UserError):
+    "An invoice cannot be approved or sent as asked; nothing was changed."

@@ -1,7 +1,4 @@
 # The web portal of the telecom suite for customers and resellers:
 # self-service, branding, sign-up and shop; see README.md here.
-from trytond.pool import Pool
-
-
-def register():
-    Pool.register(module='telecom_portal', type_='model')
+# Its classes are registered in tryton.cfg; the web application itself is
+# in web/ and runs as the ``telecom-portal`` process.

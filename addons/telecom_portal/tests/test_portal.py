@@ -1,0 +1,562 @@
+"""The portal through HTTP, with werkzeug's test client (no browser).
+
+One database for the class (setUpDatabase): the suite's tenancy
+(telecom_base's create_tenancy: owner → Reseller One → Sub Reseller Two,
+and Reseller Three), Reseller One's marked-up plan on its customer, portal
+log-ins for a customer and a reseller on each side of the wall, and 120
+rated calls."""
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+from http import HTTPStatus
+
+from werkzeug.test import Client
+
+from trytond.modules.telecom_base.tests.tools import create_tenancy
+from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME, RouteTestCase
+from trytond.transaction import Transaction
+
+from ..web.app import KINDS, Portal
+
+BASE = 'https://portal.test'
+PASSWORD = 'Portal-Passw0rd-2026'
+CALLS = 120
+# The first call, then one every 3 hours, newest last.
+FIRST_CALL = dt.datetime(2026, 1, 1, 8, 0)
+
+
+def csrf_of(response):
+    found = re.search(
+        r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
+    return found.group(1) if found else None
+
+
+class PortalTestCase(RouteTestCase):
+    "Test the portal over HTTP"
+    module = 'telecom_portal'
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        WebUser = pool.get('web.user')
+        Party = pool.get('party.party')
+        SipAddress = pool.get('telecom.sip_address')
+        Cdr = pool.get('telecom.cdr')
+        Plan = pool.get('telecom.rate.plan')
+        t = create_tenancy()
+        create_rating(t)
+        t.r3_plan, = Plan.create([{
+                    'name': "R3 retail", 'company': t.r3.id,
+                    'currency': t.currency.id, 'decimals': 4,
+                    'parent': t.owner_plan.id}])
+        # Output is escaped: the customer chose a hostile name.
+        Party.write([t.r1_customer.party], {
+                'name': '<script>alert("x")</script> Ann Ltd'})
+        WebUser.create([
+                {'email': 'ann@example.com', 'password': PASSWORD,
+                    'telecom_account': t.r1_customer.id},
+                {'email': 'bob@example.com', 'password': PASSWORD,
+                    'telecom_account': t.r3_customer.id},
+                {'email': 'carol@example.com', 'password': PASSWORD,
+                    'reseller': t.r1.id},
+                {'email': 'dave@example.com', 'password': PASSWORD,
+                    'reseller': t.r3.id},
+                {'email': 'erin@example.com', 'password': PASSWORD,
+                    'telecom_account': t.r2_customer.id},
+                ])
+        ann_sip, owner_sip = SipAddress.create([
+                {'account': t.r1_customer.id, 'address': 'desk@ann.example'},
+                {'account': t.owner_customer.id,
+                    'address': 'desk@owner.example'},
+                ])
+        # 60 s to a UK landline every 3 hours. The owner sells at 0.0200 a
+        # minute; Reseller One's plan adds 10 % on destinations without a
+        # markup of their own: Ann pays 0.0220 a call.
+        Cdr.ingest([cdr(t.r1_customer, f'ann-{i}', '442071234567',
+                    FIRST_CALL + dt.timedelta(hours=3 * i), 60,
+                    answer=FIRST_CALL + dt.timedelta(hours=3 * i))
+                for i in range(CALLS)]
+            + [cdr(t.r3_customer, 'bob-1', '442079999999',
+                FIRST_CALL, 60, answer=FIRST_CALL)])
+        Cdr.rate_unrated()
+        cls.ids = {
+            'r1_customer': t.r1_customer.id, 'r2_customer': t.r2_customer.id,
+            'r3_customer': t.r3_customer.id,
+            'owner_customer': t.owner_customer.id,
+            'r1_account': t.r1_account.id,
+            'owner_plan': t.owner_plan.id, 'r1_plan': t.r1_plan.id,
+            'r2_plan': t.r2_plan.id, 'r3_plan': t.r3_plan.id,
+            'ann_sip': ann_sip.id, 'owner_sip': owner_sip.id,
+            'uk_mobile': t.uk_mobile.id,
+            }
+
+    def setUp(self):
+        super().setUp()
+        self.portal = Portal(DB_NAME, secure_cookies=True)
+
+    def client(self):
+        return Client(self.portal)
+
+    def get(self, client, path, **kwargs):
+        return client.get(path, base_url=BASE, **kwargs)
+
+    def post(self, client, path, data=None, token=True, **kwargs):
+        data = dict(data or {})
+        if token is True:
+            data['csrf_token'] = self.token(client)
+        elif token:
+            data['csrf_token'] = token
+        return client.post(path, base_url=BASE, data=data, **kwargs)
+
+    def token(self, client):
+        "The CSRF token of the client's session, read from a form"
+        response = self.get(client, '/')
+        if response.status_code == HTTPStatus.SEE_OTHER and (
+                not response.headers['Location'].startswith('/login')):
+            page = ('/profile' if response.headers['Location'] == '/account'
+                else '/reseller/profile')
+        else:
+            page = '/login'
+        return csrf_of(self.get(client, page))
+
+    def sign_in(self, email):
+        client = self.client()
+        response = self.post(client, '/login', {
+                'email': email, 'password': PASSWORD})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        return client
+
+    def db(self):
+        return Transaction().start(DB_NAME, 0)
+
+    # --- log-in, sessions, cookies ---------------------------------------
+
+    def test_sign_in_sets_a_secure_session_cookie(self):
+        "Signing in sets a Secure, HttpOnly, SameSite=Lax session cookie"
+        client = self.client()
+        response = self.post(client, '/login', {
+                'email': 'ANN@example.com', 'password': PASSWORD,
+                'next': '/calls'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(response.headers['Location'], '/calls')
+        cookie, = [c for c in response.headers.getlist('Set-Cookie')
+            if c.startswith('portal_session=')]
+        self.assertIn('Secure', cookie)
+        self.assertIn('HttpOnly', cookie)
+        self.assertIn('SameSite=Lax', cookie)
+
+        self.post(client, '/logout')
+        response = self.get(client, '/account')
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertTrue(response.headers['Location'].startswith('/login'))
+
+    def test_sign_in_refuses_open_redirect(self):
+        "After log-in, 'next' may only be a path of the portal"
+        client = self.client()
+        response = self.post(client, '/login', {
+                'email': 'ann@example.com', 'password': PASSWORD,
+                'next': '//evil.example/x'})
+        self.assertEqual(response.headers['Location'], '/')
+
+    def test_wrong_password_error_next_to_field(self):
+        "A wrong password is shown next to the field, for any e-mail alike"
+        client = self.client()
+        for email in ['ann@example.com', 'nobody@example.com']:
+            response = self.post(client, '/login', {
+                    'email': email, 'password': 'wrong'})
+            self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+            body = response.get_data(as_text=True)
+            self.assertIn('id="e-password"', body)
+            self.assertIn('do not match an account', body)
+            self.assertIn('aria-invalid="true"', body)
+
+    def test_sign_in_rate_limited(self):
+        "After 5 failures, the right password is refused too (429)"
+        client = self.client()
+        for _ in range(5):
+            response = self.post(client, '/login', {
+                    'email': 'erin@example.com', 'password': 'guess'})
+            self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        response = self.post(client, '/login', {
+                'email': 'erin@example.com', 'password': PASSWORD})
+        self.assertEqual(
+            response.status_code, HTTPStatus.TOO_MANY_REQUESTS)
+        self.assertIn('Too many failed log-ins',
+            response.get_data(as_text=True))
+        # Counted in the database: a new client (process) is refused too.
+        response = self.post(self.client(), '/login', {
+                'email': 'erin@example.com', 'password': PASSWORD})
+        self.assertEqual(
+            response.status_code, HTTPStatus.TOO_MANY_REQUESTS)
+        with self.db():
+            Attempt = Pool().get('web.user.authenticate.attempt')
+            Attempt.remove('erin@example.com')
+            Transaction().commit()
+
+    # --- the security wall -----------------------------------------------
+
+    def rules(self):
+        for rule in self.portal.url_map.iter_rules():
+            kind, _ = self.portal.views[rule.endpoint]
+            for method in sorted(rule.methods - {'HEAD', 'OPTIONS'}):
+                yield rule, kind, method
+
+    def url(self, rule, ids):
+        values = {}
+        for name in rule.arguments:
+            values[name] = ids.get(name, 'portal.css')
+        return rule.build(values, append_unknown=False)[1]
+
+    def test_every_route_names_its_principal(self):
+        "Every route declares who may open it; the public ones are few"
+        public = set()
+        for rule, kind, _ in self.rules():
+            self.assertIn(kind, KINDS, rule.rule)
+            if kind == 'public':
+                public.add(rule.rule)
+        self.assertEqual(public, {
+                '/login', '/static/<path:filename>', '/brand/logo'})
+
+    def test_anonymous_reaches_only_public_pages(self):
+        "Anonymous: every private GET redirects to log-in, every POST is 403"
+        ids = {'account_id': self.ids['r1_customer'],
+            'address_id': self.ids['ann_sip'], 'plan_id': self.ids['r1_plan'],
+            'invoice_id': 1}
+        client = self.client()
+        for rule, kind, method in self.rules():
+            url = self.url(rule, ids)
+            with self.subTest(url=url, method=method):
+                if method == 'GET':
+                    response = self.get(client, url)
+                else:
+                    response = self.post(client, url)
+                if kind == 'public':
+                    self.assertNotIn(response.status_code, {
+                            HTTPStatus.SEE_OTHER, HTTPStatus.FORBIDDEN})
+                elif method == 'GET':
+                    self.assertEqual(
+                        response.status_code, HTTPStatus.SEE_OTHER)
+                    self.assertTrue(response.headers['Location'].startswith(
+                            '/login?next='))
+                else:
+                    self.assertEqual(
+                        response.status_code, HTTPStatus.FORBIDDEN)
+
+    def assert_walled(self, client, foreign_ids, allowed_kind):
+        """Every route with an id, given ids of other tenants, answers 404
+        (or 403 for pages of the other kind of principal) — GET and POST
+        with a valid CSRF token (a form replayed with another's ids)."""
+        checked = 0
+        token = self.token(client)
+        for rule, kind, method in self.rules():
+            if not rule.arguments or kind == 'public':
+                continue
+            for name, values in foreign_ids.items():
+                if name not in rule.arguments:
+                    continue
+                for value in values:
+                    url = self.url(rule, {name: value})
+                    with self.subTest(url=url, method=method):
+                        if method == 'GET':
+                            response = self.get(client, url)
+                        else:
+                            response = self.post(client, url, {
+                                    'credit_limit': '1', 'percent': '99',
+                                    'plan': '', 'group': ''}, token=token)
+                        expected = HTTPStatus.NOT_FOUND if kind in {
+                            allowed_kind, 'signed-in'} else (
+                            HTTPStatus.FORBIDDEN)
+                        self.assertEqual(response.status_code, expected)
+                        checked += 1
+        return checked
+
+    def test_customer_cannot_reach_other_tenants(self):
+        "A customer reaches nothing of another account, by any route"
+        client = self.sign_in('ann@example.com')
+        checked = self.assert_walled(client, {
+                'account_id': [self.ids['r3_customer'],
+                    self.ids['owner_customer'], self.ids['r1_customer']],
+                'address_id': [self.ids['owner_sip'], 10 ** 6],
+                'plan_id': [self.ids['r1_plan'], self.ids['owner_plan']],
+                'invoice_id': [1, 10 ** 6],
+                }, 'customer')
+        self.assertGreater(checked, 20)
+        with self.db():
+            SipAddress = Pool().get('telecom.sip_address')
+            Account = Pool().get('telecom.account')
+            self.assertEqual(
+                SipAddress(self.ids['owner_sip']).address,
+                'desk@owner.example')
+            self.assertEqual(
+                Account(self.ids['r3_customer']).state, 'active')
+
+    def test_reseller_cannot_reach_other_tenants(self):
+        """A reseller reaches neither another reseller's customers, nor its
+        parent's plans and customers, nor its sub-reseller's customers"""
+        client = self.sign_in('carol@example.com')
+        self.assert_walled(client, {
+                'account_id': [self.ids['r3_customer'],
+                    self.ids['owner_customer'], self.ids['r2_customer'],
+                    self.ids['r1_account']],
+                'plan_id': [self.ids['owner_plan'], self.ids['r2_plan'],
+                    self.ids['r3_plan']],
+                'address_id': [self.ids['ann_sip']],
+                'invoice_id': [1],
+                }, 'reseller')
+        with self.db():
+            pool = Pool()
+            Account = pool.get('telecom.account')
+            Plan = pool.get('telecom.rate.plan')
+            self.assertEqual(
+                Account(self.ids['r3_customer']).state, 'active')
+            self.assertEqual(
+                Account(self.ids['r3_customer']).credit_limit, None)
+            self.assertEqual(len(Plan(self.ids['owner_plan']).markups), 0)
+
+    def test_reseller_sees_nothing_of_its_parent(self):
+        "Reseller One's pages never name the owner nor its prices (F2)"
+        client = self.sign_in('carol@example.com')
+        pages = ['/reseller/customers', '/reseller/plans',
+            f'/reseller/plans/{self.ids["r1_plan"]}',
+            f'/reseller/plans/{self.ids["r1_plan"]}/rates.csv',
+            f'/reseller/customers/{self.ids["r1_customer"]}/calls',
+            '/reseller/invoices', '/reseller/profile']
+        for page in pages:
+            with self.subTest(page=page):
+                response = self.get(client, page)
+                self.assertEqual(response.status_code, HTTPStatus.OK)
+                body = response.get_data(as_text=True)
+                for secret in ['Owner Telecom', 'Owner wholesale',
+                        'Owner Customer', 'R3 Customer', 'R2 Customer',
+                        '0.0200']:
+                    self.assertNotIn(secret, body)
+
+    def test_customer_pages_of_reseller_are_forbidden(self):
+        "A customer opening a reseller page gets 403, and the reverse"
+        ann = self.sign_in('ann@example.com')
+        self.assertEqual(self.get(ann, '/reseller/customers').status_code,
+            HTTPStatus.FORBIDDEN)
+        carol = self.sign_in('carol@example.com')
+        self.assertEqual(self.get(carol, '/calls').status_code,
+            HTTPStatus.FORBIDDEN)
+
+    def test_csrf_required(self):
+        "A form without the session's CSRF token is refused, changes nothing"
+        ann = self.sign_in('ann@example.com')
+        bob = self.sign_in('bob@example.com')
+        for token in [False, 'forged', self.token(bob)]:
+            with self.subTest(token=token):
+                response = self.post(ann, '/sip-addresses',
+                    {'address': 'csrf@ann.example'}, token=token)
+                self.assertEqual(response.status_code, HTTPStatus.FORBIDDEN)
+        with self.db():
+            SipAddress = Pool().get('telecom.sip_address')
+            self.assertEqual(SipAddress.search(
+                    [('address', '=', 'csrf@ann.example')]), [])
+
+    def test_output_escaped(self):
+        "A party name with <script> renders escaped"
+        client = self.sign_in('ann@example.com')
+        body = self.get(client, '/account').get_data(as_text=True)
+        self.assertIn(
+            '&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; Ann Ltd', body)
+        self.assertNotIn('<script>', body)
+        carol = self.sign_in('carol@example.com')
+        body = self.get(carol, '/reseller/customers').get_data(as_text=True)
+        self.assertIn('&lt;script&gt;', body)
+        self.assertNotIn('<script>', body)
+
+    # --- customer pages --------------------------------------------------
+
+    def test_flavours(self):
+        "Each account kind gets its own home page (F3)"
+        for email, heading in [
+                ('ann@example.com', 'PBX'),
+                ('bob@example.com', 'wholesale trunk'),
+                ('erin@example.com', 'Your phone lines')]:
+            with self.subTest(email=email):
+                client = self.sign_in(email)
+                response = self.get(client, '/account')
+                self.assertEqual(response.status_code, HTTPStatus.OK)
+                body = response.get_data(as_text=True)
+                self.assertIn(heading, body)
+                self.assertIn('<svg class="chart"', body)
+
+    def test_call_history_keyset_pages(self):
+        """120 calls in pages of 50, newest first, each call once; the
+        price is the customer's (0.0220), never its reseller's cost"""
+        client = self.sign_in('ann@example.com')
+        seen, url = [], '/calls'
+        while url:
+            response = self.get(client, url)
+            self.assertEqual(response.status_code, HTTPStatus.OK)
+            body = response.get_data(as_text=True)
+            starts = re.findall(r'<td>(2026-\d\d-\d\d \d\d:\d\d:\d\d)</td>',
+                body)
+            seen.append(starts)
+            self.assertNotIn('0.0200', body)
+            found = re.search(r'href="\?([^"]*after=[^"]+)" rel="next"', body)
+            url = '/calls?' + found.group(1).replace('&amp;', '&') \
+                if found else None
+        self.assertEqual([len(p) for p in seen], [50, 50, 20])
+        flat = [s for p in seen for s in p]
+        self.assertEqual(flat, sorted(flat, reverse=True))
+        self.assertEqual(len(set(flat)), CALLS)
+        self.assertEqual(flat[0], (FIRST_CALL + dt.timedelta(
+                    hours=3 * (CALLS - 1))).strftime('%Y-%m-%d %H:%M:%S'))
+
+    def test_call_history_filters_and_csv(self):
+        "Date range and number filters; the CSV holds the same calls"
+        client = self.sign_in('ann@example.com')
+        # 2026-01-01 08:00 + 3 h steps: 08, 11, 14, 17, 20, 23 → 6 calls a
+        # day on Jan 1, 8 a day after.
+        response = self.get(client, '/calls?start=2026-01-02&end=2026-01-03')
+        body = response.get_data(as_text=True)
+        self.assertEqual(len(re.findall(r'<td>2026-01-0[23] ', body)), 16)
+        response = self.get(
+            client, '/calls.csv?start=2026-01-01&end=2026-01-01&number=2071')
+        self.assertEqual(response.mimetype, 'text/csv')
+        rows = list(csv.DictReader(io.StringIO(
+                    response.get_data(as_text=True))))
+        self.assertEqual(len(rows), 6)
+        self.assertEqual({r['amount'] for r in rows}, {'0.0220'})
+        self.assertEqual(
+            sum(Decimal(r['amount']) for r in rows), Decimal('0.1320'))
+        response = self.get(client, '/calls.csv?number=999')
+        self.assertEqual(len(response.get_data(as_text=True).splitlines()), 1)
+
+    def test_call_history_bad_filter(self):
+        "A bad date is named next to its field; nothing is listed"
+        client = self.sign_in('ann@example.com')
+        response = self.get(client, '/calls?start=31/12/2026&number=abc')
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        body = response.get_data(as_text=True)
+        self.assertIn('id="e-start"', body)
+        self.assertIn('YYYY-MM-DD', body)
+        self.assertIn('id="e-number"', body)
+        response = self.get(client, '/calls?after=garbage')
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+
+    def test_sip_addresses(self):
+        "Add (normalised), refuse bad or taken ones next to the field, remove"
+        client = self.sign_in('ann@example.com')
+        response = self.post(client, '/sip-addresses',
+            {'address': ' Sales@Ann.Example '})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        body = self.get(client, '/sip-addresses').get_data(as_text=True)
+        self.assertIn('sales@ann.example', body)
+        for address, message in [
+                ('no-at-sign', 'not of the form user@domain'),
+                ('desk@owner.example', 'already used on the platform')]:
+            with self.subTest(address=address):
+                response = self.post(client, '/sip-addresses',
+                    {'address': address})
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                body = response.get_data(as_text=True)
+                self.assertIn('id="e-address"', body)
+                self.assertIn(message, body)
+                self.assertNotIn('Owner Customer', body)
+        with self.db():
+            SipAddress = Pool().get('telecom.sip_address')
+            added, = SipAddress.search([('address', '=', 'sales@ann.example')])
+            added_id = added.id
+        response = self.post(client, f'/sip-addresses/{added_id}/remove')
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        with self.db():
+            SipAddress = Pool().get('telecom.sip_address')
+            self.assertEqual(SipAddress.search(
+                    [('address', '=', 'sales@ann.example')]), [])
+
+    def test_change_password(self):
+        "The current password is asked; errors are shown next to the field"
+        client = self.sign_in('bob@example.com')
+        response = self.post(client, '/profile/password', {
+                'current': 'wrong', 'new': 'x', 'repeat': 'x'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('id="e-current"', response.get_data(as_text=True))
+        new = 'Another-Passw0rd-2026'
+        response = self.post(client, '/profile/password', {
+                'current': PASSWORD, 'new': new, 'repeat': new})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        other = self.client()
+        response = self.post(other, '/login', {
+                'email': 'bob@example.com', 'password': new})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.post(client, '/profile/password', {
+                'current': new, 'new': PASSWORD, 'repeat': PASSWORD})
+
+    # --- reseller pages --------------------------------------------------
+
+    def test_reseller_manages_customers(self):
+        "Create a customer on its plan, set a limit, suspend, reactivate"
+        client = self.sign_in('dave@example.com')
+        response = self.post(client, '/reseller/customers/new', {
+                'name': 'New Trunk Co', 'email': 'noc@trunk.example',
+                'flavour': 'wholesale', 'billing_mode': 'postpaid',
+                'credit_limit': '250', 'plan': str(self.ids['r3_plan'])})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        account_id = int(response.headers['Location'].split('/')[-1]
+            .split('?')[0])
+        self.post(client, f'/reseller/customers/{account_id}/suspend')
+        with self.db():
+            account = Pool().get('telecom.account')(account_id)
+            self.assertEqual(account.company.party.name, 'Reseller Three')
+            self.assertEqual(account.credit_limit, Decimal(250))
+            self.assertEqual(
+                [p.id for p in account.rate_plans], [self.ids['r3_plan']])
+            self.assertEqual(account.state, 'suspended')
+        self.post(client, f'/reseller/customers/{account_id}/activate')
+        with self.db():
+            account = Pool().get('telecom.account')(account_id)
+            self.assertEqual(account.state, 'active')
+
+    def test_reseller_form_errors(self):
+        "Bad values and a plan of another tenant: errors by field, no change"
+        client = self.sign_in('dave@example.com')
+        response = self.post(client, '/reseller/customers/new', {
+                'name': '', 'flavour': 'pbx', 'billing_mode': 'prepaid',
+                'credit_limit': '-5', 'plan': str(self.ids['owner_plan'])})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        body = response.get_data(as_text=True)
+        for name in ['name', 'credit_limit', 'plan']:
+            self.assertIn(f'id="e-{name}"', body)
+        with self.db():
+            Account = Pool().get('telecom.account')
+            self.assertEqual(Account.search([('credit_limit', '<', 0)]), [])
+
+    def test_reseller_markup(self):
+        "A markup per destination group is saved on the reseller's plan"
+        client = self.sign_in('dave@example.com')
+        plan_id = self.ids['r3_plan']
+        response = self.post(client, f'/reseller/plans/{plan_id}', {
+                'group': str(self.ids['uk_mobile']), 'percent': '15',
+                'per_minute': '0.005'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        response = self.post(client, f'/reseller/plans/{plan_id}', {
+                'group': str(self.ids['uk_mobile']), 'percent': 'lots'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('id="e-percent"', response.get_data(as_text=True))
+        with self.db():
+            Plan = Pool().get('telecom.rate.plan')
+            markup, = Plan(plan_id).markups
+            self.assertEqual(markup.group.id, self.ids['uk_mobile'])
+            self.assertEqual(markup.percent, Decimal(15))
+            self.assertEqual(markup.per_minute, Decimal('0.005'))
+
+    def test_reseller_signup_offer(self):
+        "Only the reseller's own plans are offered on sign-up, as ticked"
+        client = self.sign_in('carol@example.com')
+        response = self.post(client, '/reseller/plans/signup', {
+                'signup': [str(self.ids['r1_plan']),
+                    str(self.ids['owner_plan'])]})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        with self.db():
+            Plan = Pool().get('telecom.rate.plan')
+            self.assertTrue(Plan(self.ids['r1_plan']).signup)
+            self.assertFalse(Plan(self.ids['owner_plan']).signup)

@@ -1,0 +1,97 @@
+"""Reading what a form sent: each reader returns the value or raises
+``Invalid`` with the message shown next to the field."""
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from trytond.modules.telecom_base.numbering import normalize_sip_address
+
+
+class Invalid(ValueError):
+    pass
+
+
+def text(form, name, required=False, max_length=200):
+    value = (form.get(name) or '').strip()
+    if required and not value:
+        raise Invalid("Fill this in.")
+    if len(value) > max_length:
+        raise Invalid(f"At most {max_length} characters.")
+    return value
+
+
+def date(form, name):
+    value = (form.get(name) or '').strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid("Write the date as YYYY-MM-DD, e.g. 2026-03-31.")
+
+
+def number_filter(form, name):
+    "Digits of a number to look for in calls; +, spaces and dashes dropped"
+    value = (form.get(name) or '').strip()
+    digits = ''.join(c for c in value if c not in '+ -()')
+    if digits and not digits.isdigit():
+        raise Invalid("Only digits, e.g. 4420 or +44 20 7123.")
+    return digits
+
+
+def amount(form, name, required=False, minimum=None, places=4):
+    value = (form.get(name) or '').strip()
+    if not value:
+        if required:
+            raise Invalid("Fill this in.")
+        return None
+    try:
+        result = Decimal(value.replace(',', ''))
+    except InvalidOperation:
+        raise Invalid("Write a number, e.g. 12.50.")
+    if not result.is_finite():
+        raise Invalid("Write a number, e.g. 12.50.")
+    if minimum is not None and result < minimum:
+        raise Invalid(f"At least {minimum}.")
+    if -result.as_tuple().exponent > places:
+        raise Invalid(f"At most {places} decimals.")
+    return result
+
+
+def choice(form, name, choices, required=True):
+    value = form.get(name) or ''
+    if not value and not required:
+        return None
+    if value not in dict(choices):
+        raise Invalid("Choose one of the options.")
+    return value
+
+
+def record_id(form, name, required=False):
+    value = (form.get(name) or '').strip()
+    if not value:
+        if required:
+            raise Invalid("Choose one of the options.")
+        return None
+    if not value.isdigit():
+        raise Invalid("Choose one of the options.")
+    return int(value)
+
+
+def sip_address(form, name):
+    value = text(form, name, required=True)
+    try:
+        return normalize_sip_address(value)
+    except ValueError as exception:
+        raise Invalid(str(exception))
+
+
+def read(form, readers):
+    """Run ``readers`` ({name: callable(form, name)}) and return
+    (values, errors)."""
+    values, errors = {}, {}
+    for name, reader in readers.items():
+        try:
+            values[name] = reader(form, name)
+        except Invalid as exception:
+            errors[name] = str(exception)
+    return values, errors

@@ -1,0 +1,185 @@
+"""A reseller's pages (F8–F10, F30, F35): its customers, its rate plans,
+its invoices to its customers. Nothing here names or prices anything of
+the reseller's parent (F2)."""
+from decimal import Decimal
+
+from werkzeug.exceptions import BadRequest
+
+from trytond.modules.telecom_base.account import BILLING_MODES, FLAVOURS
+
+from .app import route
+from .documents import download
+from .forms import amount, choice, read, record_id, text
+from .views_customer import (
+    call_filters, format_cursor, invoice_list, parse_cursor)
+
+
+def customer_form(ctx, account=None, errors=None, status=200, values=None):
+    return ctx.render('reseller_customer.html', status=status,
+        account=account, plans=ctx.scope.plans(), errors=errors or {},
+        values=values or {}, flavours=FLAVOURS, billing_modes=BILLING_MODES)
+
+
+@route('/reseller/customers', 'reseller')
+def customers(ctx):
+    search = (ctx.request.args.get('q') or '').strip()[:100]
+    return ctx.render('reseller_customers.html',
+        customers=ctx.scope.customers(search), search=search)
+
+
+@route('/reseller/customers/new', 'reseller', methods=('GET', 'POST'))
+def new_customer(ctx):
+    if ctx.request.method == 'GET':
+        return customer_form(ctx)
+    form = ctx.request.form
+    values, errors = read(form, {
+            'name': lambda f, n: text(f, n, required=True),
+            'email': lambda f, n: text(f, n, max_length=320),
+            'flavour': lambda f, n: choice(f, n, FLAVOURS),
+            'billing_mode': lambda f, n: choice(f, n, BILLING_MODES),
+            'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
+            'plan': record_id,
+            })
+    if values.get('email') and '@' not in values['email']:
+        errors['email'] = "Write an e-mail address, e.g. ann@example.com."
+    if values.get('plan') and values['plan'] not in {
+            p.id for p in ctx.scope.plans()}:
+        errors['plan'] = "Choose one of your plans."
+    if errors:
+        ctx.undo()
+        return customer_form(ctx, errors=errors, status=400, values=form)
+    account = ctx.scope.create_customer(
+        values['name'], values['email'], values['flavour'],
+        values['billing_mode'], values['credit_limit'], values['plan'])
+    return ctx.redirect(f'/reseller/customers/{account.id}', done='created')
+
+
+@route('/reseller/customers/<int:account_id>', 'reseller',
+    methods=('GET', 'POST'))
+def customer(ctx, account_id):
+    account = ctx.scope.customer(account_id)
+    if ctx.request.method == 'GET':
+        return customer_form(ctx, account)
+    form = ctx.request.form
+    values, errors = read(form, {
+            'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
+            'plan': record_id,
+            })
+    if values.get('plan') and values['plan'] not in {
+            p.id for p in ctx.scope.plans()}:
+        errors['plan'] = "Choose one of your plans."
+    if errors:
+        ctx.undo()
+        return customer_form(ctx, account, errors, 400, form)
+    ctx.scope.update_customer(
+        account.id, values['credit_limit'], values['plan'] or 0)
+    return ctx.redirect(f'/reseller/customers/{account.id}', done='saved')
+
+
+@route('/reseller/customers/<int:account_id>/suspend', 'reseller',
+    methods=('POST',))
+def suspend_customer(ctx, account_id):
+    ctx.scope.set_customer_state(account_id, 'suspended')
+    return ctx.redirect(f'/reseller/customers/{account_id}', done='suspended')
+
+
+@route('/reseller/customers/<int:account_id>/activate', 'reseller',
+    methods=('POST',))
+def activate_customer(ctx, account_id):
+    ctx.scope.set_customer_state(account_id, 'active')
+    return ctx.redirect(f'/reseller/customers/{account_id}', done='activated')
+
+
+@route('/reseller/customers/<int:account_id>/calls', 'reseller')
+def customer_calls(ctx, account_id):
+    account = ctx.scope.customer(account_id)
+    filters, errors = call_filters(ctx)
+    after = parse_cursor(ctx.request.args.get('after'))
+    rows, next_ = ([], None) if errors else ctx.scope.calls(
+        account.id, filters, after)
+    args = {k: v for k, v in ctx.request.args.items()
+        if k in {'start', 'end', 'number'} and v}
+    return ctx.render('calls.html', status=400 if errors else 200,
+        rows=rows, errors=errors, args=args, first_page=after is None,
+        next_cursor=format_cursor(next_), account=account)
+
+
+@route('/reseller/plans', 'reseller')
+def plans(ctx):
+    return ctx.render('reseller_plans.html', plans=ctx.scope.plans())
+
+
+@route('/reseller/plans/signup', 'reseller', methods=('POST',))
+def signup_plans(ctx):
+    form = ctx.request.form
+    ids = set()
+    for value in form.getlist('signup'):
+        if not value.isdigit():
+            raise BadRequest("Choose plans from the list.")
+        ids.add(int(value))
+    # Ids of plans that are not the reseller's are ignored by the scope.
+    ctx.scope.set_signup(ids)
+    return ctx.redirect('/reseller/plans', done='signup')
+
+
+@route('/reseller/plans/<int:plan_id>', 'reseller', methods=('GET', 'POST'))
+def plan(ctx, plan_id):
+    plan = ctx.scope.plan(plan_id)
+    groups = ctx.scope.destination_groups()
+    if ctx.request.method == 'GET':
+        return ctx.render('reseller_plan.html', plan=plan, groups=groups,
+            errors={})
+    form = ctx.request.form
+    values, errors = read(form, {
+            'group': record_id,
+            'percent': lambda f, n: amount(f, n, required=True,
+                minimum=Decimal(0)),
+            'per_minute': lambda f, n: amount(f, n, minimum=Decimal(0),
+                places=6),
+            })
+    if values.get('group') and values['group'] not in {g.id for g in groups}:
+        errors['group'] = "Choose one of the destination groups."
+    if errors:
+        return ctx.form_error('reseller_plan.html', errors, plan=plan,
+            groups=groups)
+    ctx.scope.set_markup(plan.id, values['group'], values['percent'],
+        values['per_minute'] or Decimal(0))
+    return ctx.redirect(f'/reseller/plans/{plan.id}', done='markup')
+
+
+@route('/reseller/plans/<int:plan_id>/rates.csv', 'reseller')
+def export_rates(ctx, plan_id):
+    plan = ctx.scope.plan(plan_id)
+    content = ctx.scope.export_rates(plan.id, 'csv')
+    if isinstance(content, str):
+        content = content.encode('utf-8')
+    return download(content, f'rates-{plan.id}.csv', 'text/csv')
+
+
+@route('/reseller/plans/<int:plan_id>/import', 'reseller', methods=('POST',))
+def import_rates(ctx, plan_id):
+    plan = ctx.scope.plan(plan_id)
+    groups = ctx.scope.destination_groups()
+    upload = ctx.request.files.get('deck')
+    if upload is None or not upload.filename:
+        return ctx.form_error('reseller_plan.html',
+            {'deck': "Choose a CSV or XLSX file."}, plan=plan, groups=groups)
+    replace = ctx.request.form.get('replace') == 'on'
+    from trytond.exceptions import UserError
+    try:
+        ctx.scope.import_rates(
+            plan.id, upload.read(), upload.filename, replace=replace)
+    except UserError as exception:
+        return ctx.form_error('reseller_plan.html',
+            {'deck': exception.message}, plan=plan, groups=groups)
+    return ctx.redirect(f'/reseller/plans/{plan.id}', done='imported')
+
+
+@route('/reseller/invoices', 'reseller')
+def invoices(ctx):
+    return invoice_list(ctx, ctx.scope, 'invoices.html')
+
+
+@route('/reseller/profile', 'reseller')
+def profile(ctx):
+    return ctx.render('reseller_profile.html', errors={})
