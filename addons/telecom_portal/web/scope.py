@@ -29,7 +29,7 @@ CSV_LIMIT = 100000
 INVOICE_STATES = ['posted', 'paid', 'cancelled']
 
 
-def _one(records, record_id):
+def _one(records):
     if len(records) != 1:
         raise NotFound()
     return records[0]
@@ -51,7 +51,26 @@ def _cdr_filters(cdr, account_ids, filters):
     return where
 
 
-class CustomerScope:
+class InvoicesScope:
+    "The invoices a scope shows: ``_invoice_domain`` says whose"
+
+    def _invoices_domain(self):
+        return self._invoice_domain() + [
+            ('type', '=', 'out'),
+            # A draft is still being reviewed by the tenant (F30).
+            ('state', 'in', INVOICE_STATES),
+            ]
+
+    def invoices(self, filters):
+        return search_invoices(self._invoices_domain(), filters)
+
+    def invoice(self, invoice_id):
+        Invoice = Pool().get('account.invoice')
+        return _one(Invoice.search(
+                self._invoices_domain() + [('id', '=', invoice_id)]))
+
+
+class CustomerScope(InvoicesScope):
     "What a customer's log-in may read and change: its one account"
     kind = 'customer'
 
@@ -89,7 +108,7 @@ class CustomerScope:
         return _one(SipAddress.search([
                     ('id', '=', address_id),
                     ('account', '=', self.account_id),
-                    ]), address_id)
+                    ]))
 
     def add_sip_address(self, address):
         SipAddress = Pool().get('telecom.sip_address')
@@ -176,21 +195,7 @@ class CustomerScope:
     # --- invoices --------------------------------------------------------
 
     def _invoice_domain(self):
-        return [
-            ('telecom_account', '=', self.account_id),
-            ('type', '=', 'out'),
-            # A draft is still being reviewed by the tenant (F30).
-            ('state', 'in', INVOICE_STATES),
-            ]
-
-    def invoices(self, filters):
-        return search_invoices(self._invoice_domain(), filters)
-
-    def invoice(self, invoice_id):
-        Invoice = Pool().get('account.invoice')
-        return _one(Invoice.search(
-                self._invoice_domain() + [('id', '=', invoice_id)]),
-            invoice_id)
+        return [('telecom_account', '=', self.account_id)]
 
     # --- money -----------------------------------------------------------
 
@@ -213,7 +218,7 @@ class CustomerScope:
         Account.write([self.account], {'currency': currency_id})
 
 
-class ResellerScope:
+class ResellerScope(InvoicesScope):
     """What a reseller's log-in may read and change: its direct customers,
     its own rate plans, its invoices to its customers. Nothing of its parent
     (carriers, costs, plans, the parent's other customers) is reachable."""
@@ -241,8 +246,7 @@ class ResellerScope:
     def customer(self, account_id):
         Account = Pool().get('telecom.account')
         return _one(Account.search(
-                self._customer_domain() + [('id', '=', account_id)]),
-            account_id)
+                self._customer_domain() + [('id', '=', account_id)]))
 
     def create_customer(self, name, email, flavour, billing_mode,
             credit_limit, plan_id):
@@ -301,7 +305,7 @@ class ResellerScope:
         return _one(Plan.search([
                     ('company', '=', self.company_id),
                     ('id', '=', plan_id),
-                    ]), plan_id)
+                    ]))
 
     def destination_groups(self):
         """The owner's named destination groups a reseller marks up (F9):
@@ -348,20 +352,7 @@ class ResellerScope:
     # --- invoices to customers -------------------------------------------
 
     def _invoice_domain(self):
-        return [
-            ('company', '=', self.company_id),
-            ('type', '=', 'out'),
-            ('state', 'in', INVOICE_STATES),
-            ]
-
-    def invoices(self, filters):
-        return search_invoices(self._invoice_domain(), filters)
-
-    def invoice(self, invoice_id):
-        Invoice = Pool().get('account.invoice')
-        return _one(Invoice.search(
-                self._invoice_domain() + [('id', '=', invoice_id)]),
-            invoice_id)
+        return [('company', '=', self.company_id)]
 
     def calls(self, account_id, filters, after=None, limit=PAGE_SIZE):
         return calls_page(
