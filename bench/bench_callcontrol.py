@@ -6,16 +6,25 @@ SO_REUSEPORT) serving a PostgreSQL database of
 users ``bench-N``; one in ten prepaid with a large balance, the others
 postpaid with a concurrency limit of 1,000 — every admission reads and
 writes the account's live calls). A load generator in a separate process
-(asyncio, hand-written HTTP/1.1 over ``--connections`` keep-alive loopback
-connections) sends authorize requests at a FIXED rate, open loop: each
-request's latency counts from when it was due, so a stalled server cannot
-hide its queue (no coordinated omission). Each allowed call is ended
-(``POST /v1/calls/{id}/end``) ``--hold`` seconds later, as a switch would,
-so the live-call table stays at rate x hold rows; ends are extra requests,
-not counted in the authorize rate.
+sends authorize requests at a FIXED rate, open loop, over
+``--connections`` keep-alive loopback connections: each request's latency
+counts from when it was due, so a stalled server cannot hide its queue (no
+coordinated omission).
+
+Generators (``--generator``):
+- ``wrk`` (default; Debian's ``wrk`` with ``callcontrol_authorize.lua``,
+  one connection per thread, each on a schedule): C, a few percent of a
+  core — the API and PostgreSQL get the machine's two cores.
+- ``python`` (asyncio, hand-written HTTP/1.1; used when wrk is missing,
+  with a warning): it takes about one core itself, so it measures the API
+  on the one left. It alone can end calls: with ``--hold S`` each allowed
+  call is ended (``POST /v1/calls/{id}/end``) S seconds later, as a switch
+  would (the live-call table stays at rate x hold rows; ends are extra
+  requests, not counted in the rate).
 
 Usage: python bench/bench_callcontrol.py [--quick] [--rate R]
        [--seconds N] [--workers W] [--connections C] [--hold S]
+       [--generator wrk|python]
 Prints achieved authorize rate, p50/p99/max latency, errors, decisions.
 Goal (issue 5): >= 1,000 authorize/s for 60 s with p99 <= 10 ms.
 """
@@ -23,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +44,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 CALLEES = ['442079460000', '442071234567', '447700900123', '441632960001']
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+    'callcontrol_authorize.lua')
 
 
 def percentile(values, q):
@@ -151,6 +163,34 @@ def generator_main(argv):
     print(json.dumps(result))
 
 
+def generate_wrk(url, key, rate, seconds, connections, users):
+    """The same load from wrk (callcontrol_authorize.lua); the result in
+    the Python generator's shape."""
+    total = int(rate * seconds)
+    start = time.monotonic() + 1.0  # wrk's threads connect meanwhile
+    stamp = '%x' % int(time.time() * 1000)
+    output = subprocess.run(['wrk', '-t', str(connections),
+            '-c', str(connections), '-d', '%ds' % (seconds + 4),
+            '--timeout', '10s', '-s', SCRIPT, url, '--',
+            str(rate), str(total), '%.6f' % start, key, str(len(users)),
+            stamp, str(connections)],
+        check=True, capture_output=True, text=True,
+        timeout=seconds + 60).stdout
+    line = next(line for line in output.splitlines()
+        if line.startswith('RESULT '))
+    result = json.loads(line[len('RESULT '):])
+    errors = {name: count for name, count in result['errors'].items()
+        if count}
+    if result['answered'] < total:
+        errors['unanswered'] = total - result['answered']
+    return {
+        'sent': total, 'elapsed': result['last'] - start,
+        'latencies': result['latencies'], 'end_latencies': [],
+        'statuses': result['statuses'], 'decisions': result['decisions'],
+        'errors': errors,
+        }
+
+
 # --- the platform ----------------------------------------------------------
 
 ACCOUNTS = """
@@ -191,14 +231,17 @@ def main():
         help='500 authorize/s for 5 s')
     parser.add_argument('--rate', type=int, default=1000)
     parser.add_argument('--seconds', type=int, default=60)
-    parser.add_argument('--workers', type=int, default=3,
-        help='API processes (default 3: one more than the 2 cores, as they '
-        'wait on PostgreSQL)')
+    parser.add_argument('--workers', type=int, default=2,
+        help='API processes (default 2, the cores of this machine)')
     parser.add_argument('--connections', type=int, default=32)
     parser.add_argument('--accounts', type=int, default=200)
-    parser.add_argument('--hold', type=float, default=5.0,
-        help='seconds between a call\'s authorize and its end; 0: no end '
-        '(authorize alone)')
+    parser.add_argument('--hold', type=float, default=0,
+        help='seconds between a call\'s authorize and its end (python '
+        'generator only); 0, the default: no end (authorize alone, as the '
+        'goal is stated)')
+    parser.add_argument('--generator', choices=['wrk', 'python'],
+        default='wrk', help='load generator (default wrk: C, leaves the '
+        'cores to the API; python when wrk is missing or with --hold)')
     parser.add_argument('--socket', default='/var/run/postgresql',
         help="PostgreSQL's Unix socket directory, used by the API's hot "
         "path when it exists (else TCP, as trytond)")
@@ -207,6 +250,14 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.rate, args.seconds = 500, 5
+    if args.generator == 'wrk' and args.hold > 0:
+        print('--hold: calls are ended by the python generator only')
+        args.generator = 'python'
+    if args.generator == 'wrk' and not shutil.which('wrk'):
+        print('WARNING: wrk is not installed (apt-get install wrk; .ci/run '
+            'installs it): falling back to the python generator, which '
+            'takes about one of the cores the API would use')
+        args.generator = 'python'
 
     from tests.e2e.test_callcontrol import Platform, pg_available
     if not pg_available():
@@ -216,7 +267,9 @@ def main():
     setup = time.monotonic()
     # --refresh as deployed (the tests' 0.5 s costs the loop a Tryton
     # transaction in a thread twice a second)
-    api_args = ['--workers', str(args.workers), '--refresh', '2']
+    # No rating worker: no CDR is posted here.
+    api_args = ['--workers', str(args.workers), '--refresh', '2',
+        '--no-rater']
     if os.path.exists(os.path.join(args.socket, '.s.PGSQL.5432')):
         # the hot path through PostgreSQL's Unix socket
         api_args += ['--store-uri',
@@ -241,13 +294,18 @@ def main():
         spec = dict(url=platform.url, key=platform.keys['owner_key'],
             rate=args.rate, seconds=args.seconds,
             connections=args.connections, users=users, hold=args.hold)
-        cpu = os.times()
-        result = json.loads(subprocess.run(
-                [sys.executable, __file__, '--generate', json.dumps(spec)],
-                check=True, capture_output=True, text=True,
-                timeout=args.seconds + args.hold + 120).stdout)
+        print('generator: %s; load before %.2f %.2f %.2f' % (
+                args.generator, *os.getloadavg()))
+        if args.generator == 'wrk':
+            del spec['hold']
+            result = generate_wrk(**spec)
+        else:
+            result = json.loads(subprocess.run(
+                    [sys.executable, __file__, '--generate',
+                        json.dumps(spec)],
+                    check=True, capture_output=True, text=True,
+                    timeout=args.seconds + args.hold + 120).stdout)
         load = os.getloadavg()
-        del cpu
         latencies = [x * 1000 for x in result['latencies']]
         ends = [x * 1000 for x in result['end_latencies']]
         ok = result['statuses'].get('200', 0)
@@ -262,8 +320,9 @@ def main():
         print('latency ms (from when due): p50 %.2f  p90 %.2f  p99 %.2f  '
             'p99.9 %.2f  max %.2f' % (p50, percentile(latencies, 90), p99,
                 percentile(latencies, 99.9), max(latencies)))
-        print('end: %d sent, p50 %.2f ms, p99 %.2f ms' % (
-                len(ends), percentile(ends, 50), percentile(ends, 99)))
+        if ends:
+            print('end: %d sent, p50 %.2f ms, p99 %.2f ms' % (
+                    len(ends), percentile(ends, 50), percentile(ends, 99)))
         left = platform.sql('SELECT COUNT(*) FROM telecom_live_call '
             "WHERE state != 'ended'")[0][0]
         print('calls holding a slot at the end: %d%s; load average after: '

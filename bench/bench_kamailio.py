@@ -11,7 +11,8 @@ and the API's books (every allowed call ended, one CDR per call).
 
 With ``--real-api`` the API is the real ``telecom-callcontrol`` on
 PostgreSQL (a database of tests/e2e/callcontrol_fixture.py, the customer
-found by its source address 127.0.0.11, CDRs stored and rated on ingest);
+found by its source address 127.0.0.11, CDRs stored by the API and rated by
+its rating worker, a process of its own; ``--no-rate``: no rating worker);
 the books printed are then the database's: CDRs stored and rated, live
 calls left.
 
@@ -201,12 +202,13 @@ def main():
     parser.add_argument('--hold', type=int, default=1000,
         help='call duration, ms')
     parser.add_argument('--real-api', action='store_true',
-        help='the real telecom-callcontrol on PostgreSQL (CDRs rated on '
-        'ingest) instead of the fake API')
+        help='the real telecom-callcontrol on PostgreSQL (CDRs rated by its '
+        'rating worker) instead of the fake API')
     parser.add_argument('--workers', type=int, default=2,
         help='API processes with --real-api')
     parser.add_argument('--no-rate', action='store_true',
-        help='with --real-api: CDRs stored, left to the rating cron')
+        help='with --real-api: CDRs stored, no rating worker (left to the '
+        'rating cron)')
     args = parser.parse_args()
     if args.quick:
         args.rate, args.seconds = 50, 5
@@ -219,7 +221,8 @@ def main():
     if args.real_api:
         # The real telecom-callcontrol on PostgreSQL: the customer is the
         # fixture's kam-post, found by its address 127.0.0.11; both
-        # carriers' gateways are the bench carrier; every CDR is rated.
+        # carriers' gateways are the bench carrier; every CDR is rated by
+        # the API's rating worker.
         from pathlib import Path
 
         from tests.e2e.test_callcontrol import Platform
@@ -227,7 +230,7 @@ def main():
         platform = Platform('postgresql', Path(workdir), gateways=[
                 '%s:%d' % (HOST, carrier_port)] * 2,
             api_args=['--workers', str(args.workers), '--refresh', '2']
-            + (['--no-rate-on-ingest'] if args.no_rate else []))
+            + (['--no-rater'] if args.no_rate else []))
         url, key = platform.url, platform.keys['owner_key']
     else:
         host, callee = HOST, '34911223344'
@@ -260,7 +263,8 @@ def main():
             args.seconds, args.hold, host)
         report('with billing API', billed)
         if platform:
-            books = real_books(platform, billed['successful'])
+            books = real_books(platform, billed['successful'],
+                rated=not args.no_rate)
             print('API books: %d CDRs stored, %d rated, %d live calls left '
                 '(%d holding a slot)' % books)
             open_slots = books[3]
@@ -300,20 +304,25 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def real_books(platform, expected, timeout=60):
-    "(CDRs, rated, live calls, live calls not ended) once CDRs are in"
-    deadline = time.monotonic() + timeout
+def real_books(platform, expected, timeout=60, rated=True):
+    """(CDRs, rated, live calls, live calls not ended) once CDRs are in
+    (and rated, with ``rated``)"""
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
-        (cdrs, rated), = platform.sql(
+        (cdrs, done), = platform.sql(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'rated') "
             "FROM telecom_cdr WHERE callee != '112'")
-        if cdrs >= expected or time.monotonic() > deadline:
+        if ((cdrs >= expected and (not rated or done >= cdrs))
+                or time.monotonic() > deadline):
             break
         time.sleep(0.5)
+    print('books settled %.1f s after the last call' % (
+            time.monotonic() - started))
     (live, holding), = platform.sql(
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE state != 'ended') "
         "FROM telecom_live_call")
-    return cdrs, rated, live, holding
+    return cdrs, done, live, holding
 
 
 if __name__ == '__main__':

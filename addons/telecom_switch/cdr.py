@@ -14,7 +14,9 @@ class Cdr(metaclass=PoolMeta):
     @classmethod
     def _rate_ids(cls, ids, rerate):
         """Once a call's cost is on the balance, drop the reservation its
-        ended live call kept for it."""
+        live call kept for it. A CDR means the call is over, whatever the
+        row says: the ARI bridge posts the CDR before the end, which then
+        finds nothing to do."""
         pool = Pool()
         LiveCall = pool.get('telecom.live_call')
         Switch = pool.get('telecom.switch')
@@ -33,6 +35,6 @@ class Cdr(metaclass=PoolMeta):
                     & (cdr.leg == ended.leg)
                     ).select(ended.id,
                     where=cdr.id.in_(list(sub_ids))
-                    & (cdr.state == 'rated') & (ended.state == 'ended'))
+                    & (cdr.state == 'rated'))
                 cursor.execute(*live.delete(where=live.id.in_(rated)))
         return result

@@ -192,7 +192,7 @@ class FakeCallControl:
                     self.cdrs[key] = cdr
                     accepted += 1
         return web.json_response({'accepted': accepted,
-                'duplicates': duplicates, 'rejected': []})
+                'duplicates': duplicates, 'rejected': [], 'ignored': []})
 
     # what the tests look at ----------------------------------------------
 

@@ -81,7 +81,7 @@ class Platform:
         self.process = subprocess.Popen(
             [os.path.join(BIN, 'telecom-callcontrol'), '-c', CONFIG,
                 '-d', self.database, '--listen', f'127.0.0.1:{self.port}',
-                '--refresh', '0.5',
+                '--refresh', '0.5', '--rater-poll', '0.3',
                 *(a.format(database=self.database) for a in self.api_args)],
             env=self.env, cwd=ROOT, stdout=self.log,
             stderr=subprocess.STDOUT)
@@ -138,6 +138,18 @@ class Platform:
                     **body})
         assert response.status_code == 200, response.text
         return response.json()
+
+    def wait_rated(self, call_id, timeout=30):
+        """Wait until the rating worker rated the CDR of ``call_id`` (it
+        rates apart from the request that stored it)"""
+        code = f"""
+Cdr = pool.get('telecom.cdr')
+result = [c.state for c in Cdr.search([('call_id', '=', {call_id!r})])]
+"""
+        deadline = time.monotonic() + timeout
+        while self.tryton(code) != ['rated']:
+            assert time.monotonic() < deadline, f"{call_id} not rated"
+            time.sleep(0.3)
 
     def live_calls(self, code):
         return self.tryton(f"""
@@ -270,10 +282,16 @@ def test_parallel_attempts_admit_exactly_the_limit(platform):
                 base_url=platform.url, limits=limits, timeout=120,
                 headers={'Authorization':
                     f"Bearer {platform.keys['owner_key']}"}) as client:
+            # 64 in flight at a time: httpx's pool scans its queue on
+            # every request (quadratic with 2,000 queued).
+            in_flight = asyncio.Semaphore(64)
+
             async def one(i):
-                response = await client.post('/v1/authorize', json={
-                        'call_id': f'storm-{i}', 'callee': '442079460000',
-                        'sip_username': 'crowd-user'})
+                async with in_flight:
+                    response = await client.post('/v1/authorize', json={
+                            'call_id': f'storm-{i}',
+                            'callee': '442079460000',
+                            'sip_username': 'crowd-user'})
                 return response.json()['decision']
             return await asyncio.gather(*(one(i) for i in range(attempts)))
     decisions = run_async(storm)
@@ -330,9 +348,11 @@ def test_prepaid_call_end_cdr_and_balance(platform):
             'end': '2026-11-25T10:00:30+01:00', 'billable_seconds': 30,
             'hangup_cause': 16}
         assert client.post('/v1/cdrs', json=cdr).json() == {
-            'accepted': 1, 'duplicates': 0, 'rejected': []}
+            'accepted': 1, 'duplicates': 0, 'rejected': [], 'ignored': []}
         assert client.post('/v1/cdrs', json={'cdrs': [cdr]}).json() == {
-            'accepted': 0, 'duplicates': 1, 'rejected': []}
+            'accepted': 0, 'duplicates': 1, 'rejected': [], 'ignored': []}
+    # Stored at once, rated by the rating worker a moment later.
+    platform.wait_rated('pre-1')
     state = platform.tryton(f"""
 Account = pool.get('telecom.account')
 Cdr = pool.get('telecom.cdr')
@@ -367,6 +387,33 @@ def test_cdr_rejections(platform):
     assert [r['index'] for r in result['rejected']] == [1, 0]
     assert 'callee' in result['rejected'][0]['reason']
     assert 'unknown account' in result['rejected'][1]['reason']
+    assert result['ignored'] == []
+
+
+def test_cdrs_of_unbilled_calls_ignored_with_reason(platform):
+    """Kamailio's CDR of an emergency call (routed without asking, no
+    account) and the ARI bridge's CDR of a call the API denied (no account,
+    never answered) are not errors: ignored, each with its reason"""
+    emergency = {'call_id': 'kam-112', 'callee': '112', 'account': None,
+        'start': '2026-11-25T10:00:00Z', 'answer': '2026-11-25T10:00:02Z',
+        'end': '2026-11-25T10:03:02Z', 'billable_seconds': 180,
+        'disposition': 'ANSWERED', 'hangup_cause': 16}
+    denied = {'call_id': 'ari-denied', 'callee': '442079460000',
+        'account': None, 'start': '2026-11-25T10:00:00Z', 'answer': None,
+        'end': '2026-11-25T10:00:00Z', 'billable_seconds': 0,
+        'disposition': 'FAILED', 'hangup_cause': 21}
+    with platform.client() as client:
+        result = client.post('/v1/cdrs', json={
+                'cdrs': [emergency, denied]}).json()
+    assert (result['accepted'], result['duplicates'], result['rejected']) == (
+        0, 0, [])
+    assert [i['index'] for i in result['ignored']] == [0, 1]
+    assert 'emergency' in result['ignored'][0]['reason']
+    assert 'never authorized nor answered' in result['ignored'][1]['reason']
+    assert platform.tryton("""
+Cdr = pool.get('telecom.cdr')
+result = Cdr.search_count([('call_id', 'in', ['kam-112', 'ari-denied'])])
+""") == 0
 
 
 @pytest.mark.parametrize('body, status, field', [

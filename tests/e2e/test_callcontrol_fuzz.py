@@ -85,7 +85,8 @@ def check(response, path):
         assert answer['reason'], answer
     elif path == '/v1/cdrs':
         answer = response.json()
-        assert set(answer) == {'accepted', 'duplicates', 'rejected'}
+        assert set(answer) == {
+            'accepted', 'duplicates', 'rejected', 'ignored'}
     elif path == '/v1/reconcile':
         assert 'released' in response.json()
     else:

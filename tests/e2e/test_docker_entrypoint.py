@@ -32,6 +32,18 @@ def database():
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def children(pid):
+    "The command lines of the child processes of ``pid`` (Linux /proc)"
+    commands = []
+    for task in os.listdir(f'/proc/{pid}/task'):
+        with open(f'/proc/{pid}/task/{task}/children') as file:
+            for child in file.read().split():
+                with open(f'/proc/{child}/cmdline', 'rb') as cmdline:
+                    commands.append(
+                        cmdline.read().replace(b'\0', b' ').decode())
+    return commands
+
+
 def test_entrypoint_creates_database_and_serves(database, tmp_path):
     port = free_port()
     password = tmp_path / 'admin_password'
@@ -88,6 +100,9 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
             with urllib.request.urlopen(
                     f'http://127.0.0.1:{api_port}/openapi.json') as response:
                 assert '/v1/authorize' in json.load(response)['paths']
+            # … with its rating worker beside it (a child process).
+            assert any('telecom_switch.api.rater' in command
+                for command in children(api.pid)), children(api.pid)
         finally:
             api.terminate()
             api.wait(timeout=15)

@@ -120,7 +120,11 @@ DOCUMENT = {
                     **_errors}}},
         '/v1/cdrs': {'post': {
                 'summary': "Store CDRs, idempotently on switch, call id "
-                "and leg; they are rated at once.",
+                "and leg; the API's rating worker rates them moments "
+                "later. A CDR of no known account is ignored (with its "
+                "reason) when there is nothing to bill — an emergency "
+                "call, a call never authorized nor answered — and "
+                "rejected otherwise.",
                 'requestBody': {'required': True, 'content': {
                         'application/json': {'schema': {'oneOf': [
                                     _cdr,
@@ -136,7 +140,8 @@ DOCUMENT = {
                                     'type': 'object', 'properties': {
                                         'accepted': {'type': 'integer'},
                                         'duplicates': {'type': 'integer'},
-                                        'rejected': {'type': 'array'}}}}}},
+                                        'rejected': {'type': 'array'},
+                                        'ignored': {'type': 'array'}}}}}},
                     **_errors}}},
         '/v1/reconcile': {'post': {
                 'summary': "The calls the switch has up now: slots of "

@@ -3,8 +3,10 @@
 An aiohttp process beside trytond. It decides calls from an in-memory
 snapshot (``snapshot.py``) and keeps concurrency slots and prepaid
 reservations in the database (``store.py``), so any number of API processes
-can serve one platform. Tryton work — building the snapshot, storing and
-rating CDRs — runs in worker threads inside Tryton transactions.
+can serve one platform. The only Tryton work here is building the
+snapshot, in a worker thread; CDRs are stored with plain SQL by the store,
+and rating them is the rating worker's (``rater.py``), a process of its own
+that this one starts: the request path never waits on the ORM.
 """
 import argparse
 import asyncio
@@ -16,12 +18,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from decimal import Decimal
 
 from aiohttp import web
 
 from . import store as sql
 from .openapi import DOCUMENT
+from .rater import CHANNEL as RATER_CHANNEL, open_database
 from .store import PostgreSQLStore, Request, SQLiteStore
 from .validation import (
     TOKEN, Invalid, choice, instant, integer, number,
@@ -60,17 +65,14 @@ def problem(status, error, field=None):
 class CallControl:
     "The API's state: the snapshot, the store and the Tryton database"
 
-    def __init__(self, database, store, refresh=2.0, rate_on_ingest=True,
+    def __init__(self, database, store, refresh=2.0,
             max_call_seconds=4 * 3600):
         self.database = database
         self.store = store
         self.refresh_interval = refresh
-        self.rate_on_ingest = rate_on_ingest
         self.max_call_seconds = max_call_seconds
         self.snapshot = None
         self.tasks = []
-        self.ingest_queue = []
-        self.ingest_task = None
 
     # --- Tryton side (worker threads) ------------------------------------
 
@@ -115,120 +117,50 @@ class CallControl:
             snapshot_cache.set('built', True)
             return built
 
-    def _ingest_many(self, batch):
-        """Store the CDRs of several requests — ``batch``: [(switch, [(index,
-        cdr)])] — in one transaction and rate the new ones together; return
-        each request's (stored, duplicates, rejected)."""
-        from trytond.pool import Pool
-        pool = Pool(self.database)
-        with self._transaction() as transaction:
-            cursor = transaction.connection.cursor()
-            results, new = [], []
-            for switch, cdrs in batch:
-                results.append(self._ingest_one(
-                        pool, cursor, switch, cdrs, new))
-            if self.rate_on_ingest and new:
-                self._rate(pool, cursor, new)
-            transaction.commit()
-        return results
-
-    def _ingest_one(self, pool, cursor, switch, cdrs, new):
-        "One request's CDRs; the ids of the stored ones added to ``new``"
-        Cdr = pool.get('telecom.cdr')
-        rows, rejected = [], []
-        # Only the switch's tenants' accounts: a switch never bills
-        # another tenant's customer.
-        codes = {a.code: a.id for a in self.snapshot.accounts.values()
-            if a.company in switch.companies}
-        live = pool.get('telecom.live_call').__table__()
-        stored_cdr = Cdr.__table__()
-        known = 0
-        for index, cdr in cdrs:
-            # Already stored (a replay): a duplicate, whatever else.
-            cursor.execute(*stored_cdr.select(stored_cdr.id,
-                    where=(stored_cdr.switch == switch.code)
-                    & (stored_cdr.call_id == cdr['call_id'])
-                    & (stored_cdr.leg == cdr['leg'])))
-            if cursor.fetchone():
-                known += 1
-                continue
-            account = None
-            cursor.execute(*live.select(live.account, live.callee,
-                    where=(live.switch == switch.id)
-                    & (live.call_id == cdr['call_id'])
-                    & (live.leg == cdr['leg'])))
-            found = cursor.fetchone()
-            if found:
-                account = found[0]
-                # Rate what was authorized and priced: the number
-                # normalized, without the customer's tech prefix
-                # (a switch reports the number as dialled).
-                if found[1]:
-                    cdr = {**cdr, 'callee': found[1]}
-            elif cdr.get('account') in codes:
-                account = codes[cdr['account']]
-            if account is None:
-                rejected.append({'index': index,
-                        'reason': "unknown account: no call was "
-                        "authorized with this call id and no account "
-                        "code was given"})
-                continue
-            rows.append({**cdr, 'account': account,
-                    'switch': switch.code})
-        stored, duplicates = Cdr.ingest(rows) if rows else (0, 0)
-        if stored:
-            new.extend((switch, c.id) for c in Cdr.search([
-                        ('switch', '=', switch.code),
-                        ('call_id', 'in', [r['call_id'] for r in rows]),
-                        ('state', '=', 'unrated'),
-                        ]))
-        return stored, duplicates + known, rejected
-
-    def _rate(self, pool, cursor, new):
-        Cdr = pool.get('telecom.cdr')
-        live = pool.get('telecom.live_call').__table__()
-        stored_cdr = Cdr.__table__()
-        Cdr.rate_unrated([('id', 'in', [i for _, i in new])])
-        switches = {i: switch for switch, i in new}
-        # A rated call's cost is on the balance: its live call,
-        # whatever its state, holds nothing any more. (A switch
-        # may post the CDR before the end, as the ARI bridge
-        # does; that later end then finds no call and does
-        # nothing.)
-        cursor.execute(*stored_cdr.select(
-                stored_cdr.id, stored_cdr.call_id, stored_cdr.leg,
-                where=stored_cdr.id.in_(list(switches))
-                & (stored_cdr.state == 'rated')))
-        for id_, call_id, leg in cursor.fetchall():
-            cursor.execute(*live.delete(
-                    where=(live.switch == switches[id_].id)
-                    & (live.call_id == call_id)
-                    & (live.leg == leg)))
+    # --- CDR ingest ---------------------------------------------------------
 
     async def _ingest(self, switch, cdrs):
-        """Group commit: the CDRs posted while the previous batch was being
-        stored go in the next one — one Tryton transaction and one rating
-        run for many requests, the worker thread's GIL time shared."""
-        future = asyncio.get_running_loop().create_future()
-        self.ingest_queue.append((switch, cdrs, future))
-        if self.ingest_task is None or self.ingest_task.done():
-            self.ingest_task = asyncio.create_task(self._ingest_batches())
-        return await future
-
-    async def _ingest_batches(self):
-        while self.ingest_queue:
-            batch, self.ingest_queue = self.ingest_queue, []
-            try:
-                results = await asyncio.to_thread(self._ingest_many,
-                    [(switch, cdrs) for switch, cdrs, _ in batch])
-            except Exception as exception:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exception)
+        """Store the CDRs ``cdrs`` — [(index, cdr)] — of ``switch``; return
+        (stored, duplicates, rejected, ignored). Plain SQL through the store
+        (two statements), no Tryton transaction: this process keeps its
+        CPU for decisions. Rating is the rating worker's (``rater.py``),
+        woken by the store's NOTIFY (PostgreSQL) or its polling (SQLite)."""
+        snapshot = self.snapshot
+        # Only the switch's tenants' accounts: a switch never bills
+        # another tenant's customer.
+        codes = {a.code: a.id for a in snapshot.accounts.values()
+            if a.company in switch.companies}
+        found = await self.store.lookup_cdrs(switch.id, switch.code,
+            [(cdr['call_id'], cdr['leg']) for _, cdr in cdrs])
+        rows, rejected, ignored = [], [], []
+        known = 0
+        for (index, cdr), (stored, account, callee) in zip(cdrs, found):
+            if stored:
+                # Already stored (a replay): a duplicate, whatever else.
+                known += 1
+                continue
+            if account is not None:
+                # Rate what was authorized and priced: the number
+                # normalized, without the customer's tech prefix (a
+                # switch reports the number as dialled).
+                if callee:
+                    cdr = {**cdr, 'callee': callee}
+            elif cdr.get('account') in codes:
+                account = codes[cdr['account']]
             else:
-                for (_, _, future), result in zip(batch, results):
-                    if not future.done():
-                        future.set_result(result)
+                reason = unbillable(snapshot, cdr)
+                if reason:
+                    ignored.append({'index': index, 'reason': reason})
+                else:
+                    rejected.append({'index': index,
+                            'reason': "unknown account: no call was "
+                            "authorized with this call id and no account "
+                            "code was given"})
+                continue
+            rows.append({**cdr, 'account': account})
+        stored = (await self.store.insert_cdrs(
+                switch.code, rows, RATER_CHANNEL) if rows else 0)
+        return stored, known + len(rows) - stored, rejected, ignored
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -415,10 +347,11 @@ class CallControl:
                 good.append((index, parse_cdr(item)))
             except Invalid as exception:
                 rejected.append({'index': index, 'reason': str(exception)})
-        stored, duplicates, unknown = await self._ingest(switch, good)
+        stored, duplicates, unknown, ignored = await self._ingest(
+            switch, good)
         return json_response({
                 'accepted': stored, 'duplicates': duplicates,
-                'rejected': rejected + unknown})
+                'rejected': rejected + unknown, 'ignored': ignored})
 
     async def reconcile(self, request):
         switch = self.switch_of(request)
@@ -446,6 +379,20 @@ class CallControl:
 
 def _free(seconds):
     return Decimal(0)
+
+
+def unbillable(snapshot, cdr):
+    """Why a CDR of no known account is nothing to bill (it is then ignored,
+    not an error), or None: an emergency call the proxy routed without
+    asking (Kamailio), or a call never admitted that was not answered (the
+    ARI bridge's CDR of a denied call)."""
+    callee = cdr['callee']
+    if any(callee in numbers for numbers in snapshot.emergency.values()):
+        return ("emergency call routed without authorization: "
+            "never billed")
+    if not cdr['duration'] and cdr.get('answer') is None:
+        return "call never authorized nor answered: nothing to bill"
+    return None
 
 
 def naive(moment):
@@ -585,8 +532,12 @@ def main(argv=None):
         help="host:port (default 127.0.0.1:8090)")
     parser.add_argument('--refresh', type=float, default=2.0,
         help="seconds between snapshot checks (default 2)")
-    parser.add_argument('--no-rate-on-ingest', action='store_true',
-        help="leave CDRs to the rating cron instead of rating them at once")
+    parser.add_argument('--no-rater', action='store_true',
+        help="do not start the rating worker: stored CDRs wait for the "
+        "rating cron (or a rater run apart)")
+    parser.add_argument('--rater-poll', type=float, default=2.0,
+        help="seconds between the rating worker's looks for CDRs when "
+        "none is announced (SQLite: its only trigger; default 2)")
     parser.add_argument('--workers', type=int, default=1,
         help="processes serving the same port (SO_REUSEPORT; default 1): "
         "each holds its own snapshot, they share the database")
@@ -599,28 +550,35 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    rater = None
+    if not args.no_rater:
+        rater = RaterProcess([
+                '-c', args.config, '-d', args.database,
+                '--poll', str(args.rater_poll)])
     if args.workers > 1:
         return supervise(
-            list(sys.argv[1:] if argv is None else argv), args.workers)
-    from trytond import config
-    config.update_etc(args.config)
-    from trytond.pool import Pool
-    Pool.start()
-    Pool(args.database).init()
+            list(sys.argv[1:] if argv is None else argv), args.workers,
+            rater)
+    open_database(args.config, args.database)
     host, _, port = args.listen.rpartition(':')
     control = CallControl(
         args.database, make_store(args.database, args.store_uri),
-        args.refresh,
-        not args.no_rate_on_ingest)
-    web.run_app(
-        make_app(control), host=host or '127.0.0.1', port=int(port),
-        print=None, handle_signals=True, access_log=None,
-        reuse_port=args.reuse_port or None)
+        args.refresh)
+    if rater:
+        rater.start(watch=True)
+    try:
+        web.run_app(
+            make_app(control), host=host or '127.0.0.1', port=int(port),
+            print=None, handle_signals=True, access_log=None,
+            reuse_port=args.reuse_port or None)
+    finally:
+        if rater:
+            rater.stop()
     return 0
 
 
 def _die_with_parent():
-    "In a worker: get SIGTERM when the supervisor dies, even by SIGKILL"
+    "In a child: get SIGTERM when its parent dies, even by SIGKILL"
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -629,15 +587,57 @@ def _die_with_parent():
         pass
 
 
-def supervise(argv, workers):
+class RaterProcess:
+    """The rating worker (``rater.py``) as a child process: restarted when
+    it dies — rating is not in the calls' path, so its failure must not
+    stop call control (ended calls hold their estimate meanwhile)."""
+
+    def __init__(self, argv, restart_delay=1.0):
+        self.command = [sys.executable, '-m',
+            'trytond.modules.telecom_switch.api.rater', *argv]
+        self.restart_delay = restart_delay
+        self.process = None
+        self.stopping = threading.Event()
+
+    def start(self, watch=False):
+        self.process = subprocess.Popen(
+            self.command, preexec_fn=_die_with_parent)
+        if watch:
+            # PR_SET_PDEATHSIG follows the thread that forked: this one
+            # lives as long as the process.
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self):
+        while True:
+            code = self.process.wait()
+            if self.stopping.wait(self.restart_delay):
+                return
+            logger.error("rating worker exited (%s): restarting it", code)
+            self.process = subprocess.Popen(
+                self.command, preexec_fn=_die_with_parent)
+
+    def stop(self):
+        self.stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def supervise(argv, workers, rater=None):
     """Run ``workers`` processes on one port (the kernel spreads the
-    connections, SO_REUSEPORT); stop them all on SIGTERM/SIGINT or when one
-    dies (the service manager restarts the whole)."""
+    connections, SO_REUSEPORT) and the rating worker; stop them all on
+    SIGTERM/SIGINT or when an API worker dies (the service manager
+    restarts the whole); a dead rating worker is restarted alone."""
     command = [sys.executable, '-m',
         'trytond.modules.telecom_switch.api.server',
-        *argv, '--workers', '1', '--reuse-port']
+        *argv, '--workers', '1', '--reuse-port', '--no-rater']
     children = [subprocess.Popen(command, preexec_fn=_die_with_parent)
         for _ in range(workers)]
+    if rater:
+        rater.start(watch=True)
     stopping = False
 
     def stop(signum, frame):
@@ -649,18 +649,18 @@ def supervise(argv, workers):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     status = 0
-    while True:
-        try:
-            pid, code = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        if not stopping:
-            logger.error("worker %s exited (%s): stopping the others",
-                pid, code)
+    # Polled, not os.wait(): the rater's watcher waits for its own child.
+    while any(child.poll() is None for child in children):
+        if not stopping and any(
+                child.returncode is not None for child in children):
+            logger.error("an API worker exited: stopping the others")
             status = 1
             stop(None, None)
+        time.sleep(0.2)
+    if not stopping:
+        status = 1
+    if rater:
+        rater.stop()
     return status
 
 

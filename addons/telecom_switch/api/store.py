@@ -148,9 +148,32 @@ class Store:
         "create_uid, create_date) VALUES "
         "(?, ?, ?, ?, ?, ?, 'authorized', ?, ?, ?, ?, ?, ?, ?, 0, ?)")
 
+    # What a stored CDR is made of, in the order of ``cdr_values``; the
+    # rest is fixed: a new CDR is unrated, version 0, not invoiced.
+    CDR_COLUMNS = ('call_id', 'leg', 'account', 'caller', 'callee',
+        'direction', 'start', 'answer', 'end', 'duration', 'disposition',
+        'hangup_cause', 'carrier')
+    CDR_INSERT = (
+        'INSERT INTO telecom_cdr (switch, call_id, leg, account, company, '
+        'caller, callee, direction, service, start, answer, "end", '
+        'duration, disposition, hangup_cause, carrier, state, '
+        'rating_version, invoiced, adjustment, create_uid, create_date) ')
+
     @staticmethod
     def now():
         return dt.datetime.now(UTC).replace(tzinfo=None)
+
+    @staticmethod
+    def cdr_values(cdr):
+        "A parsed CDR (server.parse_cdr, with its account id) as columns"
+        def naive(value):
+            return (value.astimezone(UTC).replace(tzinfo=None)
+                if value is not None else None)
+        return (cdr['call_id'], cdr['leg'], cdr['account'],
+            cdr.get('caller') or '', cdr['callee'], cdr['direction'],
+            naive(cdr['start']), naive(cdr.get('answer')),
+            naive(cdr.get('end')), cdr['duration'], cdr['disposition'],
+            cdr.get('hangup_cause'), cdr.get('carrier'))
 
     def insert_values(self, request, admission, now):
         ttl = request.ttl
@@ -253,6 +276,49 @@ class SQLiteStore(Store):
 
     async def end(self, switch, call_id, leg, ended, expires):
         await self._run(self._end, switch, call_id, leg, ended, expires)
+
+    def _lookup_cdrs(self, switch, code, keys):
+        connection = self._connect()
+        found = []
+        for call_id, leg in keys:
+            known = connection.execute(
+                'SELECT 1 FROM telecom_cdr WHERE switch = ? AND call_id = ? '
+                'AND leg = ?', (code, call_id, leg)).fetchone()
+            live = connection.execute(
+                'SELECT account, callee FROM telecom_live_call '
+                'WHERE switch = ? AND call_id = ? AND leg = ?',
+                (switch, call_id, leg)).fetchone()
+            found.append((bool(known), *(live or (None, None))))
+        return found
+
+    async def lookup_cdrs(self, switch, code, keys):
+        """For each (call id, leg): (its CDR is stored, the live call's
+        account, the live call's callee)"""
+        return await self._run(self._lookup_cdrs, switch, code, keys)
+
+    def _insert_cdrs(self, code, cdrs):
+        connection = self._connect()
+        now = self.now()
+        before = connection.total_changes
+        connection.execute('BEGIN IMMEDIATE')
+        try:
+            connection.executemany(self.CDR_INSERT + (
+                    "SELECT ?, ?, ?, a.id, a.company, ?, ?, ?, 'voice', ?, ?, "
+                    "?, ?, ?, ?, ?, 'unrated', 0, 0, 0, 0, ? "
+                    "FROM telecom_account a WHERE a.id = ? "
+                    "ON CONFLICT DO NOTHING"), [
+                    (code, *values[:2], *values[3:], now, values[2])
+                    for values in map(self.cdr_values, cdrs)])
+            connection.execute('COMMIT')
+        except BaseException:
+            connection.execute('ROLLBACK')
+            raise
+        return connection.total_changes - before
+
+    async def insert_cdrs(self, code, cdrs, channel=None):
+        """Store the CDRs of switch ``code`` not stored yet; return how many
+        were (the rating worker polls for them: no ``channel`` here)."""
+        return await self._run(self._insert_cdrs, code, cdrs)
 
     async def close(self):
         if self.connection is not None:
@@ -436,6 +502,46 @@ $$""" % {'namespace': LOCK_NAMESPACE}
     async def end(self, switch, call_id, leg, ended, expires):
         await self.execute(
             self.END, ended, ended, expires, switch, call_id, leg)
+
+    CDR_LOOKUP = (
+        "SELECT EXISTS (SELECT 1 FROM telecom_cdr c WHERE c.switch = %s "
+        "AND c.call_id = i.call_id AND c.leg = i.leg), l.account, l.callee "
+        "FROM unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY "
+        "AS i(call_id, leg, n) "
+        "LEFT JOIN telecom_live_call l ON l.switch = %s "
+        "AND l.call_id = i.call_id AND l.leg = i.leg ORDER BY i.n")
+    # One statement: the CDRs not stored yet, and the rating worker woken
+    # (NOTIFY is delivered at commit) when there are some.
+    CDR_STORE = (
+        "WITH stored AS (" + Store.CDR_INSERT
+        + "SELECT %s, r.call_id, r.leg, a.id, a.company, r.caller, "
+        "r.callee, r.direction, 'voice', r.start, r.answer, r.e, "
+        "r.duration, r.disposition, r.hangup_cause, r.carrier, 'unrated', "
+        "0, false, false, 0, %s "
+        "FROM unnest(%s::varchar[], %s::varchar[], %s::integer[], "
+        "%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamp[], "
+        "%s::timestamp[], %s::timestamp[], %s::integer[], %s::varchar[], "
+        "%s::integer[], %s::varchar[]) AS r(call_id, leg, account, caller, "
+        "callee, direction, start, answer, e, duration, disposition, "
+        "hangup_cause, carrier) "
+        "JOIN telecom_account a ON a.id = r.account "
+        "ON CONFLICT DO NOTHING RETURNING 1) "
+        "SELECT s.n FROM (SELECT COUNT(*) AS n FROM stored) s "
+        "LEFT JOIN LATERAL (SELECT pg_notify(%s, '') WHERE s.n > 0) x "
+        "ON true")
+
+    async def lookup_cdrs(self, switch, code, keys):
+        rows = await self.fetch(self.CDR_LOOKUP, code,
+            [k[0] for k in keys], [k[1] for k in keys], switch)
+        return [tuple(r) for r in rows]
+
+    async def insert_cdrs(self, code, cdrs, channel):
+        """Store the CDRs of switch ``code`` not stored yet and NOTIFY
+        ``channel`` if some were; return how many were stored."""
+        columns = list(zip(*map(self.cdr_values, cdrs)))
+        (stored,), = await self.fetch(
+            self.CDR_STORE, code, self.now(), *map(list, columns), channel)
+        return stored
 
     async def execute(self, sql, *args):
         async with self.pool.connection() as connection:
