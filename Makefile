@@ -43,6 +43,7 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 demo: install
 	mkdir -p var/db
 	$(VENV)/bin/telecom demo-setup -c etc/trytond.conf -d $(DEMO_DATABASE)
+	$(VENV)/bin/telecom-portal -c etc/trytond.conf -d $(DEMO_DATABASE) --demo --setup-only
 	@echo
 	@echo "Back office: http://localhost:8000/  (database: $(DEMO_DATABASE))"
 	@echo "  owner administrator    admin     / owner-demo-2026"
@@ -51,13 +52,17 @@ demo: install
 	@echo "  sub-reseller           corner    / corner-demo-2026"
 	@echo "Call-control API: http://127.0.0.1:8090/openapi.json"
 	@echo "  switch key: Authorization: Bearer demo-switch-key"
+	@echo "Customer portal: http://127.0.0.1:8010/ (brand Bluebell Voice: http://bluebell.localhost:8010/)"
+	@echo "  customers  acme@ globex@ rosa@demo.example  reseller  bluebell@demo.example  / portal-demo-2026"
 	@echo "Stop with Ctrl-C."
 	# Both servers run until Ctrl-C, which stops both. trytond gets -d: in
 	# 8.0 a database first named by a log-in is registered by the cache
 	# sync before it is loaded, and that log-in fails.
 	$(VENV)/bin/telecom-callcontrol -c etc/trytond.conf -d $(DEMO_DATABASE) \
 		--listen 127.0.0.1:8090 & api=$$!; \
-	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/telecom-portal -c etc/trytond.conf -d $(DEMO_DATABASE) \
+		--listen 127.0.0.1:8010 --insecure-cookies & portal=$$!; \
+	trap 'kill $$api $$portal 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/trytond -c etc/trytond.conf -d $(DEMO_DATABASE)
 
 test: install

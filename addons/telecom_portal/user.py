@@ -2,6 +2,7 @@ from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.pool import PoolMeta
 from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction
 
 from .exceptions import PortalUserError
 
@@ -36,3 +37,9 @@ class WebUser(metaclass=PoolMeta):
                 raise PortalUserError(gettext(
                         'telecom_portal.msg_user_one_principal',
                         user=user.rec_name))
+
+    def get_email_validation_url(self, url=None):
+        # The portal that sent the e-mail answers the link: the host the
+        # customer signed up on (one installation serves many brands).
+        url = url or Transaction().context.get('portal_validation_url')
+        return super().get_email_validation_url(url=url)

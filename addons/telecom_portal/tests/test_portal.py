@@ -11,6 +11,7 @@ import io
 import re
 from decimal import Decimal
 from http import HTTPStatus
+from unittest.mock import patch
 
 from werkzeug.test import Client
 
@@ -47,6 +48,7 @@ class PortalTestCase(RouteTestCase):
         SipAddress = pool.get('telecom.sip_address')
         Cdr = pool.get('telecom.cdr')
         Plan = pool.get('telecom.rate.plan')
+        Brand = pool.get('telecom.brand')
         t = create_tenancy()
         create_rating(t)
         t.r3_plan, = Plan.create([{
@@ -56,7 +58,18 @@ class PortalTestCase(RouteTestCase):
         # Output is escaped: the customer chose a hostile name.
         Party.write([t.r1_customer.party], {
                 'name': '<script>alert("x")</script> Ann Ltd'})
-        WebUser.create([
+        Plan.write([t.r1_plan], {'signup': True})
+        Brand.create([
+                {'name': "One Voice", 'company': t.r1.id, 'default': True,
+                    'host_names': 'one.portal.test',
+                    'primary_colour': '#7a1f5c',
+                    'email_from': 'hello@one.example',
+                    'support_email': 'help@one.example'},
+                {'name': "Three Talk", 'company': t.r3.id, 'default': True,
+                    'host_names': 'three.portal.test',
+                    'primary_colour': '#0b6e4f'},
+                ])
+        WebUser.create([{'email_valid': True, **values} for values in [
                 {'email': 'ann@example.com', 'password': PASSWORD,
                     'telecom_account': t.r1_customer.id},
                 {'email': 'bob@example.com', 'password': PASSWORD,
@@ -67,7 +80,7 @@ class PortalTestCase(RouteTestCase):
                     'reseller': t.r3.id},
                 {'email': 'erin@example.com', 'password': PASSWORD,
                     'telecom_account': t.r2_customer.id},
-                ])
+                ]])
         ann_sip, owner_sip = SipAddress.create([
                 {'account': t.r1_customer.id, 'address': 'desk@ann.example'},
                 {'account': t.owner_customer.id,
@@ -220,7 +233,8 @@ class PortalTestCase(RouteTestCase):
             if kind == 'public':
                 public.add(rule.rule)
         self.assertEqual(public, {
-                '/login', '/static/<path:filename>', '/brand/logo'})
+                '/login', '/static/<path:filename>', '/brand/logo',
+                '/signup', '/signup/sent', '/signup/validate'})
 
     def test_anonymous_reaches_only_public_pages(self):
         "Anonymous: every private GET redirects to log-in, every POST is 403"
@@ -237,7 +251,8 @@ class PortalTestCase(RouteTestCase):
                     response = self.post(client, url)
                 if kind == 'public':
                     self.assertNotIn(response.status_code, {
-                            HTTPStatus.SEE_OTHER, HTTPStatus.FORBIDDEN})
+                            HTTPStatus.SEE_OTHER, HTTPStatus.FORBIDDEN,
+                            HTTPStatus.INTERNAL_SERVER_ERROR})
                 elif method == 'GET':
                     self.assertEqual(
                         response.status_code, HTTPStatus.SEE_OTHER)
@@ -560,3 +575,100 @@ class PortalTestCase(RouteTestCase):
             Plan = Pool().get('telecom.rate.plan')
             self.assertTrue(Plan(self.ids['r1_plan']).signup)
             self.assertFalse(Plan(self.ids['owner_plan']).signup)
+
+    # --- brands (F34) ----------------------------------------------------
+
+    def test_brand_by_host_and_by_account(self):
+        "The Host picks the brand; once signed in, the account's tenant's"
+        for host, name, colour in [
+                ('one.portal.test', "One Voice", '#7a1f5c'),
+                ('three.portal.test', "Three Talk", '#0b6e4f'),
+                ('portal.test', "Customer portal", '#1f3a5f')]:
+            with self.subTest(host=host):
+                body = self.client().get('/login',
+                    base_url=f'https://{host}').get_data(as_text=True)
+                self.assertIn(f'<title>Sign in · {name}</title>', body)
+                self.assertIn(f'--primary: {colour};', body)
+        client = self.client()
+        client.post('/login', base_url='https://three.portal.test', data={
+                'email': 'ann@example.com', 'password': PASSWORD,
+                'csrf_token': csrf_of(client.get(
+                        '/login', base_url='https://three.portal.test'))})
+        body = client.get('/account', base_url='https://three.portal.test'
+            ).get_data(as_text=True)
+        self.assertIn('One Voice', body)
+        self.assertIn('help@one.example', body)
+        self.assertNotIn('Three Talk', body)
+
+    # --- sign-up (F35) ---------------------------------------------------
+
+    def test_signup_validate_and_top_up(self):
+        """Sign up on a reseller's brand: its offered plans only, errors by
+        field, an e-mail with a link that signs in once"""
+        base = 'https://one.portal.test'
+        client = self.client()
+        body = client.get('/signup', base_url=base).get_data(as_text=True)
+        self.assertIn('R1 retail', body)
+        self.assertNotIn('Owner wholesale', body)
+        token = csrf_of(client.get('/signup', base_url=base))
+        response = client.post('/signup', base_url=base, data={
+                'csrf_token': token, 'plan': str(self.ids['owner_plan']),
+                'name': '', 'email': 'ann@example.com', 'password': 'x',
+                'flavour': 'residential', 'billing_mode': 'prepaid'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        body = response.get_data(as_text=True)
+        for name in ['plan', 'name', 'email', 'password']:
+            self.assertIn(f'id="e-{name}"', body)
+
+        sent = []
+        with patch('trytond.modules.web_user.user.send_message_transactional',
+                sent.append):
+            response = client.post('/signup', base_url=base, data={
+                    'csrf_token': token, 'plan': str(self.ids['r1_plan']),
+                    'name': 'Frank Home', 'email': 'Frank@Example.com',
+                    'password': 'Frank-Passw0rd-2026',
+                    'flavour': 'residential', 'billing_mode': 'prepaid'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(response.headers['Location'], '/signup/sent')
+        message, = sent
+        self.assertEqual(message['To'], 'frank@example.com')
+        # The server's sender, on behalf of the brand (trytond's rule for
+        # another domain); replies go to the brand.
+        self.assertEqual(message['Reply-To'], 'hello@one.example')
+        text = message.get_body(('html',)).get_content()
+        link = re.search(
+            r'(https://one\.portal\.test/signup/validate\?token=\w+)', text
+            ).group(1)
+
+        # Not before the e-mail is confirmed.
+        response = self.post(self.client(), '/login', {
+                'email': 'frank@example.com',
+                'password': 'Frank-Passw0rd-2026'})
+        self.assertIn('id="e-email"', response.get_data(as_text=True))
+
+        # The client keeps cookies of a full URL under "localhost": give it
+        # the path on the brand's host.
+        link = link[len(base):]
+        response = client.get(link, base_url=base)
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(response.headers['Location'], '/top-up')
+        body = client.get('/top-up', base_url=base).get_data(as_text=True)
+        self.assertIn('Top up your balance', body)
+        self.assertEqual(
+            self.client().get(link, base_url=base).status_code,
+            HTTPStatus.BAD_REQUEST)
+        with self.db():
+            WebUser = Pool().get('web.user')
+            user, = WebUser.search([('email', '=', 'frank@example.com')])
+            account = user.telecom_account
+            self.assertTrue(user.email_valid)
+            self.assertEqual(account.company.party.name, 'Reseller One')
+            self.assertEqual(account.billing_mode, 'prepaid')
+            self.assertEqual(
+                [p.id for p in account.rate_plans], [self.ids['r1_plan']])
+
+    def test_signup_not_offered(self):
+        "A brand whose tenant offers no plan has no sign-up"
+        response = self.client().get(
+            '/signup', base_url='https://three.portal.test')
+        self.assertEqual(response.status_code, HTTPStatus.NOT_FOUND)

@@ -152,7 +152,8 @@ class Portal:
 
     def __init__(self, database, secure_cookies=True):
         # Import the handlers: they fill ROUTES.
-        from . import views_customer, views_public, views_reseller  # noqa
+        from . import (  # noqa: F401
+            views_customer, views_public, views_reseller, views_signup)
         self.database = database
         self.secure_cookies = secure_cookies
         self.views = {}

@@ -27,6 +27,7 @@ class BrandView:
     support_email: str = ''
     support_phone: str = ''
     website: str = ''
+    email_from: str = ''
     company: int = None
     record: int = None
 
@@ -67,6 +68,7 @@ def resolve(host, ctx=None):
             support_email=record.support_email or '',
             support_phone=record.support_phone or '',
             website=record.website or '',
+            email_from=record.email_from or '',
             company=record.company.id, record=record.id)
     Company = Pool().get('company.company')
     company_id = None

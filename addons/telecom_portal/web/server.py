@@ -16,6 +16,11 @@ def main(argv=None):
         help="host:port (default 127.0.0.1:8010)")
     parser.add_argument('--insecure-cookies', action='store_true',
         help="send cookies over plain HTTP (development only)")
+    parser.add_argument('--demo', action='store_true',
+        help="first activate the portal and load its demo log-ins and "
+        "brands (the database of `make demo`)")
+    parser.add_argument('--setup-only', action='store_true',
+        help="with --demo: prepare the database, then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
@@ -23,7 +28,19 @@ def main(argv=None):
     config.update_etc(args.config)
     from trytond.pool import Pool
     Pool.start()
+    from . import demo
+    if not demo.is_activated(args.database):
+        if not args.demo:
+            parser.error(
+                f"telecom_portal is not activated in {args.database}: run "
+                f"trytond-admin -c {args.config} -d {args.database} "
+                "--activate-dependencies -u telecom_portal")
+        demo.activate(args.config, args.database)
     Pool(args.database).init()
+    if args.demo:
+        print(demo.load(args.database), flush=True)
+        if args.setup_only:
+            return 0
     from werkzeug.serving import run_simple
 
     from .app import Portal

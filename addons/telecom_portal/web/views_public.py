@@ -86,6 +86,10 @@ def login(ctx):
         user, = users
         valid, new_hash = WebUser.check_password(
             values['password'], user.password_hash)
+        if valid and not user.email_valid:
+            return ctx.render('login.html', status=400, errors={
+                    'email': "Confirm this e-mail first: open the link we "
+                    "sent to it."}, email=email, next=next_)
         if valid and principal_scope(user) is not None:
             if new_hash:
                 WebUser.write([user], {'password_hash': new_hash})

@@ -1,0 +1,128 @@
+"""Self-service sign-up (F35): choose a plan the brand offers, give the
+account's details, validate the e-mail, then top up (prepaid).
+
+The brand of the request (its Host) says whose customer the new account
+is: the plans offered are those of the brand's tenant ticked "offered on
+sign-up" by that tenant (its reseller pages)."""
+from werkzeug.exceptions import BadRequest, NotFound
+
+from trytond.exceptions import UserError
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from .app import route
+from .forms import choice, read, record_id, text
+from .views_public import sign_in
+
+SIGNUP_FLAVOURS = [
+    ('residential', "Home phone lines"),
+    ('pbx', "Business PBX"),
+    ('wholesale', "Wholesale trunk"),
+    ]
+SIGNUP_BILLING = [
+    ('prepaid', "Prepaid: top up, then call"),
+    ('postpaid', "Postpaid: invoiced monthly, by direct debit"),
+    ]
+
+
+def offered_plans(ctx):
+    "The plans of the brand's tenant offered on sign-up"
+    Plan = Pool().get('telecom.rate.plan')
+    company = ctx.brand.company
+    if company is None:
+        return []
+    return Plan.search([
+            ('company', '=', company),
+            ('signup', '=', True),
+            ], order=[('name', 'ASC')])
+
+
+def email(form, name):
+    value = text(form, name, required=True, max_length=320).lower()
+    local, _, domain = value.partition('@')
+    if not local or '.' not in domain:
+        from .forms import Invalid
+        raise Invalid("Write an e-mail address, e.g. ann@example.com.")
+    return value
+
+
+@route('/signup', 'public', methods=('GET', 'POST'))
+def signup(ctx):
+    pool = Pool()
+    WebUser = pool.get('web.user')
+    User = pool.get('res.user')
+    Party = pool.get('party.party')
+    Account = pool.get('telecom.account')
+    Company = pool.get('company.company')
+    plans = offered_plans(ctx)
+    if not plans:
+        raise NotFound("Sign-up is not offered on this site.")
+    values = {'flavours': SIGNUP_FLAVOURS, 'billing_modes': SIGNUP_BILLING,
+        'plans': plans, 'form': ctx.request.form}
+    if ctx.request.method == 'GET':
+        return ctx.render('signup.html', errors={}, **values)
+    form = ctx.request.form
+    data, errors = read(form, {
+            'plan': lambda f, n: record_id(f, n, required=True),
+            'name': lambda f, n: text(f, n, required=True),
+            'email': email,
+            'password': lambda f, n: text(f, n, True, 1024),
+            'flavour': lambda f, n: choice(f, n, SIGNUP_FLAVOURS),
+            'billing_mode': lambda f, n: choice(f, n, SIGNUP_BILLING),
+            })
+    if data.get('plan') and data['plan'] not in {p.id for p in plans}:
+        errors['plan'] = "Choose one of the plans offered."
+    if data.get('email') and WebUser.search([('email', '=', data['email'])]):
+        errors['email'] = (
+            "This e-mail already has an account: sign in instead.")
+    if data.get('password') and 'password' not in errors:
+        try:
+            User.validate_password(data['password'], [])
+        except UserError as exception:
+            errors['password'] = exception.message
+    if errors:
+        return ctx.form_error('signup.html', errors, **values)
+    company = Company(ctx.brand.company)
+    with Transaction().set_context(company=company.id):
+        party, = Party.create([{
+                    'name': data['name'],
+                    'contact_mechanisms': [('create', [
+                                {'type': 'email', 'value': data['email']}])],
+                    }])
+        account, = Account.create([{
+                    'party': party.id, 'company': company.id,
+                    'flavour': data['flavour'],
+                    'billing_mode': data['billing_mode'],
+                    'currency': company.currency.id,
+                    'rate_plans': [('add', [data['plan']])],
+                    }])
+    user, = WebUser.create([{
+                'email': data['email'], 'password': data['password'],
+                'party': party.id, 'telecom_account': account.id,
+                }])
+    url = ctx.request.host_url + 'signup/validate'
+    brand = ctx.brand
+    with Transaction().set_context(portal_validation_url=url):
+        WebUser.validate_email([user], from_=brand.email_from or None)
+    return ctx.redirect('/signup/sent')
+
+
+@route('/signup/sent', 'public')
+def signup_sent(ctx):
+    return ctx.render('signup_sent.html')
+
+
+@route('/signup/validate', 'public')
+def validate_email(ctx):
+    WebUser = Pool().get('web.user')
+    token = ctx.request.args.get('token', '')
+    if not token or len(token) > 128:
+        raise BadRequest("This link is incomplete: open it from the e-mail.")
+    users = WebUser.validate_email_token([token])
+    if len(users) != 1:
+        raise BadRequest(
+            "This link was already used or has expired: sign in.")
+    user, = users
+    next_ = '/top-up' if (user.telecom_account
+        and user.telecom_account.billing_mode == 'prepaid') else '/account'
+    return sign_in(ctx, user, next_)
