@@ -1,7 +1,3 @@
-# Affiliates of the telecom suite: a share of one customer's revenue
-# credited to another account; see README.md here.
-from trytond.pool import Pool
-
-
-def register():
-    Pool.register(module='telecom_affiliate', type_='model')
+# Affiliates of the telecom suite: a share of one customer's (or
+# reseller's) revenue credited to another account, through Tryton's
+# commission module; see README.md here.
