@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from trytond.i18n import gettext
 from trytond.model import fields
+from trytond.modules.telecom_rating.cdr import forget_cached
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
@@ -104,7 +105,7 @@ class Payment(metaclass=PoolMeta):
                     'party': account.party.id,
                     'telecom_account': account.id,
                     'amount': amount,
-                    'description': gettext(
+                    'reference': gettext(
                         'telecom_payment.msg_topup_description',
                         account=account.code),
                     }])
@@ -162,4 +163,5 @@ class Payment(metaclass=PoolMeta):
             cursor.execute(*table.update(
                     [table.telecom_credited], [target],
                     where=table.id == payment_id))
+        forget_cached(cls)
         BalanceLine.credit(movements)

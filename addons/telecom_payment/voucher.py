@@ -329,22 +329,30 @@ class Voucher(ModelSQL, ModelView):
         voucher = cls.__table__()
         batch = Batch.__table__()
         cursor = Transaction().connection.cursor()
+        cursor.execute(*voucher.join(batch,
+                condition=voucher.batch == batch.id).select(
+                voucher.id, voucher.batch, batch.currency,
+                where=voucher.code == stored))
+        row = cursor.fetchone()
+        if row is None or row[2] != account.currency.id:
+            raise cls._refusal(stored, account, tenants, today)
+        # The guard of "exactly once": of concurrent attempts one updates
+        # the row; the others wait for its lock, then find it redeemed
+        # (PostgreSQL's repeatable read makes them fail and be retried).
+        # The row count says which: no RETURNING needed (SQLite refuses
+        # the table alias python-sql gives it).
+        voucher_id, batch_id, _ = row
         now = CurrentTimestamp()
         cursor.execute(*voucher.update(
                 [voucher.state, voucher.redeemed_by, voucher.redeemed_at,
                     voucher.write_uid, voucher.write_date],
                 ['redeemed', account.id, now, Transaction().user, now],
-                where=(voucher.code == stored)
+                where=(voucher.id == voucher_id)
                 & (voucher.state == 'active')
                 & (voucher.expiry >= today)
-                & voucher.company.in_(tenants)
-                & voucher.batch.in_(batch.select(batch.id,
-                        where=batch.currency == account.currency.id)),
-                returning=[voucher.id, voucher.batch]))
-        row = cursor.fetchone()
-        if row is None:
+                & voucher.company.in_(tenants)))
+        if cursor.rowcount != 1:
             raise cls._refusal(stored, account, tenants, today)
-        voucher_id, batch_id = row
         forget_cached(cls)
         value = Batch(batch_id).value
         BalanceLine.credit([{

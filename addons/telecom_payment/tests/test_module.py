@@ -8,12 +8,13 @@ from trytond.exceptions import UserError
 from trytond.modules.currency.tests import create_currency
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_customer, create_tenancy)
+from trytond.modules.telecom_payment.exceptions import (
+    RedemptionError, TopUpError)
+from trytond.modules.telecom_payment.voucher import (
+    ALPHABET, new_codes, normalize_code, printed)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
-
-from ..exceptions import RedemptionError, TopUpError
-from ..voucher import ALPHABET, new_codes, normalize_code, printed
 from .tools import create_prepaid_books, liability_of
 
 TOMORROW = dt.date.today() + dt.timedelta(days=1)
@@ -154,3 +155,271 @@ class TelecomPaymentTestCase(TelecomCompanyTestMixin, ModuleTestCase):
             BalanceLine.add_movements([movement(account, '-12', 'call')])
             # 13.5 → 1.5: above the account's 1, no notice
             self.assertEqual(sendmail.call_count, 2)
+
+    def create_sepa(self, t):
+        "A validated mandate of R2's customer and R2's SEPA journal"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Identifier = pool.get('party.identifier')
+        Bank = pool.get('bank')
+        BankAccount = pool.get('bank.account')
+        Mandate = pool.get('account.payment.sepa.mandate')
+        Address = pool.get('party.address')
+        Journal = pool.get('account.payment.journal')
+        company = t.r2
+        with Transaction().set_context(company=company.id):
+            Identifier.create([{'party': company.party.id,
+                        'type': 'eu_at_02', 'code': 'ES23ZZZ47690558N'}])
+            bank_party, = Party.create([{'name': "EU Bank"}])
+            bank, = Bank.create([{'party': bank_party.id, 'bic': 'KREDBEBB'}])
+            ours, theirs = BankAccount.create([{
+                        'bank': bank.id, 'owners': [('add', [
+                                    company.party.id])],
+                        'numbers': [('create', [{'type': 'iban',
+                                        'number': 'BE70953368654125'}])],
+                        }, {
+                        'bank': bank.id, 'owners': [('add', [
+                                    t.r2_customer.party.id])],
+                        'numbers': [('create', [{'type': 'iban',
+                                        'number': 'BE85735556927306'}])],
+                        }])
+            address, = Address.create([{
+                        'party': t.r2_customer.party.id,
+                        'street': "1 Rue de la Loi", 'city': "Bruxelles"}])
+            mandate, = Mandate.create([{
+                        'party': t.r2_customer.party.id,
+                        'address': address.id,
+                        'account_number': theirs.numbers[0].id,
+                        'identification': 'TOPUP-1', 'type': 'recurrent',
+                        'signature_date': dt.date.today()}])
+            Mandate.request([mandate])
+            Mandate.validate_mandate([mandate])
+            journal, = Journal.create([{
+                        'name': "SEPA", 'process_method': 'sepa',
+                        'company': company.id,
+                        'currency': company.currency.id,
+                        'sepa_bank_account_number': ours.numbers[0].id,
+                        'sepa_receivable_flavor': 'pain.008.001.02',
+                        'sepa_payable_flavor': 'pain.001.001.03'}])
+        return journal
+
+    @with_transaction()
+    def test_sepa_topup(self):
+        "A SEPA top-up makes its pain.008 and credits the balance once"
+        pool = Pool()
+        Payment = pool.get('account.payment')
+        Group = pool.get('account.payment.group')
+        Account = pool.get('telecom.account')
+        t = create_tenancy()
+        books = create_prepaid_books(t.r2)
+        journal = self.create_sepa(t)
+        account = t.r2_customer
+        with Transaction().set_context(company=t.r2.id):
+            payment = Payment.top_up(account, journal, Decimal('25.00'))
+            self.assertEqual(payment.state, 'submitted')
+
+            def group():
+                group = Group(company=t.r2, journal=journal,
+                    kind='receivable')
+                group.save()
+                return group
+            group = Payment.process([payment], group)
+        message, = group.sepa_messages
+        xml = message.message.decode()
+        self.assertIn('CstmrDrctDbtInitn', xml)
+        self.assertIn('<InstdAmt Ccy="EUR">25.00</InstdAmt>', xml)
+        self.assertIn('<MndtId>TOPUP-1</MndtId>', xml)
+        self.assertIn('BE85735556927306', xml)
+        # Nothing is credited before the bank says the debit succeeded.
+        self.assertEqual(Account(account.id).balance, Decimal(0))
+
+        payment = Payment(payment.id)
+        self.assertEqual(payment.state, 'processing')
+        Payment.succeed([payment])
+        self.assertEqual(Account(account.id).balance, Decimal('25.00'))
+        # Told again (a second statement, a retried job): credited once.
+        Payment.credit_top_ups([Payment(payment.id)])
+        self.assertEqual(Account(account.id).balance, Decimal('25.00'))
+        self.assertEqual(liability_of(account.party,
+                books['prepaid_account']), Decimal('25.00'))
+        self.assertEqual(Payment(payment.id).telecom_credited,
+            Decimal('25.00'))
+
+        # Returned by the customer's bank after success: taken back.
+        Payment.fail([Payment(payment.id)])
+        self.assertEqual(Account(account.id).balance, Decimal(0))
+        self.assertEqual(liability_of(account.party,
+                books['prepaid_account']), Decimal(0))
+
+    @with_transaction()
+    def test_topup_bad_input(self):
+        "Bad top-ups are refused with a clear message, nothing created"
+        pool = Pool()
+        Payment = pool.get('account.payment')
+        Account = pool.get('telecom.account')
+        t = create_tenancy()
+        create_prepaid_books(t.r2, topup_maximum=Decimal(500))
+        journal = self.create_sepa(t)
+        account = t.r2_customer
+        usd = create_currency('USD')
+        cases = [
+            (Decimal('-5'), None, "must be more than zero"),
+            (Decimal(0), None, "must be more than zero"),
+            (Decimal('10.001'), None, "more than the 2 decimals of EUR"),
+            (Decimal('500.01'), None, "more than the 500"),
+            (Decimal('NaN'), None, "not a number of money"),
+            (10.5, None, "not a number of money"),
+            (Decimal(10), 'XYZ', 'currency "XYZ" is unknown'),
+            (Decimal(10), usd, "kept in EUR"),
+            ]
+        with Transaction().set_context(company=t.r2.id):
+            for amount, currency, message in cases:
+                with self.subTest(amount=amount, currency=currency):
+                    with self.assertRaisesRegex(TopUpError, message):
+                        Payment.top_up(account, journal, amount, currency)
+            with self.assertRaisesRegex(TopUpError, "is not prepaid"):
+                Payment.top_up(t.r1_customer, journal, Decimal(10))
+            self.assertEqual(Payment.search([], count=True), 0)
+            self.assertEqual(Account(account.id).balance, Decimal(0))
+            # The largest allowed is accepted.
+            Payment.top_up(account, journal, Decimal(500))
+
+    @with_transaction()
+    def test_vouchers(self):
+        "Generate, export, redeem once; every refusal says why"
+        pool = Pool()
+        Batch = pool.get('telecom.voucher.batch')
+        Voucher = pool.get('telecom.voucher')
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        t = create_tenancy()
+        books = create_prepaid_books(t.r2)
+        account = t.r2_customer
+        owner_batch = create_batch(t.owner, '5.00', 3)
+        r3_batch = create_batch(t.r3, '5.00', 1, name="R3 cards")
+        usd_batch = create_batch(
+            t.owner, '5.00', 1, currency=create_currency('USD'))
+
+        codes = [v.code for v in owner_batch.vouchers]
+        self.assertEqual(len(set(codes)), 3)
+        self.assertEqual(owner_batch.state, 'generated')
+        rows = list(csv.reader(io.StringIO(Batch.export_csv([owner_batch]))))
+        self.assertEqual(rows[0],
+            ['code', 'value', 'currency', 'expiry', 'batch', 'state'])
+        self.assertEqual(rows[1], [printed(codes[0]), '5.00', 'EUR',
+                NEXT_YEAR.isoformat(), 'Shop cards', 'active'])
+        self.assertEqual(len(rows), 4)
+
+        # Typed as printed, in lower case: accepted; R2 sells under the
+        # owner (through R1), so the owner's vouchers are good for it.
+        self.assertEqual(
+            Voucher.redeem(printed(codes[0]).lower(), account),
+            Decimal('5.00'))
+        self.assertEqual(Account(account.id).balance, Decimal('5.00'))
+        voucher = Voucher.search([('code', '=', codes[0])])[0]
+        self.assertEqual(voucher.state, 'redeemed')
+        self.assertEqual(voucher.redeemed_by, account)
+        line, = BalanceLine.search([('origin', '=', str(voucher))])
+        self.assertEqual(line.kind, 'voucher')
+        self.assertEqual(line.move.state, 'posted')
+        self.assertEqual(liability_of(account.party,
+                books['prepaid_account']), Decimal('5.00'))
+
+        Voucher.write([Voucher.search([('code', '=', codes[1])])[0]],
+            {'expiry': dt.date.today() - dt.timedelta(days=1)})
+        refusals = [
+            (codes[0], 'redeemed', "already redeemed on"),
+            (codes[1], 'expired', "expired on"),
+            (r3_batch.vouchers[0].code, 'other_tenant',
+                "issued by another provider"),
+            (usd_batch.vouchers[0].code, 'currency', "is in USD"),
+            ('ZZZZ-ZZZZ-ZZZZ-ZZZZ', 'unknown', "There is no voucher"),
+            ('1234', 'unknown', "is not a voucher code"),
+            ]
+        for code, reason, message in refusals:
+            with self.subTest(code=code):
+                with self.assertRaisesRegex(RedemptionError, message) as cm:
+                    Voucher.redeem(code, account)
+                self.assertEqual(cm.exception.reason, reason)
+        with self.assertRaises(RedemptionError) as cm:
+            Voucher.redeem(codes[2], t.r1_customer)
+        self.assertEqual(cm.exception.reason, 'invalid_account')
+        # Nothing of the refusals moved money.
+        self.assertEqual(Account(account.id).balance, Decimal('5.00'))
+        self.assertEqual(
+            Voucher.search([('state', '=', 'redeemed')], count=True), 1)
+
+    @with_transaction()
+    def test_voucher_batch_bad_input(self):
+        "A batch with a bad value, quantity or expiry is refused"
+        pool = Pool()
+        Batch = pool.get('telecom.voucher.batch')
+        t = create_tenancy()
+        cases = [
+            ({'value': Decimal(0)}, "more than zero"),
+            ({'value': Decimal('-5')}, "more than zero"),
+            ({'value': Decimal('1.005')}, "decimals of EUR"),
+            ({'quantity': 0}, "holds 1 to 1000000"),
+            ({'quantity': 1_000_001}, "holds 1 to 1000000"),
+            ({'expiry': dt.date.today() - dt.timedelta(days=1)},
+                "before today"),
+            ]
+        for values, message in cases:
+            with self.subTest(values=values):
+                with self.assertRaisesRegex(UserError, message):
+                    Batch.create([{'name': "Bad", 'company': t.owner.id,
+                                'value': Decimal(5), 'quantity': 10,
+                                'currency': t.currency.id,
+                                'expiry': NEXT_YEAR, **values}])
+
+    @with_transaction()
+    def test_tenancy(self):
+        "A reseller sees only its subtree's vouchers and top-ups"
+        pool = Pool()
+        Batch = pool.get('telecom.voucher.batch')
+        Voucher = pool.get('telecom.voucher')
+        Payment = pool.get('account.payment')
+        Report = pool.get('telecom.voucher.batch.csv', type='report')
+        ModelData = pool.get('ir.model.data')
+        t = create_tenancy()
+        create_prepaid_books(t.r2)
+        journal = self.create_sepa(t)
+        r3_account = create_customer("R3 Prepaid", t.r3,
+            billing_mode='prepaid')
+        r3_journal, = pool.get('account.payment.journal').create([{
+                    'name': "R3 manual", 'process_method': 'manual',
+                    'company': t.r3.id, 'currency': t.currency.id}])
+        # Reseller administrators collect their customers' top-ups.
+        pool.get('res.user').write([t.r1_user, t.r2_user], {'groups': [
+                    ('add', [ModelData.get_id('account_payment',
+                                'group_payment')])]})
+        owner = create_batch(t.owner, '5.00', 2, name="Owner cards")
+        r1 = create_batch(t.r1, '5.00', 2, name="R1 cards")
+        r2 = create_batch(t.r2, '5.00', 2, name="R2 cards")
+        with Transaction().set_context(company=t.r2.id):
+            r2_topup = Payment.top_up(t.r2_customer, journal, Decimal(10))
+        with Transaction().set_context(company=t.r3.id):
+            Payment.top_up(r3_account, r3_journal, Decimal(10))
+
+        with as_user(t.r1_user, t.r1):
+            self.assertEqual(sorted(b.name for b in Batch.search([])),
+                ["R1 cards", "R2 cards"])
+            self.assertEqual(Voucher.search([], count=True), 4)
+        with as_user(t.r2_user, t.r2):
+            self.assertEqual([b.name for b in Batch.search([])],
+                ["R2 cards"])
+            self.assertEqual(
+                {v.batch for v in Voucher.search([])}, {Batch(r2.id)})
+            self.assertEqual(Payment.search([]), [Payment(r2_topup.id)])
+            # The CSV of batches it may not read: refused, or empty.
+            try:
+                _, content, _, _ = Report.execute(
+                    [owner.id, r1.id, r2.id], {})
+            except UserError:
+                pass
+            else:
+                self.assertNotIn('Owner cards', content.decode())
+            _, content, _, _ = Report.execute([r2.id], {})
+            rows = list(csv.reader(io.StringIO(content.decode())))
+            self.assertEqual(len(rows), 3)
+            self.assertEqual({r[4] for r in rows[1:]}, {"R2 cards"})
