@@ -110,6 +110,7 @@ class Invoice(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        cls._check_modify_exclude.add('telecom_sent_to')
         cls._buttons.update({
                 'telecom_approve': {
                     'invisible': (
@@ -325,6 +326,13 @@ class Invoice(metaclass=PoolMeta):
 
 class UBLInvoice(metaclass=PoolMeta):
     __name__ = 'edocument.ubl.invoice'
+
+    @property
+    def prepaid_amount(self):
+        # edocument_ubl sums the balance of the lines to pay, which is the
+        # whole total until the customer pays: the document would say
+        # nothing is due. What was paid is the total less what remains.
+        return self.invoice.total_amount - self.invoice.amount_to_pay
 
     @property
     def additional_documents(self):
