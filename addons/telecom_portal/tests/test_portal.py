@@ -341,7 +341,10 @@ class PortalTestCase(RouteTestCase):
             f'/reseller/plans/{self.ids["r1_plan"]}/rates.csv',
             f'/reseller/customers/{self.ids["r1_customer"]}/calls',
             '/reseller/invoices', '/reseller/profile']
-        for page in pages:
+        menu = re.findall(r'<li><a href="(/[^"]*)">', self.get(
+                client, '/reseller/customers').get_data(as_text=True))
+        self.assertEqual(len(menu), 4)
+        for page in pages + menu:
             with self.subTest(page=page):
                 response = self.get(client, page)
                 self.assertEqual(response.status_code, HTTPStatus.OK)
@@ -401,6 +404,11 @@ class PortalTestCase(RouteTestCase):
                 body = response.get_data(as_text=True)
                 self.assertIn(heading, body)
                 self.assertIn('<svg class="chart"', body)
+                # Every page of the customer's menu opens.
+                for path in re.findall(r'<li><a href="(/[^"]*)">', body):
+                    self.assertEqual(
+                        self.get(client, path).status_code, HTTPStatus.OK,
+                        path)
 
     def test_call_history_keyset_pages(self):
         """120 calls in pages of 50, newest first, each call once; the
@@ -505,6 +513,25 @@ class PortalTestCase(RouteTestCase):
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
         self.post(client, '/profile/password', {
                 'current': new, 'new': PASSWORD, 'repeat': PASSWORD})
+
+    def test_services_not_activated(self):
+        """Without telecom_payment and telecom_sale the pages say the
+        service is not offered; an order changes nothing"""
+        client = self.sign_in('erin@example.com')
+        for path, text in [('/shop', 'The shop is not open'),
+                ('/voucher', 'Vouchers are not offered'),
+                ('/top-up', 'Top-ups are not offered')]:
+            with self.subTest(path=path):
+                response = self.get(client, path)
+                self.assertEqual(response.status_code, HTTPStatus.OK)
+                self.assertIn(text, response.get_data(as_text=True))
+        response = self.post(client, '/shop/order',
+            {'product': '1', 'quantity': '1'})
+        self.assertEqual(response.status_code, HTTPStatus.NOT_FOUND)
+        response = self.post(client, '/voucher', {'code': 'ABCD-EFGH'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('Vouchers are not offered',
+            response.get_data(as_text=True))
 
     # --- reseller pages --------------------------------------------------
 

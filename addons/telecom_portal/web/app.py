@@ -41,7 +41,11 @@ def route(path, kind, methods=('GET',)):
     assert kind in KINDS, kind
 
     def decorator(func):
-        ROUTES.append((path, func.__name__, tuple(methods), kind, func))
+        # The endpoint names the module too: a customer's and a reseller's
+        # page may share a function name, never a handler.
+        endpoint = f'{func.__module__.rsplit(".", 1)[-1]}.{func.__name__}'
+        assert endpoint not in {r[1] for r in ROUTES}, endpoint
+        ROUTES.append((path, endpoint, tuple(methods), kind, func))
         func.portal_kind = kind
         return func
     return decorator
@@ -190,7 +194,7 @@ class Portal:
         except HTTPException as exception:
             return exception.get_response()
         kind, func = self.views[endpoint]
-        if endpoint == 'static':
+        if endpoint == 'app.static':
             # Files only: no database, no session.
             return func(None, **args)
         context = {

@@ -197,6 +197,27 @@ class CustomerScope(InvoicesScope):
     def _invoice_domain(self):
         return [('telecom_account', '=', self.account_id)]
 
+    # --- shop (F28), through telecom_sale's telecom.shop -----------------
+
+    @staticmethod
+    def shop():
+        try:
+            return Pool().get('telecom.shop')
+        except KeyError:
+            return None
+
+    def shop_products(self):
+        Shop = self.shop()
+        return Shop.products(self.account) if Shop else []
+
+    def order(self, product_id, quantity):
+        "Sell the account one product of its tenant's shop; the sale"
+        Shop = self.shop()
+        products = [p for p in self.shop_products() if p.id == product_id]
+        if not Shop or not products:
+            raise NotFound()
+        return Shop.order(self.account, [(products[0], quantity)])
+
     # --- money -----------------------------------------------------------
 
     def balance_lines(self, limit=10):

@@ -14,7 +14,6 @@ from . import documents, payments
 from .app import route
 from .chart import usage_svg
 from .forms import date, number_filter, read, record_id, sip_address, text
-from .scope import invoice_status
 
 INVOICE_STATUSES = [
     ('', "Any"), ('due', "Due"), ('overdue', "Overdue"), ('paid', "Paid"),
@@ -254,4 +253,32 @@ def top_up(ctx):
         available=payments.top_up_available())
 
 
-__all__ = ['invoice_status']
+@route('/shop', 'customer')
+def shop(ctx):
+    return ctx.render('shop.html', errors={}, available=bool(
+            ctx.scope.shop()), products=ctx.scope.shop_products(),
+        account=ctx.scope.account)
+
+
+@route('/shop/order', 'customer', methods=('POST',))
+def shop_order(ctx):
+    from .forms import Invalid
+
+    def quantity(form, name):
+        value = (form.get(name) or '').strip()
+        if not value.isdigit() or not 1 <= int(value) <= 100:
+            raise Invalid("A whole number from 1 to 100.")
+        return int(value)
+    values, errors = read(ctx.request.form, {
+            'product': lambda f, n: record_id(f, n, required=True),
+            'quantity': quantity})
+    if not errors:
+        try:
+            ctx.scope.order(values['product'], values['quantity'])
+        except UserError as exception:
+            errors['quantity'] = exception.message
+        else:
+            return ctx.redirect('/account', done='ordered')
+    return ctx.form_error('shop.html', errors,
+        available=bool(ctx.scope.shop()),
+        products=ctx.scope.shop_products(), account=ctx.scope.account)
