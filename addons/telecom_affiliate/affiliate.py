@@ -266,19 +266,24 @@ class Affiliation(ModelSQL, ModelView):
                 forget_cached(pool.get('telecom.account'))
 
     @classmethod
-    def due_commissions(cls, affiliate, end_date):
-        """The commissions due to ``affiliate`` up to ``end_date`` and not
-        yet credited: {referred invoice: [commission]}"""
+    def due_commissions(cls, affiliates, end_date):
+        """The commissions due to ``affiliates`` up to ``end_date`` and not
+        yet credited: {(affiliation, referred invoice): [commission]}"""
         pool = Pool()
         Commission = pool.get('commission')
-        agents = [a.agent.id for a in cls.search([
-                    ('affiliate', '=', affiliate.id)])]
+        affiliations = {a.agent: a for a in cls.search([
+                    ('affiliate', 'in', [a.id for a in affiliates]),
+                    ])}
         result = defaultdict(list)
+        if not affiliations:
+            return result
         for commission in Commission.search([
-                    ('agent', 'in', agents),
+                    ('agent', 'in', [a.id for a in affiliations]),
                     ('invoice_line', '=', None),
                     ('date', '!=', None),
                     ('date', '<=', end_date),
                     ], order=[('date', 'ASC'), ('id', 'ASC')]):
-            result[commission.origin.invoice].append(commission)
+            key = (affiliations[commission.agent],
+                commission.origin.invoice)
+            result[key].append(commission)
         return result

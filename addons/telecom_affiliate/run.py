@@ -1,9 +1,11 @@
 """The affiliate's credit lines on its invoice, added by the billing run.
 
-telecom_billing's run has no extension point for extra lines yet: this
-module adds its lines after the run's other charges (``_charge_lines``) and
-links the commissions to them once the run's invoices are saved
-(``_bill``), by inheritance, without editing run.py."""
+Through telecom_billing's extension point ``BillingRun._extra_lines``: one
+credit line per referred invoice whose commissions are due, then, once the
+run's invoices are saved, the commissions point at their line (``_bill``)
+so they are credited once."""
+from types import SimpleNamespace
+
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
 
@@ -11,50 +13,63 @@ from trytond.pool import Pool, PoolMeta
 class BillingRun(metaclass=PoolMeta):
     __name__ = 'telecom.billing.run'
 
-    def _charge_lines(self, ctx, invoice, account):
-        return (super()._charge_lines(ctx, invoice, account)
-            + self._affiliate_lines(ctx, invoice, account))
+    def _extra_lines(self, accounts):
+        result = super()._extra_lines(accounts)
+        for account, lines in self._affiliate_lines(accounts).items():
+            result.setdefault(account, []).extend(lines)
+        return result
 
-    def _affiliate_lines(self, ctx, invoice, account):
-        """One credit line per referred invoice whose commissions are due
-        to ``account``: minus their sum, rounded once to the invoice
+    def _affiliate_lines(self, accounts):
+        """Return {account: [invoice line values]}: for each affiliate of
+        ``accounts``, one credit line per referred invoice whose
+        commissions are due — minus their sum, rounded once to the invoice
         currency's digits."""
         pool = Pool()
         Affiliation = pool.get('telecom.affiliation')
-        lines = []
-        due = Affiliation.due_commissions(account, self.end_date)
-        for referred, commissions in due.items():
-            affiliation, = Affiliation.search([
-                    ('agent', '=', commissions[0].agent.id)], limit=1)
+        # The hook is not given the run's memo of products and rates; a
+        # memo of our own serves the chunk.
+        ctx = SimpleNamespace(products={}, rates={}, plans={}, journal=None)
+        period = (self.start_date, self.end_date)
+        by_id = {a.id: a for a in accounts}
+        result = {}
+        due = Affiliation.due_commissions(accounts, self.end_date)
+        for (affiliation, referred), commissions in due.items():
+            account = by_id[affiliation.affiliate.id]
+            currency = affiliation.agent.currency
             total = sum(c.amount for c in commissions)
             base = sum(c.base_amount or 0 for c in commissions)
-            currency = commissions[0].agent.currency
-            lines.append(self._line(ctx,
-                    invoice, affiliation.product, 'affiliate', 1,
-                    -self._rounded(ctx, total, currency),
+            result.setdefault(account, []).append(self._line(ctx,
+                    account, affiliation.product, 'affiliate', 1,
+                    -self._rounded(ctx, account, total, currency),
                     gettext('telecom_affiliate.msg_line_affiliate',
                         percentage=affiliation.percentage,
                         invoice=referred.number or referred.rec_name,
                         referred=affiliation.referred.rec_name,
                         base=currency.round(base)),
-                    (self.start_date, self.end_date), origin=referred))
-        return lines
+                    period, origin=referred))
+        return result
 
     def _bill(self):
         pool = Pool()
         Affiliation = pool.get('telecom.affiliation')
         Commission = pool.get('commission')
+        InvoiceLine = pool.get('account.invoice.line')
         run = super()._bill()
+        lines = InvoiceLine.search([
+                ('invoice.telecom_run', '=', run.id),
+                ('telecom_kind', '=', 'affiliate'),
+                ])
+        if not lines:
+            return run
+        due = Affiliation.due_commissions(
+            list({l.invoice.telecom_account for l in lines}), run.end_date)
         to_write = []
-        for invoice in run.invoices:
-            if not invoice.telecom_account:
-                continue
-            due = Affiliation.due_commissions(
-                invoice.telecom_account, run.end_date)
-            for line in invoice.lines:
-                if line.telecom_kind == 'affiliate' and line.origin in due:
-                    to_write.extend([due[line.origin],
-                            {'invoice_line': line.id}])
+        for (affiliation, referred), commissions in due.items():
+            for line in lines:
+                if (line.origin == referred
+                        and line.invoice.telecom_account
+                        == affiliation.affiliate):
+                    to_write.extend([commissions, {'invoice_line': line.id}])
         if to_write:
             Commission.write(*to_write)
         return run

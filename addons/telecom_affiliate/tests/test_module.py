@@ -66,7 +66,7 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
                 invoice_date=fiscalyear.start_date)
             invoice.set_journal()
             invoice.lines = [pool.get('account.invoice.line')(
-                    type='line', product=product, quantity=3,
+                    type='line', product=product, quantity=3, unit=unit,
                     unit_price=Decimal('13.33'), account=revenue,
                     description="Trunk")]
             invoice.save()
@@ -92,9 +92,11 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         Uom = pool.get('product.uom')
         t = create_tenancy()
         unit, = Uom.search([('name', '=', 'Unit')])
-        template, = Template.create([{'name': "Credits", 'type': 'service',
-                    'default_uom': unit.id, 'list_price': Decimal(0),
-                    'products': [('create', [{}])]}])
+        with set_company(t.owner):
+            template, = Template.create([{'name': "Credits",
+                        'type': 'service', 'default_uom': unit.id,
+                        'list_price': Decimal(0),
+                        'products': [('create', [{}])]}])
         product = template.products[0]
         r1_partner = create_customer("R1 Partner", t.r1)
         r1_other = create_customer("R1 Other", t.r1)
