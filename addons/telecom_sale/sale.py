@@ -39,11 +39,12 @@ class Sale(metaclass=PoolMeta):
         Subscription = pool.get('telecom.subscription')
         lines = [l for s in sales if s.telecom_account
             for l in s.lines if l.telecom_recurring]
-        if not lines:
-            return []
         done = {s.origin for s in Subscription.search([
                     ('origin', 'in', [str(l) for l in lines]),
                     ])}
+        lines = [l for l in lines if l not in done]
+        if not lines:
+            return []
         return Subscription.create([{
                     'account': l.sale.telecom_account.id,
                     'product': l.product.id,
@@ -52,7 +53,7 @@ class Sale(metaclass=PoolMeta):
                     'currency': l.sale.currency.id,
                     'start_date': l.sale.sale_date,
                     'origin': str(l),
-                    } for l in lines if l not in done])
+                    } for l in lines])
 
 
 class SaleLine(metaclass=PoolMeta):

@@ -9,6 +9,7 @@ refuse, having written nothing, a bad order.
 from trytond.i18n import gettext
 from trytond.model import Model
 from trytond.modules.telecom_base.balance import to_decimal
+from trytond.modules.telecom_rating.cdr import forget_cached
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
@@ -97,6 +98,10 @@ class Shop(Model):
                 line.on_change_product()
                 lines.append(line)
             sale.lines = lines
+            if prepaid:
+                # Refused before anything is written.
+                sale.on_change_lines()
+                cls._check_balance(account, sale.total_amount)
             sale.save()
             Sale.quote([sale])
             Sale.confirm([sale])
@@ -108,11 +113,10 @@ class Shop(Model):
         return Sale(sale.id)
 
     @classmethod
-    def _pay_from_balance(cls, account, sale):
+    def _check_balance(cls, account, total):
+        "Lock ``account`` and refuse when its balance is below ``total``"
         pool = Pool()
         Account = pool.get('telecom.account')
-        BalanceLine = pool.get('telecom.balance.line')
-        Credit = pool.get('telecom.minute_pack.credit')
         # The row lock orders two orders of one account: the second reads
         # the balance the first left.
         Account.lock([account])
@@ -121,17 +125,25 @@ class Shop(Model):
         cursor.execute(*table.select(table.balance,
                 where=table.id == account.id))
         balance = to_decimal(cursor.fetchone()[0])
-        total = sale.total_amount
         if balance < total:
             raise OrderError(gettext(
                     'telecom_sale.msg_order_balance',
                     account=account.rec_name, balance=balance,
                     total=total, currency=account.currency.code))
+
+    @classmethod
+    def _pay_from_balance(cls, account, sale):
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        Credit = pool.get('telecom.minute_pack.credit')
+        cls._check_balance(account, sale.total_amount)
         BalanceLine.add_movements([{
-                    'account': account.id, 'amount': -total,
+                    'account': account.id, 'amount': -sale.total_amount,
                     'kind': 'purchase', 'origin': str(sale),
                     'description': sale.rec_name,
                     }])
+        forget_cached(Account)
         packs = [(account, l.product.template,
                 l.product.template.pack_minutes * 60 * int(l.quantity), l)
             for l in sale.lines

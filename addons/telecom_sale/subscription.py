@@ -75,10 +75,8 @@ class Subscription(ModelSQL, ModelView):
             })
     product = fields.Many2One(
         'product.product', "Product", required=True, ondelete='RESTRICT',
-        domain=[
-            ('template.telecom_kind', '!=', None),
-            ('template.tenant', '=', Eval('company', -1)),
-            ],
+        domain=[('template.telecom_kind', '!=', None)],
+        help="A telecom product of the account's tenant.",
         states={
             'readonly': Eval('id', -1) >= 0,
             })
@@ -206,8 +204,11 @@ class Subscription(ModelSQL, ModelView):
         pool = Pool()
         Charge = pool.get('telecom.account.charge')
         subscriptions = super().create(vlist)
+        if not subscriptions:
+            return subscriptions
         with without_check_access():
-            charges = Charge.create([s._charge_values() for s in subscriptions])
+            charges = Charge.create(
+                [s._charge_values() for s in subscriptions])
             cls.write(*sum(([[s], {'charge': c.id}]
                         for s, c in zip(subscriptions, charges)), []))
         cls._update_accounts(subscriptions)
@@ -363,7 +364,8 @@ class MinutePackCredit(ModelSQL, ModelView):
         to_write = []
         for key, seconds in added.items():
             balance = balances[key]
-            to_write.extend([[balance], {'current': balance.current + seconds}])
+            to_write.extend(
+                [[balance], {'current': balance.current + seconds}])
         if to_write:
             Balance.write(*to_write)
         return cls.create(to_create)
@@ -398,4 +400,3 @@ class MinutePackCredit(ModelSQL, ModelView):
                     packs.append((account, template, seconds, line))
         with without_check_access():
             return cls.credit(packs)
-

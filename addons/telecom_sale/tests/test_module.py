@@ -1,5 +1,87 @@
-from trytond.modules.telecom_base.tests.tools import TelecomCompanyTestMixin
-from trytond.tests.test_tryton import ModuleTestCase
+import datetime as dt
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.modules.account.tests import create_chart, get_fiscalyear
+from trytond.modules.account_invoice.tests import set_invoice_sequences
+from trytond.modules.company.tests import set_company
+from trytond.modules.telecom_base.tests.tools import (
+    TelecomCompanyTestMixin, as_user, create_tenancy)
+from trytond.modules.telecom_rating.tests.tools import create_rating
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+
+def create_shop(t):
+    """Add to tenancy ``t``: Reseller One's and Sub Reseller Two's charts,
+    a bundle for minute packs on their retail plans, and their products:
+    a phone (49.90), a monthly hosted PBX (12.00), a 100-minute UK mobile
+    pack (5.00) and a package of 2 concurrent calls (3.00 a month); the
+    owner sells a phone of its own."""
+    pool = Pool()
+    Account = pool.get('account.account')
+    Address = pool.get('party.address')
+    Bundle = pool.get('telecom.bundle')
+    Category = pool.get('product.category')
+    FiscalYear = pool.get('account.fiscalyear')
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    unit, = Uom.search([('name', '=', 'Unit')])
+    Address.create([{'party': a.party.id}
+            for a in [t.r1_customer, t.r2_customer]])
+    for plan in [t.r1_plan, t.r2_plan]:
+        Bundle.create([{'plan': plan.id, 'name': "UK mobile packs",
+                    'minutes': 0, 'groups': [('add', [t.uk_mobile.id])]}])
+
+    def product(name, price, **values):
+        template, = Template.create([{
+                    'name': name, 'type': 'service', 'default_uom': unit.id,
+                    'sale_uom': unit.id,
+                    'salable': True, 'list_price': price,
+                    'account_category': category.id,
+                    'products': [('create', [{}])], **values}])
+        return template.products[0]
+
+    for company in [t.owner, t.r1, t.r2]:
+        with set_company(company):
+            create_chart(company)
+            fiscalyear = set_invoice_sequences(get_fiscalyear(company))
+            fiscalyear.save()
+            FiscalYear.create_period([fiscalyear])
+            revenue, = Account.search([
+                    ('type.revenue', '=', True), ('closed', '!=', True),
+                    ('company', '=', company.id)], limit=1)
+            category, = Category.create([{
+                        'name': f"Sales {company.rec_name}",
+                        'accounting': True, 'account_revenue': revenue.id}])
+            prefix = {t.owner: 'owner', t.r1: 'r1', t.r2: 'r2'}[company]
+            setattr(t, f'{prefix}_phone', product(
+                    "Desk phone", Decimal('49.90'), telecom_kind='phone',
+                    telecom_recurrence='once'))
+            if company == t.owner:
+                continue
+            setattr(t, f'{prefix}_pbx', product(
+                    "Hosted PBX", Decimal('12.00'), telecom_kind='service',
+                    telecom_recurrence='monthly'))
+            setattr(t, f'{prefix}_pack', product(
+                    "UK mobile 100", Decimal('5.00'),
+                    telecom_kind='minute_pack', telecom_recurrence='once',
+                    pack_minutes=100,
+                    pack_groups=[('add', [t.uk_mobile.id])]))
+            setattr(t, f'{prefix}_calls', product(
+                    "2 extra calls", Decimal('3.00'),
+                    telecom_kind='concurrent_calls',
+                    telecom_recurrence='monthly', extra_calls=2))
+    return t
+
+
+def pack_seconds(account):
+    "The seconds credited to ``account``'s pack bundle this month"
+    pool = Pool()
+    Balance = pool.get('telecom.bundle.balance')
+    return sum(b.current for b in Balance.search([
+                ('account', '=', account.id),
+                ('bundle.name', '=', "UK mobile packs")]))
 
 
 class TelecomSaleTestCase(TelecomCompanyTestMixin, ModuleTestCase):
@@ -10,6 +92,175 @@ class TelecomSaleTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         # owner see the products made by the system, without tenant.
         ('product.template', 'tenant'),
         }
+
+    @with_transaction()
+    def test_order_postpaid(self):
+        "A postpaid order: invoice, subscriptions, package, pack paid once"
+        pool = Pool()
+        Shop = pool.get('telecom.shop')
+        Invoice = pool.get('account.invoice')
+        Subscription = pool.get('telecom.subscription')
+        Credit = pool.get('telecom.minute_pack.credit')
+        Date = pool.get('ir.date')
+        t = create_shop(create_rating(create_tenancy()))
+        customer = t.r1_customer
+
+        self.assertEqual(
+            [p.rec_name for p in Shop.products(customer)],
+            ["2 extra calls", "Desk phone", "Hosted PBX", "UK mobile 100"])
+        sale = Shop.order(customer, [
+                (t.r1_phone, 2), (t.r1_pack, 1), (t.r1_pbx, 1),
+                (t.r1_calls, 1)])
+        self.assertEqual(sale.company, t.r1)
+        self.assertEqual(sale.state, 'processing')
+        # 2 × 49.90 + 5.00 + 12.00 (a month) + 3.00 (a month)
+        self.assertEqual(sale.total_amount, Decimal('119.80'))
+        # The sale invoices the one-off products; runs the recurring ones.
+        invoice, = sale.invoices
+        self.assertEqual(invoice.untaxed_amount, Decimal('104.80'))
+        self.assertEqual(
+            sorted((l.product.rec_name, l.quantity) for l in invoice.lines),
+            [("Desk phone", 2), ("UK mobile 100", 1)])
+        subscriptions = Subscription.search([('account', '=', customer.id)])
+        self.assertEqual(
+            sorted((s.product.rec_name, s.unit_price, s.start_date,
+                    s.charge.recurrence, s.charge.amount)
+                for s in subscriptions),
+            [("2 extra calls", Decimal('3.00'), Date.today(), 'monthly',
+                Decimal('3.00')),
+                ("Hosted PBX", Decimal('12.00'), Date.today(), 'monthly',
+                    Decimal('12.00'))])
+        # Processing again makes no second subscription.
+        pool.get('sale.sale').process([sale])
+        self.assertEqual(Subscription.search(
+                [('account', '=', customer.id)], count=True), 2)
+
+        # The package raises the concurrency limits while it lasts.
+        self.assertEqual(customer.extra_calls, 2)
+        package, = [s for s in subscriptions if s.product == t.r1_calls]
+        Subscription.write([package], {'quantity': 3})
+        self.assertEqual(type(customer)(customer.id).extra_calls, 6)
+        Subscription.write([package], {
+                'end_date': Date.today() - dt.timedelta(days=1),
+                'start_date': Date.today() - dt.timedelta(days=10)})
+        self.assertEqual(type(customer)(customer.id).extra_calls, 0)
+
+        # The pack is credited when the invoice is paid, and only once.
+        self.assertEqual(pack_seconds(customer), 0)
+        Invoice.post([invoice])
+        self.assertEqual(pack_seconds(customer), 0)
+        Invoice.paid([invoice])
+        self.assertEqual(pack_seconds(customer), 6000)
+        Credit.credit_invoices([invoice])
+        self.assertEqual(pack_seconds(customer), 6000)
+        credit, = Credit.search([])
+        self.assertEqual(credit.origin.origin.sale, sale)
+
+    @with_transaction()
+    def test_order_prepaid(self):
+        "A prepaid order is paid from the balance; short balance refused"
+        pool = Pool()
+        Shop = pool.get('telecom.shop')
+        Sale = pool.get('sale.sale')
+        BalanceLine = pool.get('telecom.balance.line')
+        Account = pool.get('telecom.account')
+        t = create_shop(create_rating(create_tenancy()))
+        customer = t.r2_customer
+        self.assertEqual(
+            [p.rec_name for p in Shop.products(customer)],
+            ["Desk phone", "UK mobile 100"])
+        BalanceLine.add_movements([{'account': customer.id, 'kind': 'topup',
+                    'amount': Decimal('8.00')}])
+
+        with self.assertRaisesRegex(UserError,
+                r'balance of account ".*R2 Customer" is 8\.00 EUR and the '
+                r'order costs 10\.00 EUR: top up first'):
+            Shop.order(customer, [(t.r2_pack, 2)])
+        with self.assertRaisesRegex(UserError, 'Prepaid account .* cannot '
+                'subscribe to "Hosted PBX"'):
+            Shop.order(customer, [(t.r2_pbx, 1)])
+
+        sale = Shop.order(customer, [(t.r2_pack, 1)])
+        self.assertEqual(sale.invoices, ())
+        self.assertEqual(Account(customer.id).balance, Decimal('3.00'))
+        movement, = BalanceLine.search([('kind', '=', 'purchase')])
+        self.assertEqual(movement.amount, Decimal('-5.00'))
+        self.assertEqual(movement.origin, sale)
+        self.assertEqual(pack_seconds(customer), 6000)
+        self.assertEqual(Sale.search([], count=True), 1)
+
+    @with_transaction()
+    def test_bad_input(self):
+        "Bad orders and subscriptions are refused, nothing changed"
+        pool = Pool()
+        Shop = pool.get('telecom.shop')
+        Sale = pool.get('sale.sale')
+        Subscription = pool.get('telecom.subscription')
+        Charge = pool.get('telecom.account.charge')
+        Template = pool.get('product.template')
+        t = create_shop(create_rating(create_tenancy()))
+        customer = t.r1_customer
+
+        for quantity in [0, -1, 1.5]:
+            with self.assertRaisesRegex(UserError,
+                    'Cannot sell "Desk phone" to account ".*R1 Customer": the '
+                    'quantity must be a whole number above zero'):
+                Shop.order(customer, [(t.r1_phone, quantity)])
+        # Another tenant's product, its parent's or a sibling's.
+        for product in [t.owner_phone, t.r2_phone]:
+            with self.assertRaisesRegex(UserError,
+                    'Account ".*R1 Customer" cannot buy "Desk phone": it is '
+                    "not a product of the account's provider"):
+                Shop.order(customer, [(product, 1)])
+            with self.assertRaisesRegex(UserError, 'cannot buy'):
+                Subscription.create([{'account': customer.id,
+                            'product': product.id, 'quantity': 1,
+                            'unit_price': Decimal(1),
+                            'currency': t.currency.id}])
+        with self.assertRaisesRegex(UserError,
+                'Cannot sell "Hosted PBX" to account ".*R1 Customer" at a '
+                r'negative price \(-1'):
+            Subscription.create([{'account': customer.id,
+                        'product': t.r1_pbx.id, 'quantity': 1,
+                        'unit_price': Decimal(-1),
+                        'currency': t.currency.id}])
+        # A pack the account's plans could never spend.
+        Group = pool.get('telecom.destination.group')
+        uk, = Group.create([{'code': 'uk', 'name': "UK",
+                    'prefixes': [('create', [{'prefix': '44'}])]}])
+        with set_company(t.r1):
+            uk_pack, = Template.copy([t.r1_pack.template], default={
+                    'name': "UK 100", 'pack_groups': [uk.id]})
+        with self.assertRaisesRegex(UserError,
+                'Account ".*R1 Customer" cannot use minute pack "UK 100": '
+                'none of its rate plans has a bundle on exactly UK'):
+            Shop.order(customer, [(uk_pack.products[0], 1)])
+        # Orders are checked before anything is written; a subscription
+        # is refused before its charge is made (and the caller's
+        # transaction, rolled back on the error, undoes the rest).
+        self.assertEqual(Sale.search([], count=True), 0)
+        self.assertEqual(Charge.search([], count=True), 0)
+
+    @with_transaction()
+    def test_tenancy(self):
+        "A reseller sees and sells its own subtree's products only"
+        pool = Pool()
+        Shop = pool.get('telecom.shop')
+        Product = pool.get('product.product')
+        t = create_shop(create_rating(create_tenancy()))
+        with as_user(t.r2_user):
+            self.assertEqual(
+                {p.id for p in Product.search([])},
+                {t.r2_phone.id, t.r2_pbx.id, t.r2_pack.id, t.r2_calls.id})
+            with self.assertRaisesRegex(UserError,
+                    'You cannot order for account ".*R1 Customer"'):
+                Shop.order(t.r1_customer, [(t.r1_phone, 1)])
+        with as_user(t.r1_user):
+            self.assertEqual(
+                {p.id for p in Product.search([])},
+                {t.r1_phone.id, t.r1_pbx.id, t.r1_pack.id, t.r1_calls.id,
+                    t.r2_phone.id, t.r2_pbx.id, t.r2_pack.id, t.r2_calls.id})
+            self.assertNotIn(t.owner_phone, Shop.products(t.r1_customer))
 
 
 del ModuleTestCase
