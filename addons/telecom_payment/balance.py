@@ -22,7 +22,7 @@ from sql import Null
 
 from trytond.config import config
 from trytond.i18n import gettext
-from trytond.model import ModelView, fields
+from trytond.model import fields
 from trytond.modules.telecom_base.balance import KINDS, to_decimal
 from trytond.modules.telecom_rating.cdr import forget_cached, in_ids
 from trytond.pool import Pool, PoolMeta

@@ -264,7 +264,6 @@ class Voucher(ModelSQL, ModelView):
     def create_codes(cls, batch):
         """Insert ``batch.quantity`` new codes in bulk, drawing again the
         few that collide with codes of the installation."""
-        voucher = cls.__table__()
         cursor = Transaction().connection.cursor()
         user = Transaction().user
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -296,7 +295,7 @@ class Voucher(ModelSQL, ModelView):
                     '(batch, company, code, expiry, state, create_uid, '
                     'create_date) VALUES (?, ?, ?, ?, ?, ?, ?)',
                     [(batch.id, batch.company.id, code, batch.expiry,
-                            'active', user, now) for code in codes])
+                        'active', user, now) for code in codes])
                 inserted = cursor.connection.total_changes - before
             # A code drawn twice in one draw is also caught by the index.
             missing -= inserted

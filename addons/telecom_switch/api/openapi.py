@@ -15,6 +15,14 @@ _errors = {
     '401': {'description': "Missing or unknown API key."},
     '413': {'description': "Body too large."},
     }
+_refusal = {
+    'type': 'object', 'required': ['result', 'reason', 'error'],
+    'properties': {
+        'result': {'type': 'string', 'enum': ['refused']},
+        'reason': {'type': 'string', 'enum': ['unknown_account', 'unknown',
+            'redeemed', 'expired', 'other_tenant', 'currency',
+            'invalid_account']},
+        'error': {'type': 'string'}}}
 _number = {'type': 'string', 'pattern': r'^\+?[0-9]{1,32}$'}
 _instant = {'type': 'string', 'format': 'date-time'}
 _cdr = {
@@ -158,6 +166,44 @@ DOCUMENT = {
                                                 'leg': {
                                                     'type': 'string'}}}}}}}}},
                 'responses': {'200': {'description': "Released slots"},
+                    **_errors}}},
+        '/v1/vouchers/redeem': {'post': {
+                'summary': "Redeem a prepaid voucher by phone: the value "
+                "is credited to the account's balance exactly once. Give "
+                "the account's code, or the caller's number when the "
+                "customer calls from one of its numbers.",
+                'requestBody': {'required': True, 'content': {
+                        'application/json': {'schema': {
+                                'type': 'object', 'required': ['code'],
+                                'properties': {
+                                    'code': {'type': 'string',
+                                        'maxLength': 64,
+                                        'description': "As printed; "
+                                        "case, spaces and dashes do not "
+                                        "matter."},
+                                    'account': {'type': 'string',
+                                        'maxLength': 64},
+                                    'caller': _number}}}}},
+                'responses': {
+                    '200': {'description': "Credited", 'content': {
+                            'application/json': {'schema': {
+                                    'type': 'object', 'properties': {
+                                        'result': {'type': 'string',
+                                            'enum': ['credited']},
+                                        'account': {'type': 'string'},
+                                        'amount': {'type': 'string'},
+                                        'currency': {'type': 'string'},
+                                        'balance': {
+                                            'type': 'string'}}}}}},
+                    '404': {'description': "No account of the switch's "
+                        "tenants has that code or number.",
+                        'content': {'application/json': {
+                                'schema': _refusal}}},
+                    '422': {'description': "Refused; reason: unknown, "
+                        "redeemed, expired, other_tenant, currency or "
+                        "invalid_account (not an active prepaid account).",
+                        'content': {'application/json': {
+                                'schema': _refusal}}},
                     **_errors}}},
         },
     }

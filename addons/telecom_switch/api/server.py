@@ -31,6 +31,7 @@ from .store import PostgreSQLStore, Request, SQLiteStore
 from .validation import (
     TOKEN, Invalid, choice, instant, integer, number,
     require_object, string)
+from .vouchers import Vouchers
 
 logger = logging.getLogger('telecom.callcontrol')
 UTC = dt.timezone.utc
@@ -493,6 +494,7 @@ def make_app(control):
     app.router.add_post('/v1/calls/{call_id}/end', control.end)
     app.router.add_post('/v1/cdrs', control.cdrs)
     app.router.add_post('/v1/reconcile', control.reconcile)
+    app.router.add_post('/v1/vouchers/redeem', Vouchers(control).redeem)
     app.router.add_get(
         '/openapi.json', lambda request: json_response(DOCUMENT))
     app.router.add_get(
