@@ -3,8 +3,11 @@ e-mail, and the download of many PDFs as one file."""
 import base64
 import datetime as dt
 import io
+import multiprocessing
+import os
 import zipfile
-from collections import namedtuple
+from collections import deque, namedtuple
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 from email.message import EmailMessage
 
@@ -35,6 +38,11 @@ AnnexCall = namedtuple(
     'AnnexCall', 'start callee destination seconds amount currency')
 Look = namedtuple(
     'Look', 'name logo primary secondary support footer email_from')
+
+
+def html_to_pdf(html):
+    "The PDF of ``html`` (a process pool's task: no database, no pool)"
+    return weasyprint_html(html).write_pdf()
 
 
 def weasyprint_html(html):
@@ -85,10 +93,42 @@ class InvoiceDocument(Report):
         return cls.render(None, context)
 
     @classmethod
+    def filename(cls, invoice):
+        return f'{slugify(invoice.number or str(invoice.id))}.pdf'
+
+    @classmethod
     def pdf(cls, invoice):
         "(file name, PDF bytes) of ``invoice``"
-        return (f'{slugify(invoice.number or str(invoice.id))}.pdf',
-            weasyprint_html(cls.html(invoice)).write_pdf())
+        return cls.filename(invoice), html_to_pdf(cls.html(invoice))
+
+    @classmethod
+    def pdfs(cls, invoices, workers=None, min_batch=8):
+        """Yield (file name, PDF bytes) of ``invoices``, in order.
+
+        The HTML is rendered here (it reads the database); WeasyPrint, which
+        takes most of the time and needs only the HTML, runs in ``workers``
+        processes (default: one per CPU) for batches of ``min_batch`` or
+        more (starting them costs about a PDF). They are spawned, not
+        forked: a forked child would share this process's database
+        connections."""
+        workers = workers or os.cpu_count() or 1
+        if workers == 1 or len(invoices) < min_batch:
+            for invoice in invoices:
+                yield cls.pdf(invoice)
+            return
+        context = multiprocessing.get_context('spawn')
+        with ProcessPoolExecutor(workers, mp_context=context) as executor:
+            # A bounded window: the HTML of a few invoices per worker is
+            # pending at a time, not the whole batch.
+            pending = deque()
+            for invoice in invoices:
+                pending.append((cls.filename(invoice),
+                        executor.submit(html_to_pdf, cls.html(invoice))))
+                if len(pending) >= 4 * workers:
+                    name, future = pending.popleft()
+                    yield name, future.result()
+            for name, future in pending:
+                yield name, future.result()
 
     @classmethod
     def merged_pdf(cls, invoices):
@@ -413,8 +453,8 @@ class DownloadInvoices(Wizard):
         else:
             content = io.BytesIO()
             with zipfile.ZipFile(content, 'w') as archive:
-                for invoice in invoices:
-                    archive.writestr(*InvoiceDocument.pdf(invoice))
+                for name, data in InvoiceDocument.pdfs(invoices):
+                    archive.writestr(name, data)
             self.result.file = content.getvalue()
             self.result.filename = f'invoices-{stamp}.zip'
         return 'result'

@@ -1,4 +1,10 @@
-"""The test case of telecom_billing's database tests."""
+"""The test case of telecom_billing's database tests, and their accounting
+fixture."""
+from decimal import Decimal
+
+from trytond.modules.account.tests import create_chart
+from trytond.modules.company.tests import set_company
+from trytond.pool import Pool
 from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 
 
@@ -16,3 +22,34 @@ class BillingTestCase(TestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         drop_db()
+
+
+def create_usage_product(company):
+    """Give ``company`` a chart of accounts and a "Calls" product (its
+    revenue account, no taxes) as the usage product of its billing
+    configuration. Leaves the test user working for ``company``."""
+    pool = Pool()
+    Account = pool.get('account.account')
+    Category = pool.get('product.category')
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    Configuration = pool.get('telecom.billing.configuration')
+    unit, = Uom.search([('name', '=', 'Unit')])
+    with set_company(company):
+        create_chart(company)
+        revenue, = Account.search([
+                ('type.revenue', '=', True),
+                ('closed', '!=', True),
+                ('company', '=', company.id)], limit=1)
+        category, = Category.create([{
+                    'name': f"Calls {company.rec_name}",
+                    'accounting': True,
+                    'account_revenue': revenue.id}])
+        template, = Template.create([{
+                    'name': "Calls", 'type': 'service',
+                    'default_uom': unit.id,
+                    'list_price': Decimal(0),
+                    'account_category': category.id,
+                    'products': [('create', [{}])]}])
+        Configuration.write([Configuration(1)], {
+                'usage_product': template.products[0].id})

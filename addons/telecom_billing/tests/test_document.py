@@ -14,12 +14,13 @@ from pypdf import PdfReader
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
-from trytond.modules.account.tests import create_chart, get_fiscalyear
+from trytond.modules.account.tests import get_fiscalyear
 from trytond.modules.account_invoice.tests import set_invoice_sequences
 from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_billing import document
-from trytond.modules.telecom_billing.tests.database import BillingTestCase
+from trytond.modules.telecom_billing.tests.database import (
+    BillingTestCase, create_usage_product)
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -43,11 +44,6 @@ def billed():
     owner and Reseller One, January's calls rated, and both tenants' runs:
     returns (t, owner customer's draft invoice, R1 customer's)."""
     pool = Pool()
-    Category = pool.get('product.category')
-    Template = pool.get('product.template')
-    Uom = pool.get('product.uom')
-    Configuration = pool.get('telecom.billing.configuration')
-    Account = pool.get('account.account')
     TelecomAccount = pool.get('telecom.account')
     Party = pool.get('party.party')
     Cdr = pool.get('telecom.cdr')
@@ -69,30 +65,13 @@ def billed():
                                 'street': "1 High Street",
                                 'city': "London"}])],
                 'contact_mechanisms': mechanisms})
-    unit, = Uom.search([('name', '=', 'Unit')])
     for company in [t.owner, t.r1]:
+        create_usage_product(company)
         with set_company(company):
-            create_chart(company)
             fiscalyear = set_invoice_sequences(
                 get_fiscalyear(company, today=D(2024, 1, 1)))
             fiscalyear.save()
             fiscalyear.create_period([fiscalyear])
-            revenue, = Account.search([
-                    ('type.revenue', '=', True),
-                    ('closed', '!=', True),
-                    ('company', '=', company.id)], limit=1)
-            category, = Category.create([{
-                        'name': f"Calls {company.rec_name}",
-                        'accounting': True,
-                        'account_revenue': revenue.id}])
-            template, = Template.create([{
-                        'name': "Calls", 'type': 'service',
-                        'default_uom': unit.id,
-                        'list_price': Decimal(0),
-                        'account_category': category.id,
-                        'products': [('create', [{}])]}])
-            Configuration.write([Configuration(1)], {
-                    'usage_product': template.products[0].id})
     t.owner_brand, t.r1_brand = Brand.create([{
                 'name': "Owner Mobile", 'company': t.owner.id,
                 'default': True, 'primary_colour': '#c0392b',
@@ -306,6 +285,13 @@ class DocumentTestCase(BillingTestCase):
             texts = [pdf_text(archive.read(n)) for n in names]
         self.assertTrue(any("Owner Customer" in t_ for t_ in texts))
         self.assertTrue(any("Reseller One" in t_ for t_ in texts))
+
+        # A batch converted by worker processes gives the same documents.
+        Report = pool.get('telecom.invoice.document', type='report')
+        self.assertEqual(
+            [(n, pdf_text(d)) for n, d in Report.pdfs(
+                    invoices, workers=2, min_batch=2)],
+            [(n, pdf_text(d)) for n, d in Report.pdfs(invoices, workers=1)])
 
         name, data = download(invoices, 'pdf')
         self.assertTrue(name.endswith('.pdf'))

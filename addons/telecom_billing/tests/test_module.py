@@ -1,14 +1,13 @@
 import datetime as dt
 from decimal import Decimal
 
-from trytond.modules.account.tests import create_chart
-from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_tenancy)
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
+from .database import create_usage_product
 from ..recurring import (
     active_days, charge_period, extra_units, periods_ending_in, prorate)
 
@@ -75,11 +74,6 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
     def test_reseller_chain(self):
         "Each level's invoice adds up to its level's rated charges"
         pool = Pool()
-        Category = pool.get('product.category')
-        Template = pool.get('product.template')
-        Uom = pool.get('product.uom')
-        Configuration = pool.get('telecom.billing.configuration')
-        Account = pool.get('account.account')
         Cdr = pool.get('telecom.cdr')
         Charge = pool.get('telecom.cdr.charge')
         Run = pool.get('telecom.billing.run')
@@ -91,26 +85,8 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         Address.create([{'party': a.party.id}
                 for a in [t.r1_account, t.r1_customer]
                 if not a.party.addresses])
-        unit, = Uom.search([('name', '=', 'Unit')])
         for company in [t.owner, t.r1]:
-            with set_company(company):
-                create_chart(company)
-                revenue, = Account.search([
-                        ('type.revenue', '=', True),
-                        ('closed', '!=', True),
-                        ('company', '=', company.id)], limit=1)
-                category, = Category.create([{
-                            'name': f"Calls {company.rec_name}",
-                            'accounting': True,
-                            'account_revenue': revenue.id}])
-                template, = Template.create([{
-                            'name': "Calls", 'type': 'service',
-                            'default_uom': unit.id,
-                            'list_price': Decimal(0),
-                            'account_category': category.id,
-                            'products': [('create', [{}])]}])
-                Configuration.write([Configuration(1)], {
-                        'usage_product': template.products[0].id})
+            create_usage_product(company)
         start = dt.datetime(2024, 1, 10, 9)
         Cdr.ingest([
                 cdr(t.r1_customer, 'c1', '447700900123', start, 125),
