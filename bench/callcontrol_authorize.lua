@@ -48,6 +48,8 @@ function init(args)
     statuses = {}
     decisions = {}
     last = 0
+    lost = 0
+    verified = id ~= 1
     headers = {["Content-Type"] = "application/json",
         ["Authorization"] = "Bearer " .. key}
 end
@@ -68,8 +70,18 @@ function delay()
 end
 
 function request()
+    if not verified then
+        -- wrk calls request() once in the first thread before any
+        -- connection, to check the script: not a request of the schedule
+        verified = true
+        return wrk.format("POST", "/v1/authorize", headers, "{}")
+    end
     if k == nil then
-        schedule() -- the connection's first request (no delay() before it)
+        -- the connection's first request (no delay() before it), or the
+        -- first after wrk reconnected: what was in flight is lost
+        lost = lost + #queue
+        queue = {}
+        schedule()
     end
     local body = string.format(
         '{"call_id": "wrk-%s-%d", "leg": "a", "direction": "outbound", ' ..
@@ -108,7 +120,7 @@ end
 
 function done(summary, latency, requests)
     local all, statuses, decisions = {}, {}, {}
-    local last, scheduled = 0, 0
+    local last, lost = 0, 0
     for _, thread in ipairs(threads) do
         for _, value in ipairs(thread:get("latencies")) do
             table.insert(all, value)
@@ -120,13 +132,14 @@ function done(summary, latency, requests)
             decisions[name] = (decisions[name] or 0) + value
         end
         last = math.max(last, thread:get("last"))
+        lost = lost + thread:get("lost")
     end
     local e = summary.errors
     io.write(string.format('RESULT {"answered": %d, "last": %.6f, ' ..
         '"statuses": %s, "decisions": %s, "errors": {"connect": %d, ' ..
-        '"read": %d, "write": %d, "timeout": %d}, "latencies": [',
-        #all, last, encode(statuses), encode(decisions), e.connect,
-        e.read, e.write, e.timeout))
+        '"read": %d, "write": %d, "timeout": %d, "lost": %d}, ' ..
+        '"latencies": [', #all, last, encode(statuses), encode(decisions),
+        e.connect, e.read, e.write, e.timeout, lost))
     for i, value in ipairs(all) do
         io.write(string.format(i == 1 and "%.6f" or ",%.6f", value))
     end

@@ -12,7 +12,25 @@ class Cdr(metaclass=PoolMeta):
         "cost; billing charges the extra.")
 
     @classmethod
+    def _after_rating(cls, ids, rerate):
+        # telecom_rating's hook once CDRs are rated and stored (its bulk
+        # rating pipeline).
+        super()._after_rating(ids, rerate)
+        if not rerate:
+            cls._release_live_calls(ids)
+
+    @classmethod
     def _rate_ids(cls, ids, rerate):
+        # The same for telecom_rating before that pipeline (which rates
+        # through _rate_ids and has no _after_rating): drop this override
+        # once it is gone from telecom_rating.
+        result = super()._rate_ids(ids, rerate)
+        if not rerate:
+            cls._release_live_calls(ids)
+        return result
+
+    @classmethod
+    def _release_live_calls(cls, ids):
         """Once a call's cost is on the balance, drop the reservation its
         live call kept for it. A CDR means the call is over, whatever the
         row says: the ARI bridge posts the CDR before the end, which then
@@ -20,21 +38,18 @@ class Cdr(metaclass=PoolMeta):
         pool = Pool()
         LiveCall = pool.get('telecom.live_call')
         Switch = pool.get('telecom.switch')
-        result = super()._rate_ids(ids, rerate)
-        if not rerate:
-            cdr = cls.__table__()
-            live = LiveCall.__table__()
-            ended = LiveCall.__table__()
-            switch = Switch.__table__()
-            cursor = Transaction().connection.cursor()
-            for sub_ids in grouped_slice(ids):
-                rated = ended.join(switch,
-                    condition=ended.switch == switch.id
-                    ).join(cdr, condition=(cdr.switch == switch.code)
-                    & (cdr.call_id == ended.call_id)
-                    & (cdr.leg == ended.leg)
-                    ).select(ended.id,
-                    where=cdr.id.in_(list(sub_ids))
-                    & (cdr.state == 'rated'))
-                cursor.execute(*live.delete(where=live.id.in_(rated)))
-        return result
+        cdr = cls.__table__()
+        live = LiveCall.__table__()
+        call = LiveCall.__table__()
+        switch = Switch.__table__()
+        cursor = Transaction().connection.cursor()
+        for sub_ids in grouped_slice(ids):
+            rated = call.join(switch,
+                condition=call.switch == switch.id
+                ).join(cdr, condition=(cdr.switch == switch.code)
+                & (cdr.call_id == call.call_id)
+                & (cdr.leg == call.leg)
+                ).select(call.id,
+                where=cdr.id.in_(list(sub_ids))
+                & (cdr.state == 'rated'))
+            cursor.execute(*live.delete(where=live.id.in_(rated)))

@@ -159,6 +159,29 @@ result = [(c.call_id, c.state, str(c.reserved or 0))
 """)
 
 
+def children(pid):
+    "The command lines of the child processes of ``pid`` (Linux /proc)"
+    commands = []
+    for task in os.listdir(f'/proc/{pid}/task'):
+        with open(f'/proc/{pid}/task/{task}/children') as file:
+            for child in file.read().split():
+                with open(f'/proc/{child}/cmdline', 'rb') as cmdline:
+                    commands.append((int(child),
+                            cmdline.read().replace(b'\0', b' ').decode()))
+    return commands
+
+
+def rater_of(platform, timeout=10):
+    "The pid of the API's rating worker (waiting for it to be up)"
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [pid for pid, command in children(platform.process.pid)
+            if 'telecom_switch.api.rater' in command]
+        if pids or time.monotonic() > deadline:
+            return pids[0] if pids else None
+        time.sleep(0.2)
+
+
 def run_async(function):
     """Run the coroutine function in a thread of its own: another test's
     fixture (Playwright's sync API) may hold this thread's event loop."""
@@ -370,6 +393,30 @@ result = [str(account.balance), call.state,
     assert platform.live_calls(platform.keys['prepaid']) == []
     again = platform.authorize('pre-user', '02079460000')
     assert again['max_duration'] == 70
+
+
+def test_rating_worker_restarted_after_a_crash(platform):
+    "The API restarts its rating worker when it dies; CDRs are rated again"
+    first = rater_of(platform)
+    assert first
+    os.kill(first, 9)
+    deadline = time.monotonic() + 10
+    while rater_of(platform) in (None, first):
+        assert time.monotonic() < deadline, children(platform.process.pid)
+        time.sleep(0.2)
+    answer = platform.authorize('pp-user', '02079460000', call_id='crash-1')
+    assert answer['decision'] == 'allow'
+    with platform.client() as client:
+        assert client.post('/v1/cdrs', json={
+                'call_id': 'crash-1', 'callee': '442079460000',
+                'start': '2026-11-25T10:00:00Z',
+                'answer': '2026-11-25T10:00:01Z',
+                'end': '2026-11-25T10:00:11Z', 'billable_seconds': 10,
+                }).json()['accepted'] == 1
+    platform.wait_rated('crash-1')
+    # Rated: its cost is on the books, its live call released.
+    assert 'crash-1' not in [c for c, _, _ in platform.live_calls(
+                platform.keys['postpaid'])]
 
 
 def test_cdr_rejections(platform):

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from .conftest import BIN, ROOT, free_port, wait_http
+from .test_callcontrol import children
 
 PG_URI = os.environ.get(
     'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
@@ -30,18 +31,6 @@ def database():
     name = f'entrypoint_{uuid.uuid4().hex[:8]}'
     yield name
     psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def children(pid):
-    "The command lines of the child processes of ``pid`` (Linux /proc)"
-    commands = []
-    for task in os.listdir(f'/proc/{pid}/task'):
-        with open(f'/proc/{pid}/task/{task}/children') as file:
-            for child in file.read().split():
-                with open(f'/proc/{child}/cmdline', 'rb') as cmdline:
-                    commands.append(
-                        cmdline.read().replace(b'\0', b' ').decode())
-    return commands
 
 
 def test_entrypoint_creates_database_and_serves(database, tmp_path):
@@ -102,7 +91,7 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
                 assert '/v1/authorize' in json.load(response)['paths']
             # … with its rating worker beside it (a child process).
             assert any('telecom_switch.api.rater' in command
-                for command in children(api.pid)), children(api.pid)
+                for _, command in children(api.pid)), children(api.pid)
         finally:
             api.terminate()
             api.wait(timeout=15)

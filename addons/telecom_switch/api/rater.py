@@ -40,8 +40,10 @@ PASS_SIZE = 5000
 class Rater:
     "Rate the stored CDRs of ``database`` as they come"
 
-    def __init__(self, database, poll=2.0, gather=0.2, retry=300.0):
+    def __init__(self, database, poll=2.0, gather=0.2, retry=300.0,
+            nice=0):
         self.database = database
+        self.nice = nice
         self.poll = poll
         self.gather = gather
         self.retry = retry
@@ -110,8 +112,19 @@ class Rater:
             for _ in listener.notifies(timeout=0):
                 pass
 
+    def warm(self):
+        """Load what rating needs at full priority: compiling the tariff
+        at a low one on a busy machine could take minutes."""
+        from trytond.modules.telecom_rating.tariff import load_tariff
+        from trytond.transaction import Transaction
+        with Transaction().start(self.database, 0, readonly=True):
+            load_tariff()
+        if self.nice:
+            os.nice(self.nice)
+
     def follow(self):
         listener = None
+        self.warm()
         while not self.stopping:
             try:
                 if listener is None:
@@ -151,15 +164,14 @@ def main(argv=None):
         help="seconds before a CDR left unrated is tried again "
         "(default 300)")
     parser.add_argument('--nice', type=int, default=10,
-        help="CPU niceness added to this process (default 10: the API's "
-        "decisions come first)")
+        help="CPU niceness added to this process once started (default "
+        "10: the API's decisions come first)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
-    if args.nice:
-        os.nice(args.nice)
     open_database(args.config, args.database)
-    rater = Rater(args.database, args.poll, args.gather, args.retry)
+    rater = Rater(
+        args.database, args.poll, args.gather, args.retry, args.nice)
 
     def stop(signum, frame):
         # A pass in progress rolls back: its CDRs are rated next time.
