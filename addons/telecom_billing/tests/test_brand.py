@@ -1,5 +1,5 @@
 """Brands: which brand a customer sees, uniqueness, and the tenant wall."""
-from trytond.model.exceptions import ValidationError
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_billing.tests.database import BillingTestCase
 from trytond.pool import Pool
@@ -77,7 +77,7 @@ class BrandTestCase(BillingTestCase):
 
     @with_transaction()
     def test_tenant_wall(self):
-        "A reseller reads and edits its own brands only"
+        "A reseller reads and edits its own brands and reads its layouts"
         pool = Pool()
         Brand = pool.get('telecom.brand')
         Template = pool.get('telecom.invoice.template')
@@ -88,20 +88,22 @@ class BrandTestCase(BillingTestCase):
                 {'name': "Owner", 'company': t.owner.id},
                 {'name': "R1", 'company': t.r1.id},
                 {'name': "R2", 'company': t.r2.id}])
-        r3_template, = Template.create([{
-                    'name': "R3 layout", 'company': t.r3.id}])
+        r3_template, r2_template = Template.create([
+                {'name': "R3 layout", 'company': t.r3.id},
+                {'name': "R2 layout", 'company': t.r2.id}])
         billing = ModelData.get_id('telecom_billing', 'group_telecom_billing')
         User.write([t.r2_user], {'groups': [('add', [billing])]})
         with as_user(t.r2_user):
             self.assertEqual(Brand.search([]), [r2])
             self.assertEqual(
-                [x.name for x in Template.search([])], ["Standard"])
-            standard, = Template.search([])
-            with self.assertRaises(Exception):
-                Template.write([standard], {'name': "Mine"})
-            mine, = Template.create([{
-                        'name': "R2 layout", 'company': t.r2.id}])
-            Brand.write([r2], {'invoice_template': mine.id})
-        self.assertEqual(r2.get_invoice_template(), mine)
+                sorted(x.name for x in Template.search([])),
+                ["R2 layout", "Standard"])
+            # Layouts run Python: tenants choose them, never write them.
+            with self.assertRaises(AccessError):
+                Template.write([Template(r2_template.id)], {'content': "x"})
+            with self.assertRaises(AccessError):
+                Template.create([{'name': "Mine", 'company': t.r2.id}])
+            Brand.write([r2], {'invoice_template': r2_template.id})
+        self.assertEqual(r2.get_invoice_template(), r2_template)
         self.assertEqual(owner.get_invoice_template(), Template.standard())
         self.assertNotIn(r3_template, [owner.get_invoice_template()])
