@@ -423,3 +423,6 @@ class TelecomPaymentTestCase(TelecomCompanyTestMixin, ModuleTestCase):
             rows = list(csv.reader(io.StringIO(content.decode())))
             self.assertEqual(len(rows), 3)
             self.assertEqual({r[4] for r in rows[1:]}, {"R2 cards"})
+
+
+del ModuleTestCase

@@ -73,3 +73,65 @@ def liability_of(party, account):
     lines = MoveLine.search([
             ('party', '=', party.id), ('account', '=', account.id)])
     return sum((l.credit - l.debit for l in lines), Decimal(0))
+
+
+def setup_prepaid_scenario(config):
+    """For a scenario: the owner company (EUR), its prepaid books and a
+    prepaid customer account; return their ids. Made by
+    root in a committed transaction, as telecom_billing's create_owner."""
+    from trytond.modules.company.tests import create_company
+    from trytond.modules.currency.tests import (
+        add_currency_rate, create_currency)
+    from trytond.modules.telecom_base.tests.tools import create_customer
+
+    def work(pool):
+        User = pool.get('res.user')
+        currency = create_currency('EUR')
+        add_currency_rate(currency, 1)
+        company = create_company("Owner Telecom", currency)
+        admin, = User.search([('login', '=', 'admin')])
+        User.write([admin], {
+                'companies': [('add', [company.id])],
+                'company': company.id})
+        books = create_prepaid_books(company)
+        account = create_customer("Prepaid Customer", company,
+            flavour='residential', billing_mode='prepaid')
+        return {
+            'company': company.id, 'account': account.id,
+            'party': account.party.id,
+            **{k: v.id for k, v in books.items()}}
+    return as_root(config, work)
+
+
+def redeem(config, code, account_id):
+    """Redeem ``code`` for ``account_id`` as the portal does, in a request
+    transaction of its own; return the amount or the refusal's
+    (reason, message)."""
+    from trytond.modules.telecom_payment.exceptions import RedemptionError
+
+    def work(pool):
+        Account = pool.get('telecom.account')
+        Voucher = pool.get('telecom.voucher')
+        try:
+            return Voucher.redeem(code, Account(account_id))
+        except RedemptionError as exception:
+            return exception.reason, exception.message
+    return as_root(config, work)
+
+
+def as_root(config, work):
+    """Run ``work(pool)`` in a committed root transaction — what a cron
+    or a worker does — and return its result."""
+    from trytond.transaction import TransactionError
+    extras = {}
+    while True:
+        with Transaction().start(
+                config.database_name, 0, **extras) as transaction:
+            try:
+                result = work(Pool())
+            except TransactionError as exception:
+                transaction.rollback()
+                exception.fix(extras)
+                continue
+            transaction.commit()
+            return result
