@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from trytond.exceptions import UserError, UserWarning
 from trytond.pool import Pool
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, TransactionError
 
 from . import brand as branding
 from .scope import principal_scope
@@ -173,6 +173,7 @@ class Portal:
             trim_blocks=True, lstrip_blocks=True)
         self.jinja.filters['money'] = branding.money
         self.jinja.globals['status_of'] = branding.invoice_status
+        self.jinja.globals['due_date_of'] = branding.due_date
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -201,8 +202,18 @@ class Portal:
             '_request': {'remote_addr': request.remote_addr},
             'language': 'en',
             }
+        extras = {}
+        while True:
+            try:
+                return self.respond(request, kind, func, args, context, extras)
+            except TransactionError as error:
+                # A table lock or row locks asked for: start again holding
+                # them, as trytond's own dispatcher does.
+                error.fix(extras)
+
+    def respond(self, request, kind, func, args, context, extras):
         with Transaction().start(
-                self.database, 0, context=context) as transaction:
+                self.database, 0, context=context, **extras) as transaction:
             ctx = Context(self, request)
             try:
                 ctx.load_session()

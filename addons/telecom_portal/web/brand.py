@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .scope import invoice_status  # noqa: F401  (a template global)
+from .scope import due_date, invoice_status  # noqa: F401 (templates)
 
 COLOUR = re.compile(r'^#[0-9a-fA-F]{6}$')
 

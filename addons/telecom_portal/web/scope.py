@@ -388,23 +388,32 @@ def search_invoices(domain, filters):
     if filters.get('end'):
         domain.append(('invoice_date', '<=', filters['end']))
     status = filters.get('status')
-    today = dt.date.today()
-    if status == 'paid':
-        domain.append(('state', '=', 'paid'))
-    elif status == 'due':
-        domain += [('state', '=', 'posted'), ['OR',
-                ('due_date', '=', None), ('due_date', '>=', today)]]
-    elif status == 'overdue':
-        domain += [('state', '=', 'posted'), ('due_date', '<', today)]
-    return Invoice.search(domain, order=[
+    if status in {'paid', 'cancelled'}:
+        domain.append(('state', '=', status))
+    elif status in {'due', 'overdue'}:
+        domain.append(('state', '=', 'posted'))
+    invoices = Invoice.search(domain, order=[
             ('invoice_date', 'DESC'), ('id', 'DESC')], limit=200)
+    if status in {'due', 'overdue'}:
+        # Overdue is a maturity passed on a line still to pay: read on the
+        # (at most 200) posted invoices rather than searched.
+        invoices = [i for i in invoices if invoice_status(i) == status]
+    return invoices
+
+
+def due_date(invoice):
+    "The first maturity still to pay, or None"
+    dates = [line.maturity_date for line in invoice.lines_to_pay
+        if line.maturity_date and not line.reconciliation]
+    return min(dates) if dates else None
 
 
 def invoice_status(invoice, today=None):
     "paid, due, overdue or cancelled: the words a customer uses"
     today = today or dt.date.today()
     if invoice.state == 'posted':
-        if invoice.due_date and invoice.due_date < today:
+        due = due_date(invoice)
+        if due and due < today:
             return 'overdue'
         return 'due'
     return invoice.state

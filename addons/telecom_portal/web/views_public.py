@@ -1,6 +1,6 @@
 """Pages anyone reaches: log-in, log-out, the brand's logo, the home
 redirect."""
-from sql import Literal, Null
+from sql import Null
 from sql.aggregate import Count
 
 from werkzeug.exceptions import NotFound
@@ -33,7 +33,7 @@ def failed_attempts(email, ip):
         & (table.create_date >= Attempt.delay()))
     where &= (table.ip_address == ip) if ip else (
         table.ip_address == Null)
-    cursor.execute(*table.select(Count(Literal('*')), where=where))
+    cursor.execute(*table.select(Count(table.id), where=where))
     return cursor.fetchone()[0]
 
 
