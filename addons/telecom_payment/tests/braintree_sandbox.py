@@ -4,9 +4,10 @@ the SDK pointed at it. Only the HTTP boundary is replaced: Tryton's
 account_payment_braintree and the ``braintree`` SDK run unchanged.
 
 Requests come as the SDK writes them (XML, underscores); answers as the
-gateway writes them (XML, dashes). It knows what the top-up flow uses: create a sale (``POST
-/merchants/<id>/transactions``), find one (``GET …/transactions/<id>``)
-and the sandbox's testing call that settles one (``PUT …/<id>/settle``).
+gateway writes them (XML, dashes). It knows what the top-up flow uses:
+create a sale (``POST /merchants/<id>/transactions``), find one (``GET
+…/transactions/<id>``) and the sandbox's testing call that settles one
+(``PUT …/<id>/settle``).
 """
 import itertools
 import re
@@ -72,8 +73,9 @@ class Sandbox:
                     'amount': Decimal(xml.findtext('amount')),
                     'currency': sandbox.currency,
                     'nonce': xml.findtext('payment_method_nonce'),
+                    # A boolean read from SQLite comes as the integer 1.
                     'status': ('submitted_for_settlement'
-                        if settle == 'true' else 'authorized'),
+                        if settle in {'true', '1'} else 'authorized'),
                     }
                 sandbox.transactions[transaction['id']] = transaction
                 self._answer(201, transaction_xml(transaction))
