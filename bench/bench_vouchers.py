@@ -42,7 +42,7 @@ def main():
     from trytond import backend
     from trytond.pool import Pool
     from trytond.tests.test_tryton import activate_module, drop_db
-    from trytond.transaction import Transaction, TransactionError
+    from trytond.transaction import Transaction
     assert backend.name == 'postgresql', "a postgresql:// URI is needed"
 
     print(f"Python {sys.version.split()[0]}, PostgreSQL at {uri}, "
@@ -54,17 +54,8 @@ def main():
     Pool(database)
     try:
         from trytond.modules.telecom_base.tests.tools import create_tenancy
-        extras = {}
-        while True:
-            with Transaction().start(database, 0, **extras) as transaction:
-                try:
-                    t = create_tenancy()
-                except TransactionError as error:
-                    transaction.rollback()
-                    error.fix(extras)
-                    continue
-                transaction.commit()
-                break
+        from trytond.modules.telecom_payment.tests.tools import as_root
+        t = as_root(database, lambda pool: create_tenancy())
         with Transaction().start(database, 0) as transaction:
             Batch = Pool().get('telecom.voucher.batch')
             start = time.perf_counter()

@@ -25,7 +25,7 @@ from trytond.tests.test_tryton import DB_NAME, RouteTestCase, with_transaction
 from trytond.transaction import Transaction, TransactionError
 
 from .test_module import create_batch
-from .tools import create_prepaid_books
+from .tools import as_root, create_prepaid_books
 
 KEY = 'r2-switch-key-0123456789'
 
@@ -38,19 +38,8 @@ class VoucherRedemptionTestCase(RouteTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # Committed, retried with the table locks it asks for, as
-        # with_transaction does (RouteTestCase's own hook does not retry).
-        extras = {}
-        while True:
-            with Transaction().start(DB_NAME, 1, **extras) as transaction:
-                try:
-                    cls.create_fixture()
-                except TransactionError as exception:
-                    transaction.rollback()
-                    exception.fix(extras)
-                    continue
-                transaction.commit()
-                break
+        # Committed: the concurrent transactions must see it.
+        as_root(DB_NAME, lambda pool: cls.create_fixture())
 
     @classmethod
     def create_fixture(cls):

@@ -100,7 +100,7 @@ def setup_prepaid_scenario(config):
             'company': company.id, 'account': account.id,
             'party': account.party.id,
             **{k: v.id for k, v in books.items()}}
-    return as_root(config, work)
+    return as_root(config.database_name, work)
 
 
 def redeem(config, code, account_id):
@@ -116,17 +116,18 @@ def redeem(config, code, account_id):
             return Voucher.redeem(code, Account(account_id))
         except RedemptionError as exception:
             return exception.reason, exception.message
-    return as_root(config, work)
+    return as_root(config.database_name, work)
 
 
-def as_root(config, work):
+def as_root(database_name, work):
     """Run ``work(pool)`` in a committed root transaction — what a cron
-    or a worker does — and return its result."""
+    or a worker does — again with the table locks it asks for, as
+    trytond's dispatcher; return its result."""
     from trytond.transaction import TransactionError
     extras = {}
     while True:
         with Transaction().start(
-                config.database_name, 0, **extras) as transaction:
+                database_name, 0, **extras) as transaction:
             try:
                 result = work(Pool())
             except TransactionError as exception:
