@@ -14,7 +14,7 @@ Checks: failover then answer, the CDR stored and rated; a customer at its
 limit gets 403; a prepaid call is cut at its maximum duration and the
 balance falls by the rated cost; with the API down calls get 503 but an
 emergency number is routed; after every test no ``telecom_live_call`` row
-is left (CDRs are rated on ingest, which deletes them).
+is left (the API's rating worker rates the CDRs, which deletes them).
 """
 import os
 import time
@@ -68,9 +68,11 @@ def live_calls(platform):
 
 @pytest.fixture(autouse=True)
 def nothing_left(platform):
-    "After every test: no slot, no reservation, no call awaiting its CDR"
+    """After every test: no slot, no reservation, no call awaiting its CDR
+    (the API's rating worker rates the CDRs and so releases the calls; after
+    an API restart it starts anew, which on a busy machine takes a while)"""
     yield
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while live_calls(platform) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert live_calls(platform) == []
