@@ -17,7 +17,7 @@ activated:
    Each page is asked REPEAT times after one warm-up; median and worst are
    printed, with the 300 ms goal.
 
-Usage: python bench/bench_portal.py [--quick] [--keep]
+Usage: python bench/bench_portal.py [--quick] [--keep] [--reuse DATABASE]
 """
 import argparse
 import datetime as dt
@@ -77,6 +77,44 @@ def seed(cdrs, busy, others, company_of, today):
     cursor.execute('ANALYZE telecom_cdr_charge')
 
 
+def prepare(database, sizes, today):
+    """Activate telecom_portal in a new database, build the tenancy and
+    seed the CDRs; return the busy customer's account id."""
+    from trytond.modules.telecom_base.tests.tools import (
+        create_customer, create_tenancy)
+    from trytond.modules.telecom_rating.tests.tools import create_rating
+    from trytond.pool import Pool
+    from trytond.tests.test_tryton import activate_module
+    from trytond.transaction import Transaction
+    start = time.perf_counter()
+    activate_module(['telecom_portal'])
+    print(f"activate telecom_portal: {time.perf_counter() - start:.1f} s")
+    pool = Pool(database)
+    with Transaction().start(database, 0) as transaction:
+        WebUser = pool.get('web.user')
+        t = create_tenancy()
+        create_rating(t)
+        others = [create_customer(f"Customer {i}", t.r1)
+            for i in range(sizes['customers'])]
+        busy = t.r1_customer
+        WebUser.create([
+                {'email': 'busy@bench.example', 'password': PASSWORD,
+                    'email_valid': True, 'telecom_account': busy.id},
+                {'email': 'reseller@bench.example', 'password': PASSWORD,
+                    'email_valid': True, 'reseller': t.r1.id}])
+        company_of = {a.id: a.company.id for a in [busy] + others}
+        company_of['plan'] = t.r1_plan.id
+        company_of['currency'] = t.currency.id
+        start = time.perf_counter()
+        seed(sizes['cdrs'], busy.id, [a.id for a in others], company_of,
+            today)
+        transaction.commit()
+        busy_id = busy.id
+    print(f"seed {sizes['cdrs']:,} CDRs and their charges (COPY, "
+        f"INSERT … SELECT, ANALYZE): {time.perf_counter() - start:.1f} s")
+    return busy_id
+
+
 def timed(client, path):
     times = []
     response = client.get(path, base_url=BASE)
@@ -96,58 +134,38 @@ def main():
         help="20,000 CDRs, to check the script works")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (its name is printed)")
+    parser.add_argument('--reuse', metavar='DATABASE',
+        help="time the pages on a database kept by --keep (no seeding)")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
 
     uri = os.environ.get(
         'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
-    database = f'bench_portal_{os.getpid()}'
+    database = args.reuse or f'bench_portal_{os.getpid()}'
     os.environ['TRYTOND_DATABASE_URI'] = uri
     os.environ['DB_NAME'] = database
     os.environ.pop('DB_CACHE', None)
     from werkzeug.test import Client
 
     from trytond import backend
-    from trytond.modules.telecom_base.tests.tools import (
-        create_customer, create_tenancy)
     from trytond.modules.telecom_portal.web.app import Portal
-    from trytond.modules.telecom_rating.tests.tools import create_rating
     from trytond.pool import Pool
-    from trytond.tests.test_tryton import activate_module, drop_db
+    from trytond.tests.test_tryton import drop_db
     from trytond.transaction import Transaction
     assert backend.name == 'postgresql', "a postgresql:// URI is needed"
 
     print(f"Python {sys.version.split()[0]}, PostgreSQL at {uri}, "
         f"database {database}, {os.cpu_count()} CPUs")
-    start = time.perf_counter()
-    activate_module(['telecom_portal'])
-    print(f"activate telecom_portal: {time.perf_counter() - start:.1f} s")
-    pool = Pool(database)
     today = dt.date.today()
+    if args.reuse:
+        Pool(database).init()
+        with Transaction().start(database, 0, readonly=True):
+            WebUser = Pool(database).get('web.user')
+            busy_id, = [u.telecom_account.id for u in WebUser.search(
+                    [('email', '=', 'busy@bench.example')])]
+    else:
+        busy_id = prepare(database, sizes, today)
     try:
-        with Transaction().start(database, 0) as transaction:
-            WebUser = pool.get('web.user')
-            t = create_tenancy()
-            create_rating(t)
-            others = [create_customer(f"Customer {i}", t.r1)
-                for i in range(sizes['customers'])]
-            busy = t.r1_customer
-            WebUser.create([
-                    {'email': 'busy@bench.example', 'password': PASSWORD,
-                        'email_valid': True, 'telecom_account': busy.id},
-                    {'email': 'reseller@bench.example', 'password': PASSWORD,
-                        'email_valid': True, 'reseller': t.r1.id}])
-            company_of = {a.id: a.company.id for a in [busy] + others}
-            company_of['plan'] = t.r1_plan.id
-            company_of['currency'] = t.currency.id
-            start = time.perf_counter()
-            seed(sizes['cdrs'], busy.id, [a.id for a in others], company_of,
-                today)
-            transaction.commit()
-            busy_id = busy.id
-        print(f"seed {sizes['cdrs']:,} CDRs and their charges (COPY, "
-            f"INSERT … SELECT, ANALYZE): {time.perf_counter() - start:.1f} s")
-
         portal = Portal(database)
         customer, reseller = Client(portal), Client(portal)
         for client, email in [(customer, 'busy@bench.example'),
@@ -204,7 +222,7 @@ def main():
             + ("met by every page" if not over
                 else f"missed by {', '.join(over)}"))
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept database {database}")
         else:
             drop_db()

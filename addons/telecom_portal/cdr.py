@@ -13,6 +13,9 @@ class Cdr(metaclass=PoolMeta):
         # an account: scanned backwards, this index answers each page with one
         # range scan whatever the account's history; (account, start) alone
         # would sort the calls of an equal start.
+        # The duration rides in the index (PostgreSQL INCLUDE) so that the
+        # usage chart — a month of a busy account, tens of thousands of
+        # calls — is an index-only scan, not as many heap reads.
         cls._sql_indexes.add(
             Index(t, (t.account, Index.Range()), (t.start, Index.Range()),
-                (t.id, Index.Range())))
+                (t.id, Index.Range()), include=[t.duration]))

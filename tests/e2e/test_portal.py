@@ -131,14 +131,9 @@ def phone(browser):
 
 
 @pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={'width': 1280, 'height': 800})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    try:
-        yield page
-    finally:
-        context.close()
+def desktop(page):
+    "conftest's page, from this module's browser (it resolves *.localhost)"
+    return page
 
 
 def shot(page, name):

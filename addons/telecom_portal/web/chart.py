@@ -8,12 +8,12 @@ WIDTH, HEIGHT, PAD = 600, 160, 24
 
 
 def usage_svg(days):
-    "``days``: [(date, calls, seconds, amount)] oldest first"
+    "``days``: [(date, calls, seconds)] oldest first"
     if not days:
         return Markup('')
-    top = max(max(seconds for _, _, seconds, _ in days), 60)
+    top = max(max(seconds for _, _, seconds in days), 60)
     bar = (WIDTH - 2 * PAD) / len(days)
-    total_minutes = sum(s for _, _, s, _ in days) / 60
+    total_minutes = sum(s for _, _, s in days) / 60
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg">',
@@ -22,7 +22,7 @@ def usage_svg(days):
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" '
         f'y2="{HEIGHT - PAD}" class="axis"/>',
         ]
-    for i, (day, calls, seconds, _) in enumerate(days):
+    for i, (day, calls, seconds) in enumerate(days):
         height = (HEIGHT - 2 * PAD) * seconds / top
         x = PAD + i * bar
         y = HEIGHT - PAD - height
