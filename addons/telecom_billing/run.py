@@ -18,16 +18,18 @@ lock, so no charge is rated or re-rated between its reading and its
 claiming.
 """
 import datetime as dt
+import logging
 from collections import defaultdict
 from decimal import Decimal
 from types import SimpleNamespace
 
 from sql import Null
+from sql.functions import CurrentTimestamp
+from sql.operators import Exists
 from sql.aggregate import Count, Max, Sum
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
-from trytond.modules.currency.exceptions import RateError
 from trytond.modules.telecom_base.balance import to_decimal
 from trytond.modules.telecom_base.locking import advisory_lock
 from trytond.modules.telecom_rating.cdr import forget_cached
@@ -47,6 +49,9 @@ STATES = [
     ('cancelled', "Cancelled"),
     ]
 MICRO = Decimal('0.000001')
+# Accounts invoiced per create: bounded memory, a progress line per chunk.
+CHUNK = 500
+logger = logging.getLogger(__name__)
 
 
 def previous_month(today):
@@ -166,7 +171,6 @@ class BillingRun(Workflow, ModelSQL, ModelView):
 
     def _bill(self):
         pool = Pool()
-        Invoice = pool.get('account.invoice')
         Account = pool.get('telecom.account')
         Configuration = pool.get('telecom.billing.configuration')
         config = Configuration(1)
@@ -175,27 +179,444 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 'usage_product', company=self.company.id),
             feature_product=config.get_multivalue(
                 'feature_product', company=self.company.id),
-            account=None)
+            # Memos of the run: what a product gives a line per tax rule,
+            # the rates between two currencies, the names of the plans.
+            products={}, rates={}, plans={}, journal=None)
 
         usage = self._usage()
         accounts = Account.search([
                 ('company', '=', self.company.id),
                 ('billing_mode', '=', 'postpaid'),
                 ], order=[('code', 'ASC'), ('id', 'ASC')])
-        invoices = []
-        for account in accounts:
-            invoice = self._invoice(ctx, account, usage.get(account.id, []))
-            if invoice:
-                invoices.append(invoice)
-
         self.calls = sum(row[4] for rows in usage.values() for row in rows)
         self.save()
-        for invoice in invoices:
-            invoice.telecom_run = self
-        Invoice.save(invoices)
-        Invoice.update_taxes(invoices)
+        invoiced = 0
+        for i in range(0, len(accounts), CHUNK):
+            # The records of one chunk are read together and forgotten
+            # after: the memory of a run does not grow with its size.
+            chunk = Account.browse([a.id for a in accounts[i:i + CHUNK]])
+            invoiced += len(self._create_invoices(ctx, chunk, usage))
+            logger.info("%s: %d/%d accounts, %d invoices",
+                self.rec_name, min(i + CHUNK, len(accounts)), len(accounts),
+                invoiced)
         self._claim()
         return self
+
+    def _create_invoices(self, ctx, accounts, usage):
+        """Create and return the draft invoices of ``accounts`` (a chunk of
+        the tenant's postpaid accounts): each account's lines are gathered
+        in bulk, then one create saves the invoices with their lines and
+        one update_taxes computes their taxes."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        InvoiceLine = pool.get('account.invoice.line')
+        lines = defaultdict(list)
+        for found in [
+                self._feature_lines(ctx, accounts),
+                self._charge_lines(ctx, accounts),
+                self._usage_lines(ctx, accounts, usage),
+                self._extra_lines(ctx, accounts),
+                ]:
+            for account, values in found.items():
+                lines[account].extend(values)
+        if ctx.journal is None:
+            invoice = Invoice(type='out', company=self.company)
+            invoice.set_journal()
+            ctx.journal = invoice.journal
+        invoiced = [a for a in accounts if lines.get(a)]
+        invoices = Invoice.create(
+            [self._invoice_values(ctx, a) for a in invoiced])
+        # The lines apart, in one create: created with their invoices, they
+        # would be validated through each invoice's function fields
+        # (origins…), which read every line of the chunk per invoice.
+        vlist = [{**values, 'invoice': invoice.id}
+            for invoice, account in zip(invoices, invoiced)
+            for values in lines[account]]
+        # The taxes of the lines go into their relation table in one
+        # INSERT: through Many2Many.set each relation row would be
+        # validated by reading its line back (half of the run's time).
+        taxes = [[id_ for action, ids in values.pop('taxes', [])
+                if action == 'add' for id_ in ids] for values in vlist]
+        self._add_line_taxes(zip(InvoiceLine.create(vlist), taxes))
+        invoices = Invoice.browse(invoices)
+        Invoice.update_taxes(invoices)
+        return invoices
+
+    @classmethod
+    def _add_line_taxes(cls, line_taxes):
+        "Link each line of (line, [tax id]) to its taxes"
+        pool = Pool()
+        LineTax = pool.get('account.invoice.line-account.tax')
+        table = LineTax.__table__()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        rows = [[line.id, tax, transaction.user, CurrentTimestamp()]
+            for line, taxes in line_taxes for tax in taxes]
+        for i in range(0, len(rows), 1000):
+            cursor.execute(*table.insert(
+                    [table.line, table.tax, table.create_uid,
+                        table.create_date], rows[i:i + 1000]))
+
+    def _extra_lines(self, ctx, accounts):
+        """Return {account: [invoice line values]}: what other modules add
+        to the run's invoices of ``accounts`` (a chunk of the tenant's
+        postpaid accounts, up to CHUNK) for the run's period. Extend it by
+        inheritance, in bulk (one query for the chunk, not one per
+        account), and build each line with ``self._line(ctx, …)`` so that
+        it takes its product's revenue account and taxes less the
+        account's exemptions, and its unit price in the account's currency
+        (see ``self._unit_price`` and ``self._rounded``)."""
+        return {}
+
+    def _invoice_values(self, ctx, account):
+        "The values of the draft invoice of ``account``"
+        party = account.party
+        values = {
+            'company': self.company.id,
+            'type': 'out',
+            'party': party.id,
+            'invoice_date': self.invoice_date,
+            'currency': account.currency.id,
+            'journal': ctx.journal.id if ctx.journal else None,
+            'description': gettext('telecom_billing.msg_invoice_description',
+                start=self.start_date, end=self.end_date),
+            'telecom_run': self.id,
+            'telecom_account': account.id,
+            'telecom_currency_rate': self._convert(
+                ctx, account, Decimal(1), self.company.currency
+                ).quantize(MICRO),
+            }
+        receivable = party.account_receivable_used
+        if not receivable:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_receivable',
+                    party=party.rec_name, account=account.rec_name))
+        address = party.address_get(type='invoice')
+        if not address:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_invoice_address',
+                    party=party.rec_name, account=account.rec_name))
+        payment_term = party.customer_payment_term
+        values.update({
+                'account': receivable.id,
+                'invoice_address': address.id,
+                'payment_term': payment_term.id if payment_term else None,
+                })
+        return values
+
+    def _convert(self, ctx, account, amount, currency):
+        """``amount`` of ``currency`` in ``account``'s currency at the
+        invoice date, unrounded: Tryton's formula (amount × to rate ÷ from
+        rate) with the rates read once per pair of currencies."""
+        pool = Pool()
+        Currency = pool.get('currency.currency')
+        if currency == account.currency:
+            return amount
+        key = (currency.id, account.currency.id)
+        if key not in ctx.rates:
+            with Transaction().set_context(date=self.invoice_date):
+                source, target = Currency.browse(key)
+                ctx.rates[key] = (source.rate, target.rate)
+        source_rate, target_rate = ctx.rates[key]
+        if not source_rate or not target_rate:
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_rate',
+                    account=account.rec_name,
+                    currency=account.currency.code,
+                    source=currency.code, date=self.invoice_date))
+        return amount * target_rate / source_rate
+
+    def _unit_price(self, ctx, account, amount, currency):
+        "A converted unit price, at Tryton's price digits"
+        return self._price_digits(
+            self._convert(ctx, account, amount, currency))
+
+    def _rounded(self, ctx, account, amount, currency):
+        "A converted amount rounded once, to the invoice currency's digits"
+        return self._price_digits(account.currency.round(
+                self._convert(ctx, account, amount, currency)))
+
+    @classmethod
+    def _price_digits(cls, value):
+        pool = Pool()
+        InvoiceLine = pool.get('account.invoice.line')
+        digits = InvoiceLine.unit_price.digits[1]
+        return value.quantize(Decimal(1).scaleb(-digits))
+
+    def _product_values(self, ctx, account, product):
+        """What ``product`` gives a line of ``account``'s invoice: revenue
+        account, taxes through the party's tax rule, unit. Tryton's
+        on_change_product runs once per product and tax rule, not once
+        per line."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        InvoiceLine = pool.get('account.invoice.line')
+        party = account.party
+        key = (product.id, party.customer_tax_rule)
+        if key not in ctx.products:
+            invoice = Invoice(
+                company=self.company, type='out', party=party,
+                currency=account.currency, invoice_date=self.invoice_date)
+            line = InvoiceLine(invoice=invoice, type='line', product=product)
+            line.on_change_invoice()
+            line.on_change_product()
+            if not line.account:
+                raise BillingError(gettext(
+                        'telecom_billing.msg_no_revenue_account',
+                        product=product.rec_name))
+            ctx.products[key] = (
+                line.account.id, [t.id for t in line.taxes], line.unit.id)
+        return ctx.products[key]
+
+    def _line(self, ctx, account, product, kind, quantity, unit_price,
+            description, period, origin=None, **values):
+        """The values of an invoice line of ``account``: ``unit_price`` is
+        in the account's currency; the taxes are the product's less the
+        account's exemptions."""
+        revenue, taxes, unit = self._product_values(ctx, account, product)
+        if account.tax_exemptions:
+            exempt = {t.id for t in account.tax_exemptions}
+            taxes = [t for t in taxes if t not in exempt]
+        return {
+            'type': 'line',
+            'company': self.company.id,
+            'currency': account.currency.id,
+            'invoice_type': 'out',
+            'product': product.id,
+            'account': revenue,
+            'unit': unit,
+            'quantity': quantity,
+            'unit_price': unit_price,
+            'taxes': [('add', taxes)],
+            'description': description,
+            'origin': str(origin) if origin else None,
+            'telecom_kind': kind,
+            'telecom_period_start': period[0],
+            'telecom_period_end': period[1],
+            **values,
+            }
+
+    def _feature_prices(self, accounts):
+        """Return {account: [feature price]}: the price of each feature of
+        ``accounts``, their own before their plans', by feature code"""
+        pool = Pool()
+        FeaturePrice = pool.get('telecom.feature.price')
+        plans = {p.id for a in accounts for p in a.rate_plans}
+        prices = FeaturePrice.search([
+                ('company', '=', self.company.id),
+                ['OR',
+                    ('account', 'in', [a.id for a in accounts]),
+                    [('account', '=', None), ('plan', 'in', list(plans))],
+                    ],
+                ], order=[('account', 'ASC NULLS LAST'), ('id', 'ASC')])
+        own, of_plan = defaultdict(list), defaultdict(list)
+        for price in prices:
+            if price.account:
+                own[price.account.id].append(price)
+            else:
+                of_plan[price.plan.id].append(price)
+        result = {}
+        for account in accounts:
+            plan_ids = {p.id for p in account.rate_plans}
+            by_feature = {}
+            for price in own[account.id] + sorted(
+                    (p for plan in plan_ids for p in of_plan[plan]),
+                    key=lambda p: p.id):
+                by_feature.setdefault(price.feature, price)
+            result[account] = sorted(
+                by_feature.values(), key=lambda p: p.feature.code)
+        return result
+
+    def _services(self, prices, accounts):
+        """Return {(model, account id): [(start, end)]}: the services each
+        feature of ``prices`` counts, active in its periods of the run."""
+        pool = Pool()
+        windows = {}
+        for account_prices in prices.values():
+            for price in account_prices:
+                model = price.feature.counts
+                for first, last in periods_ending_in(
+                        price.recurrence, self.start_date, self.end_date):
+                    if model:
+                        start, end = windows.get(model, (first, last))
+                        windows[model] = (min(start, first), max(end, last))
+        result = defaultdict(list)
+        for model, (first, last) in windows.items():
+            Service = pool.get(model)
+            for service in Service.search([
+                        ('account', 'in', [a.id for a in accounts]),
+                        ['OR', ('start_date', '=', None),
+                            ('start_date', '<=', last)],
+                        ['OR', ('end_date', '=', None),
+                            ('end_date', '>=', first)],
+                        ], order=[]):
+                result[model, service.account.id].append(
+                    (service.start_date, service.end_date))
+        return result
+
+    def _feature_lines(self, ctx, accounts):
+        prices = self._feature_prices(accounts)
+        services = self._services(prices, accounts)
+        result = {}
+        for account in accounts:
+            result[account] = self._feature_lines_of(
+                ctx, account, prices[account], services)
+        return result
+
+    def _feature_lines_of(self, ctx, account, prices, services):
+        limits = {l.feature: l for l in account.feature_limits}
+        lines = []
+        for price in prices:
+            feature = price.feature
+            product = price.product or ctx.feature_product
+            if not product:
+                raise BillingError(gettext(
+                        'telecom_billing.msg_no_feature_product',
+                        company=self.company.rec_name,
+                        feature=feature.rec_name))
+            limit = limits.get(feature)
+            included = limit.included if limit else price.included
+            maximum = price.maximum
+            if limit and limit.maximum is not None:
+                maximum = (limit.maximum if maximum is None
+                    else min(maximum, limit.maximum))
+            for period in periods_ending_in(
+                    price.recurrence, self.start_date, self.end_date):
+                if feature.counts:
+                    intervals = [(start, end)
+                        for start, end in services[feature.counts, account.id]
+                        if (start is None or start <= period[1])
+                        and (end is None or end >= period[0])]
+                else:
+                    intervals = [(None, None)] * (
+                        (limit.manual_used or 0) if limit else 0)
+                units = extra_units(period, intervals, included, maximum)
+                days = (period[1] - period[0]).days + 1
+                full = sum(1 for d in units if d == days)
+                if full:
+                    lines.append(self._line(ctx,
+                            account, product, 'feature', full,
+                            self._unit_price(
+                                ctx, account, price.price, price.currency),
+                            gettext('telecom_billing.msg_line_feature',
+                                feature=feature.name, included=included,
+                                start=period[0], end=period[1]),
+                            period, origin=price))
+                for unit_days in units:
+                    if unit_days == days:
+                        continue
+                    lines.append(self._line(ctx,
+                            account, product, 'feature', 1,
+                            self._rounded(ctx, account, prorate(
+                                    price.price, unit_days, days),
+                                price.currency),
+                            gettext(
+                                'telecom_billing.msg_line_feature_prorated',
+                                feature=feature.name, days=unit_days,
+                                period_days=days, start=period[0],
+                                end=period[1]),
+                            period, origin=price))
+        return lines
+
+    def _charge_lines(self, ctx, accounts):
+        pool = Pool()
+        AccountCharge = pool.get('telecom.account.charge')
+        charges = AccountCharge.search([
+                ('account', 'in', [a.id for a in accounts]),
+                ('start_date', '<=', self.end_date),
+                ], order=[('start_date', 'ASC'), ('id', 'ASC')])
+        invoiced_until = AccountCharge.invoiced_until_of(charges)
+        by_id = {a.id: a for a in accounts}
+        result = defaultdict(list)
+        for charge in charges:
+            account = by_id[charge.account.id]
+            result[account].extend(self._charge_lines_of(
+                    ctx, account, charge, invoiced_until[charge.id]))
+        return result
+
+    def _charge_lines_of(self, ctx, account, charge, until):
+        lines = []
+        if charge.recurrence == 'once':
+            if until is None:
+                lines.append(self._line(ctx,
+                        account, charge.product, 'charge',
+                        charge.quantity,
+                        self._unit_price(
+                            ctx, account, charge.amount, charge.currency),
+                        charge.description,
+                        (charge.start_date, charge.start_date),
+                        origin=charge))
+            return lines
+        # Every period not yet invoiced, from the charge's first one.
+        first, _ = charge_period(charge.recurrence, charge.start_date)
+        for period in periods_ending_in(
+                charge.recurrence, first, self.end_date):
+            if until and period[1] <= until:
+                continue
+            days = active_days(period, charge.start_date, charge.end_date)
+            period_days = (period[1] - period[0]).days + 1
+            if not days:
+                continue
+            if days == period_days:
+                lines.append(self._line(ctx,
+                        account, charge.product, 'charge',
+                        charge.quantity,
+                        self._unit_price(
+                            ctx, account, charge.amount, charge.currency),
+                        gettext('telecom_billing.msg_line_charge',
+                            description=charge.description,
+                            start=period[0], end=period[1]),
+                        period, origin=charge))
+            else:
+                amount = charge.amount * Decimal(str(charge.quantity))
+                lines.append(self._line(ctx,
+                        account, charge.product, 'charge', 1,
+                        self._rounded(ctx, account,
+                            prorate(amount, days, period_days),
+                            charge.currency),
+                        gettext('telecom_billing.msg_line_charge_prorated',
+                            description=charge.description,
+                            quantity=charge.quantity, days=days,
+                            period_days=period_days, start=period[0],
+                            end=period[1]),
+                        period, origin=charge))
+        return lines
+
+    def _usage_lines(self, ctx, accounts, usage):
+        pool = Pool()
+        Plan = pool.get('telecom.rate.plan')
+        Currency = pool.get('currency.currency')
+        if not ctx.usage_product and any(usage.get(a.id) for a in accounts):
+            raise BillingError(gettext(
+                    'telecom_billing.msg_no_usage_product',
+                    company=self.company.rec_name))
+        plan_ids = {row[0] for a in accounts for row in usage.get(a.id, [])}
+        ctx.plans.update((p.id, p.name) for p in Plan.browse(
+                list(plan_ids - set(ctx.plans))))
+        currencies = {c.id: c for c in Currency.browse(list({
+                        row[2] for a in accounts
+                        for row in usage.get(a.id, [])}))}
+        period = (self.start_date, self.end_date)
+        result = {}
+        for account in accounts:
+            lines = result[account] = []
+            for (plan, destination, currency, kind, calls, seconds,
+                    amount) in usage.get(account.id, []):
+                if not amount:
+                    continue
+                minutes = Decimal(seconds) / 60
+                lines.append(self._line(ctx,
+                        account, ctx.usage_product, kind, 1,
+                        self._rounded(
+                            ctx, account, amount, currencies[currency]),
+                        gettext(f'telecom_billing.msg_line_{kind}',
+                            destination=destination or '',
+                            plan=ctx.plans[plan], calls=calls,
+                            minutes=round(minutes, 2)),
+                        period, origin=f'telecom.rate.plan,{plan}',
+                        telecom_destination=destination,
+                        telecom_calls=calls, telecom_seconds=seconds))
+        return result
 
     @classmethod
     def _unbilled(cls, company, end_date):
@@ -232,21 +653,26 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         for kind in ['usage', 'adjustment']:
             charge, from_, where = self._unbilled(
                 self.company, self.end_date)
-            billed, previous = Charge.__table__(), Charge.__table__()
-            # The version billed last for the same call and level, if any.
-            last_billed = billed.select(Max(billed.version),
-                where=(billed.cdr == charge.cdr)
+            billed = Charge.__table__()
+            # A version billed for the same call and level, if any: only a
+            # re-rated charge (version > 1) can have one, so the first
+            # version — nearly every charge — is never looked up.
+            billed_same = ((billed.cdr == charge.cdr)
                 & (billed.level == charge.level)
                 & (billed.billing_run != Null))
-            from_ = from_.join(previous, 'LEFT',
-                condition=(previous.cdr == charge.cdr)
-                & (previous.level == charge.level)
-                & (previous.version == last_billed))
             if kind == 'adjustment':
-                where &= previous.id != Null
+                previous = Charge.__table__()
+                last_billed = billed.select(
+                    Max(billed.version), where=billed_same)
+                from_ = from_.join(previous,
+                    condition=(previous.cdr == charge.cdr)
+                    & (previous.level == charge.level)
+                    & (previous.version == last_billed))
+                where &= charge.version > 1
                 amount = Sum(charge.amount - previous.amount)
             else:
-                where &= previous.id == Null
+                where &= (charge.version == 1) | ~Exists(
+                    billed.select(billed.id, where=billed_same))
                 amount = Sum(charge.amount)
             cursor.execute(*from_.select(
                     charge.account, charge.plan, charge.destination,
@@ -290,264 +716,6 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                         & (open_.billing_run == Null)
                         & open_.cdr.in_(claimed)))))
         forget_cached(Charge, Cdr)
-
-    # --- invoices --------------------------------------------------------
-
-    def _invoice(self, ctx, account, usage):
-        "The unsaved draft invoice of ``account``, or None if nothing is due"
-        pool = Pool()
-        Invoice = pool.get('account.invoice')
-        party = account.party
-        invoice = Invoice(
-            company=self.company, type='out', party=party,
-            invoice_address=party.address_get(type='invoice'),
-            currency=account.currency,
-            account=party.account_receivable_used,
-            invoice_date=self.invoice_date,
-            payment_term=party.customer_payment_term,
-            description=gettext('telecom_billing.msg_invoice_description',
-                start=self.start_date, end=self.end_date),
-            telecom_account=account)
-        invoice.set_journal()
-        ctx.account = account
-        lines = (self._feature_lines(ctx, invoice, account)
-            + self._charge_lines(ctx, invoice, account)
-            + self._usage_lines(ctx, invoice, usage))
-        if not lines:
-            return None
-        if not invoice.account:
-            raise BillingError(gettext(
-                    'telecom_billing.msg_no_receivable',
-                    party=party.rec_name, account=account.rec_name))
-        if not invoice.invoice_address:
-            raise BillingError(gettext(
-                    'telecom_billing.msg_no_invoice_address',
-                    party=party.rec_name, account=account.rec_name))
-        invoice.telecom_currency_rate = self._convert(
-            ctx, Decimal(1), self.company.currency).quantize(MICRO)
-        invoice.lines = lines
-        return invoice
-
-    def _convert(self, ctx, amount, currency):
-        """``amount`` of ``currency`` in the invoiced account's currency at
-        the invoice date, unrounded"""
-        pool = Pool()
-        Currency = pool.get('currency.currency')
-        account = ctx.account
-        if currency == account.currency:
-            return amount
-        with Transaction().set_context(date=self.invoice_date):
-            try:
-                return Currency.compute(
-                    currency, amount, account.currency, round=False)
-            except RateError:
-                raise BillingError(gettext(
-                        'telecom_billing.msg_no_rate',
-                        account=account.rec_name,
-                        currency=account.currency.code,
-                        source=currency.code, date=self.invoice_date))
-
-    def _unit_price(self, ctx, amount, currency):
-        "A converted unit price, at Tryton's price digits"
-        return self._price_digits(self._convert(ctx, amount, currency))
-
-    def _rounded(self, ctx, amount, currency):
-        "A converted amount rounded once, to the invoice currency's digits"
-        return self._price_digits(
-            ctx.account.currency.round(self._convert(ctx, amount, currency)))
-
-    @classmethod
-    def _price_digits(cls, value):
-        pool = Pool()
-        InvoiceLine = pool.get('account.invoice.line')
-        digits = InvoiceLine.unit_price.digits[1]
-        return value.quantize(Decimal(1).scaleb(-digits))
-
-    def _line(self, ctx, invoice, product, kind, quantity, unit_price,
-            description, period, origin=None, **values):
-        pool = Pool()
-        InvoiceLine = pool.get('account.invoice.line')
-        line = InvoiceLine(
-            invoice=invoice, company=self.company,
-            currency=invoice.currency, type='line', product=product,
-            description=description, origin=origin, telecom_kind=kind,
-            telecom_period_start=period[0], telecom_period_end=period[1],
-            **values)
-        line.on_change_invoice()
-        line.quantity = quantity
-        line.on_change_product()
-        line.unit_price = unit_price
-        if not line.account:
-            raise BillingError(gettext(
-                    'telecom_billing.msg_no_revenue_account',
-                    product=product.rec_name))
-        line.taxes = ctx.account.apply_exemptions(list(line.taxes))
-        return line
-
-    def _feature_prices(self, account):
-        "The price of each feature of ``account``: its own, else its plans'"
-        pool = Pool()
-        FeaturePrice = pool.get('telecom.feature.price')
-        prices = FeaturePrice.search([
-                ('company', '=', self.company.id),
-                ['OR',
-                    ('account', '=', account.id),
-                    [('account', '=', None),
-                        ('plan', 'in', [p.id for p in account.rate_plans])],
-                    ],
-                ], order=[('account', 'ASC NULLS LAST'), ('id', 'ASC')])
-        by_feature = {}
-        for price in prices:
-            if price.feature in by_feature:
-                continue
-            if price.account and price.account != account:
-                continue
-            by_feature[price.feature] = price
-        return sorted(by_feature.values(), key=lambda p: p.feature.code)
-
-    def _feature_lines(self, ctx, invoice, account):
-        pool = Pool()
-        limits = {l.feature: l for l in account.feature_limits}
-        lines = []
-        for price in self._feature_prices(account):
-            feature = price.feature
-            product = price.product or ctx.feature_product
-            if not product:
-                raise BillingError(gettext(
-                        'telecom_billing.msg_no_feature_product',
-                        company=self.company.rec_name,
-                        feature=feature.rec_name))
-            limit = limits.get(feature)
-            included = limit.included if limit else price.included
-            maximum = price.maximum
-            if limit and limit.maximum is not None:
-                maximum = (limit.maximum if maximum is None
-                    else min(maximum, limit.maximum))
-            for period in periods_ending_in(
-                    price.recurrence, self.start_date, self.end_date):
-                if feature.counts:
-                    Service = pool.get(feature.counts)
-                    intervals = [(s.start_date, s.end_date)
-                        for s in Service.search([
-                                ('account', '=', account.id),
-                                ['OR', ('start_date', '=', None),
-                                    ('start_date', '<=', period[1])],
-                                ['OR', ('end_date', '=', None),
-                                    ('end_date', '>=', period[0])],
-                                ], order=[])]
-                else:
-                    intervals = [(None, None)] * (
-                        (limit.manual_used or 0) if limit else 0)
-                units = extra_units(period, intervals, included, maximum)
-                days = (period[1] - period[0]).days + 1
-                full = sum(1 for d in units if d == days)
-                if full:
-                    lines.append(self._line(ctx,
-                            invoice, product, 'feature', full,
-                            self._unit_price(
-                                ctx, price.price, price.currency),
-                            gettext('telecom_billing.msg_line_feature',
-                                feature=feature.name, included=included,
-                                start=period[0], end=period[1]),
-                            period, origin=price))
-                for unit_days in units:
-                    if unit_days == days:
-                        continue
-                    lines.append(self._line(ctx,
-                            invoice, product, 'feature', 1,
-                            self._rounded(ctx, prorate(
-                                    price.price, unit_days, days),
-                                price.currency),
-                            gettext(
-                                'telecom_billing.msg_line_feature_prorated',
-                                feature=feature.name, days=unit_days,
-                                period_days=days, start=period[0],
-                                end=period[1]),
-                            period, origin=price))
-        return lines
-
-    def _charge_lines(self, ctx, invoice, account):
-        pool = Pool()
-        AccountCharge = pool.get('telecom.account.charge')
-        charges = AccountCharge.search([
-                ('account', '=', account.id),
-                ('start_date', '<=', self.end_date),
-                ], order=[('start_date', 'ASC'), ('id', 'ASC')])
-        invoiced_until = AccountCharge.invoiced_until_of(charges)
-        lines = []
-        for charge in charges:
-            until = invoiced_until[charge.id]
-            if charge.recurrence == 'once':
-                if until is None:
-                    lines.append(self._line(ctx,
-                            invoice, charge.product, 'charge',
-                            charge.quantity,
-                            self._unit_price(
-                                ctx, charge.amount, charge.currency),
-                            charge.description,
-                            (charge.start_date, charge.start_date),
-                            origin=charge))
-                continue
-            # Every period not yet invoiced, from the charge's first one.
-            first, _ = charge_period(charge.recurrence, charge.start_date)
-            for period in periods_ending_in(
-                    charge.recurrence, first, self.end_date):
-                if until and period[1] <= until:
-                    continue
-                days = active_days(period, charge.start_date, charge.end_date)
-                period_days = (period[1] - period[0]).days + 1
-                if not days:
-                    continue
-                if days == period_days:
-                    lines.append(self._line(ctx,
-                            invoice, charge.product, 'charge',
-                            charge.quantity,
-                            self._unit_price(
-                                ctx, charge.amount, charge.currency),
-                            gettext('telecom_billing.msg_line_charge',
-                                description=charge.description,
-                                start=period[0], end=period[1]),
-                            period, origin=charge))
-                else:
-                    amount = charge.amount * Decimal(str(charge.quantity))
-                    lines.append(self._line(ctx,
-                            invoice, charge.product, 'charge', 1,
-                            self._rounded(ctx,
-                                prorate(amount, days, period_days),
-                                charge.currency),
-                            gettext('telecom_billing.msg_line_charge_prorated',
-                                description=charge.description,
-                                quantity=charge.quantity, days=days,
-                                period_days=period_days, start=period[0],
-                                end=period[1]),
-                            period, origin=charge))
-        return lines
-
-    def _usage_lines(self, ctx, invoice, usage):
-        pool = Pool()
-        Plan = pool.get('telecom.rate.plan')
-        Currency = pool.get('currency.currency')
-        if usage and not ctx.usage_product:
-            raise BillingError(gettext(
-                    'telecom_billing.msg_no_usage_product',
-                    company=self.company.rec_name))
-        lines = []
-        period = (self.start_date, self.end_date)
-        for (plan, destination, currency, kind, calls, seconds,
-                amount) in usage:
-            if not amount:
-                continue
-            plan = Plan(plan)
-            minutes = Decimal(seconds) / 60
-            lines.append(self._line(ctx,
-                    invoice, ctx.usage_product, kind, 1,
-                    self._rounded(ctx, amount, Currency(currency)),
-                    gettext(f'telecom_billing.msg_line_{kind}',
-                        destination=destination or '', plan=plan.name,
-                        calls=calls, minutes=round(minutes, 2)),
-                    period, origin=plan, telecom_destination=destination,
-                    telecom_calls=calls, telecom_seconds=seconds))
-        return lines
 
     # --- undoing -------------------------------------------------------
 

@@ -1,5 +1,6 @@
 import datetime as dt
 from decimal import Decimal
+from unittest.mock import patch
 
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_tenancy)
@@ -100,13 +101,27 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
             return sum(c.amount for c in Charge.search([
                         ('level', '=', level), ('current', '=', True)]))
 
-        owner_run = Run.bill(t.owner, D(2024, 1, 1), D(2024, 1, 31))
+        product = Pool().get('telecom.billing.configuration')(
+            1).get_multivalue('usage_product', company=t.owner.id)
+
+        def extra_lines(run, ctx, accounts):
+            # Another module's lines, through the run's extension hook: a
+            # 5.00 platform fee on Reseller One's account.
+            return {a: [run._line(ctx, a, product, 'charge', 1,
+                        Decimal('5.00'), "Platform fee",
+                        (run.start_date, run.end_date))]
+                for a in accounts if a == t.r1_account}
+
+        with patch.object(Run, '_extra_lines', extra_lines):
+            owner_run = Run.bill(t.owner, D(2024, 1, 1), D(2024, 1, 31))
         r1_run = Run.bill(t.r1, D(2024, 1, 1), D(2024, 1, 31))
         invoice, = owner_run.invoices
         self.assertEqual(invoice.party, t.r1_account.party)
         self.assertEqual(invoice.company, t.owner)
         self.assertEqual(invoice.untaxed_amount,
-            t.currency.round(level_total(0)))
+            t.currency.round(level_total(0)) + Decimal('5.00'))
+        fee, = [l for l in invoice.lines if l.description == "Platform fee"]
+        self.assertEqual(fee.account.type.revenue, True)
         customer_invoice, = r1_run.invoices
         self.assertEqual(customer_invoice.party, t.r1_customer.party)
         self.assertEqual(customer_invoice.company, t.r1)

@@ -8,7 +8,7 @@ from trytond.transaction import Transaction
 
 
 def create_owner(config):
-    """The owner company (in USD) and its chart, for activate_modules.
+    """The owner company (in USD) and its chart, made after activate_modules.
 
     The company is made by root: until a company exists, the tenancy rule
     of telecom_base lets no user create a party."""
