@@ -210,8 +210,12 @@ def main():
         help="print where rating and the deck import spend their time")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (its name is printed)")
+    parser.add_argument('--cdrs', type=int,
+        help="the number of CDRs (default 20,000 quick, 1,000,000 full)")
     args = parser.parse_args()
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.cdrs:
+        sizes['cdrs'] = args.cdrs
 
     uri = os.environ.get(
         'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')

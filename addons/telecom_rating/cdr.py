@@ -8,25 +8,28 @@ charges and keeps the old one; an invoiced call whose price changes is
 flagged for adjustment, never silently changed.
 """
 import datetime as dt
-from collections import defaultdict
+import threading
+from collections import defaultdict, namedtuple
 from decimal import Decimal
+from functools import lru_cache
 from itertools import islice
 
-from sql import As, Column, Conflict, Null, Table
-from sql.functions import CurrentTimestamp
+from sql import As, Cast, Column, Conflict, Null, Table
+from sql.functions import CurrentTimestamp, Extract, Floor
 from sql.operators import Any
 
 from trytond import backend
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.tools import grouped_slice, sqlite_apply_types
+from trytond.tools import sqlite_apply_types
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_base.locking import advisory_lock
 
 from .engine import Call, Level, rate_batch
+from .engine.tariff import epoch
 from .plan import DIRECTIONS, SERVICES
 from .tariff import Converter, load_tariff
 
@@ -87,6 +90,18 @@ def utc_now():
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+_COPY_ESCAPES = str.maketrans({
+        '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r'})
+
+
+@lru_cache(maxsize=1 << 16)
+def _copy_text(value):
+    "``value`` (str or None) as a field of PostgreSQL's COPY text format"
+    if value is None:
+        return '\\N'
+    return value.translate(_COPY_ESCAPES)
+
+
 def forget_cached(*models):
     """Drop what the transaction cached of ``models``' records: rows were
     changed by plain SQL, behind the ORM's back."""
@@ -100,6 +115,206 @@ def forget_cached(*models):
 def _bundle_ids(tariff, plan):
     "The ids of the bundles of a compiled plan, in the order it spends them"
     return [bundle for bundle, _ in tariff.plans[plan].bundles]
+
+
+_Copy = namedtuple('_Copy', ['sql', 'data'])
+
+
+class _Writer:
+    """Runs statements — (sql, params) or _Copy — on the transaction's
+    connection. On PostgreSQL a thread sends them, so the server stores one
+    batch while Python rates the next: the thread only waits on the
+    socket, which releases the GIL. psycopg serialises the connection's
+    users; ``wait`` before anything that must see what was written.
+    """
+
+    def __init__(self):
+        self.connection = Transaction().connection
+        self.threaded = backend.name == 'postgresql'
+        self.thread = None
+        self.error = None
+
+    def submit(self, statements):
+        self.wait()
+        if not self.threaded:
+            self._run(statements)
+        else:
+            self.thread = threading.Thread(
+                target=self._run, args=(statements,), daemon=True)
+            self.thread.start()
+
+    def _run(self, statements):
+        try:
+            cursor = self.connection.cursor()
+            for statement in statements:
+                if isinstance(statement, _Copy):
+                    with cursor.copy(statement.sql) as copy:
+                        copy.write(statement.data)
+                else:
+                    cursor.execute(*statement)
+        except BaseException as exception:
+            if not self.threaded:
+                raise
+            self.error = exception
+
+    def wait(self):
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+
+class _RatingRun:
+    """What one rating run keeps across its batches: the compiled tariff,
+    the currency rates, the rating chains and the engine's levels of each,
+    and the bundle balances of each month — spent in memory and written
+    once by ``close``: the run holds the rating lock, in one transaction.
+    """
+
+    def __init__(self):
+        self.tariff = load_tariff()
+        self.convert = Converter()
+        self._chains = {}
+        self._levels = {}
+        self._months = {}  # month → (balance records, seconds left, used)
+        self._month_of_day = {}
+        self._prepaid = defaultdict(Decimal)  # account → balance movement
+        self._rerated = set()
+        self._currency_codes = {}
+
+    def chains(self, keys):
+        "Return {(account, direction, service): chain} with ``keys`` in it"
+        missing = [k for k in keys if k not in self._chains]
+        if missing:
+            Account = Pool().get('telecom.account')
+            self._chains.update(Account.rating_chains(missing))
+        return self._chains
+
+    def levels(self, chain):
+        """The engine's levels of ``chain``: one tuple per chain, as the
+        engine memoises what it derives from a chain by identity."""
+        found = self._levels.get(id(chain))
+        if found is None or found[0] is not chain:
+            found = self._levels[id(chain)] = (chain, tuple(
+                    Level(c.plan, c.account) for c in chain))
+        return found[1]
+
+    def _month(self, start):
+        day = start // 86400
+        month = self._month_of_day.get(day)
+        if month is None:
+            month = self._month_of_day[day] = (
+                dt.date(1970, 1, 1) + dt.timedelta(days=day)).replace(day=1)
+        return month
+
+    def bundle_months(self, calls):
+        """Split ``calls`` by UTC month; yield (calls, balances): the
+        seconds left that month on the bundles of the calls' accounts."""
+        pool = Pool()
+        Balance = pool.get('telecom.bundle.balance')
+        by_month = defaultdict(list)
+        for call in calls:
+            by_month[self._month(call.start)].append(call)
+        for month, month_calls in sorted(by_month.items()):
+            chains = {id(c.chain): c.chain for c in month_calls}
+            keys = {(level.account, bundle)
+                for chain in chains.values() for level in chain
+                for bundle in _bundle_ids(self.tariff, level.plan)}
+            if not keys:
+                yield month_calls, None
+                continue
+            records, left, used = self._months.setdefault(month, ({}, {}, {}))
+            missing = keys - left.keys()
+            if missing:
+                # A month opens with what is left of the one before.
+                self._spend_bundles()
+                for key, balance in Balance.for_month(
+                        month, missing).items():
+                    records[key] = balance
+                    left[key] = balance.carried + balance.current
+                    used[key] = 0
+            yield month_calls, left
+
+    def spent(self, left, used):
+        "Record that a batch used ``used`` {key: seconds} of ``left``"
+        if not used:
+            return
+        for month_left in self._months.values():
+            if month_left[1] is left:
+                for key, seconds in used.items():
+                    left[key] -= seconds
+                    month_left[2][key] += seconds
+                return
+
+    def prepaid(self, charges, previous, chain_of):
+        """Add to the run's prepaid totals what ``charges`` (rows in the
+        order of Charge.COLUMNS) cost their prepaid buyers, less what the
+        charges they replace (``previous``) cost, in each account's
+        currency."""
+        pool = Pool()
+        Currency = pool.get('currency.currency')
+        currency_of = {}
+        for chain in {id(c): c for c in chain_of.values()}.values():
+            for level in chain:
+                if level.prepaid:
+                    currency_of[level.account] = level.account_currency
+        if not currency_of:
+            return
+        codes, today = self._currency_codes, dt.date.today()
+
+        def in_account_currency(amount, currency_id, account_id):
+            target = currency_of[account_id]
+            if currency_id == target:
+                return amount
+            for id_ in (currency_id, target):
+                if id_ not in codes:
+                    codes[id_] = Currency(id_).code
+            rate = self.convert(codes[currency_id], codes[target], today)
+            return (amount * rate) if rate is not None else amount
+
+        totals = self._prepaid
+        for row in charges:
+            account_id = row[4]
+            if account_id not in currency_of:
+                continue
+            totals[account_id] -= in_account_currency(
+                row[11], row[12], account_id)
+            for old in previous.get(row[0], ()):
+                if old['account'] == account_id:
+                    self._rerated.add(account_id)
+                    totals[account_id] += in_account_currency(
+                        old['amount'], old['currency'], account_id)
+
+    def close(self):
+        """Write what the run took from the bundle balances and move the
+        balances of prepaid buyers: one movement per account and run."""
+        pool = Pool()
+        BalanceLine = pool.get('telecom.balance.line')
+        Account = pool.get('telecom.account')
+        rerated = self._rerated
+        BalanceLine.add_movements([{
+                    'account': account_id, 'amount': total,
+                    'kind': 'adjustment' if account_id in rerated else 'call',
+                    'description': (
+                        "Re-rated calls" if account_id in rerated
+                        else "Rated calls"),
+                    } for account_id, total in self._prepaid.items() if total])
+        if self._prepaid:
+            forget_cached(Account)
+        self._prepaid.clear()
+        self._spend_bundles()
+
+    def _spend_bundles(self):
+        Balance = Pool().get('telecom.bundle.balance')
+        for records, _, used in self._months.values():
+            spent = {k: s for k, s in used.items() if s}
+            if spent:
+                Balance.spend(records, spent)
+                for key in spent:
+                    records[key] = Balance(records[key].id)
+                    used[key] = 0
 
 
 class Cdr(ModelSQL, ModelView):
@@ -263,32 +478,19 @@ class Cdr(ModelSQL, ModelView):
         """
         cdr = cls.__table__()
         cursor = Transaction().connection.cursor()
-        where = cdr.state == 'unrated'
         # One rating run at a time: runs spend the same bundle balances.
         advisory_lock('telecom.cdr.rating')
         if domain:
             ids = [c.id for c in cls.search(
                     [('state', '=', 'unrated')] + list(domain), order=[])]
-            done = (0, 0)
-            for sub_ids in grouped_slice(ids, batch):
-                result = cls._rate_ids(list(sub_ids), rerate=False)
-                done = (done[0] + result[0], done[1] + result[1])
-                if progress:
-                    progress(sum(done))
-            return done
-        rated = unrated = 0
-        # The ids are read once: asking "which are still unrated?" per
-        # batch makes PostgreSQL step over the rows this transaction has
-        # just rated again and again (quadratic on a big backlog).
-        cursor.execute(*cdr.select(cdr.id, where=where, order_by=[cdr.id]))
-        all_ids = [r[0] for r in cursor]
-        for start in range(0, len(all_ids), batch):
-            ids = all_ids[start:start + batch]
-            result = cls._rate_ids(ids, rerate=False)
-            rated += result[0]
-            unrated += result[1]
-            if progress:
-                progress(rated + unrated)
+        else:
+            # The ids are read once: asking "which are still unrated?" per
+            # batch makes PostgreSQL step over the rows this transaction
+            # has just rated again and again (quadratic on a big backlog).
+            cursor.execute(*cdr.select(cdr.id,
+                    where=cdr.state == 'unrated', order_by=[cdr.id]))
+            ids = [r[0] for r in cursor]
+        rated, unrated, _ = cls._rate_batches(ids, False, batch, progress)
         return rated, unrated
 
     @classmethod
@@ -307,17 +509,8 @@ class Cdr(ModelSQL, ModelView):
         bundle. Return (changed, unchanged, unrated).
         """
         advisory_lock('telecom.cdr.rating')
-        changed = unchanged = unrated = 0
-        done = 0
-        for sub_ids in grouped_slice([c.id for c in cdrs], BATCH):
-            sub_ids = list(sub_ids)
-            result = cls._rate_ids(sub_ids, rerate=True)
-            changed += result[0]
-            unrated += result[1]
-            unchanged += result[2]
-            done += len(sub_ids)
-            if progress:
-                progress(done)
+        changed, unrated, unchanged = cls._rate_batches(
+            [c.id for c in cdrs], True, BATCH, progress)
         return changed, unchanged, unrated
 
     @classmethod
@@ -327,9 +520,17 @@ class Cdr(ModelSQL, ModelView):
 
     @classmethod
     def _read_calls(cls, ids):
+        """Return the rows of CDRs ``ids`` to rate: id, account, caller,
+        callee, start (UTC epoch seconds), duration, direction, service,
+        disposition, rating version, invoiced."""
         cdr = cls.__table__()
         cursor = Transaction().connection.cursor()
-        columns = [cdr.id, cdr.account, cdr.caller, cdr.callee, cdr.start,
+        if backend.name == 'postgresql':
+            # The engine takes epoch seconds: no datetime per call.
+            start = Cast(Floor(Extract('EPOCH', cdr.start)), 'BIGINT')
+        else:
+            start = cdr.start
+        columns = [cdr.id, cdr.account, cdr.caller, cdr.callee, start,
             cdr.duration, cdr.direction, cdr.service, cdr.disposition,
             cdr.rating_version, cdr.invoiced]
         rows = []
@@ -341,205 +542,153 @@ class Cdr(ModelSQL, ModelView):
                 sqlite_apply_types(query, [None] * 4 + ['TIMESTAMP']
                     + [None] * 6)
             cursor.execute(*query)
-            rows.extend(cursor)
+            if backend.name == 'sqlite':
+                rows.extend(r[:4] + (epoch(r[4]),) + r[5:] for r in cursor)
+            else:
+                rows.extend(cursor)
         return rows
 
     @classmethod
-    def _chains(cls, keys):
-        "Return {(account, direction, service): [(plan, account)] or reason}"
-        pool = Pool()
-        Account = pool.get('telecom.account')
-        chains = {}
-        with without_check_access():
-            accounts = {a.id: a for a in Account.browse(
-                    list({k[0] for k in keys}))}
-            for account_id, direction, service in keys:
-                chains[(account_id, direction, service)] = (
-                    accounts[account_id].rating_chain(direction, service))
-        return chains
+    def _rate_batches(cls, ids, rerate, batch, progress=None):
+        """Rate the CDRs ``ids`` by batches; return (rated or changed,
+        unrated, unchanged).
+
+        Each batch's results are written while the next one is rated
+        (_Writer): PostgreSQL stores one batch on one core while Python
+        prices the next on the other. The next batch is read before the
+        writes of the current one are sent: one connection serves both.
+        """
+        Charge = Pool().get('telecom.cdr.charge')
+        run, writer = _RatingRun(), _Writer()
+        totals = [0, 0, 0]
+        rows = cls._read_calls(ids[:batch])
+        try:
+            for start in range(0, len(ids), batch):
+                writes, counts = cls._rate_rows(rows, rerate, run)
+                if start + batch < len(ids):
+                    rows = cls._read_calls(
+                        ids[start + batch:start + 2 * batch])
+                writer.submit(writes)
+                totals = [t + c for t, c in zip(totals, counts)]
+                if progress:
+                    progress(min(start + batch, len(ids)))
+            writer.wait()
+        except BaseException:
+            # Never leave a thread using the connection being rolled back.
+            writer.thread and writer.thread.join()
+            raise
+        run.close()
+        forget_cached(cls, Charge)
+        cls._after_rating(ids, rerate)
+        return tuple(totals)
 
     @classmethod
-    def _rate_ids(cls, ids, rerate):
-        """Rate the CDRs ``ids``; return (rated or changed, unrated,
+    def _after_rating(cls, ids, rerate):
+        "Called once the CDRs ``ids`` are rated (or re-rated) and stored"
+
+    @classmethod
+    def _rate_rows(cls, rows, rerate, run):
+        """Rate the CDR ``rows`` of _read_calls; return the statements that
+        store the results (for _Writer) and (rated or changed, unrated,
         unchanged)."""
         pool = Pool()
         Charge = pool.get('telecom.cdr.charge')
-        tariff = load_tariff()
-        convert = Converter()
-        rows = cls._read_calls(ids)
-        chains = cls._chains({(r[1], r[6], r[7]) for r in rows})
+        tariff = run.tariff
+        chains = run.chains({(r[1], r[6], r[7]) for r in rows})
         previous = Charge.current_of([r[0] for r in rows]) if rerate else {}
 
-        calls, reasons = [], {}
+        calls, reasons, chain_of = [], {}, {}
         for (cdr_id, account, caller, callee, start, duration, direction,
                 service, disposition, *_) in rows:
             chain = chains[(account, direction, service)]
             if isinstance(chain, str):
                 reasons[cdr_id] = chain
                 continue
+            chain_of[cdr_id] = chain
             calls.append(Call(
-                    cdr_id,
-                    tuple(Level(plan.id, buyer.id) for plan, buyer in chain),
-                    caller or '', callee or '',
-                    start.replace(tzinfo=dt.timezone.utc), duration,
-                    direction, service, disposition == 'ANSWERED'))
+                    cdr_id, run.levels(chain), caller or '', callee or '',
+                    start, duration, direction, service,
+                    disposition == 'ANSWERED'))
 
-        results = {}
+        results = []
         if rerate:
             # Each call keeps the bundle seconds it had.
-            with_bundle = [c for c in calls if any(
-                    ch['bundle_seconds']
-                    for ch in previous.get(c.call_id, ()))]
-            plain = [c for c in calls if c not in with_bundle]
-            for call in with_bundle:
+            plain = []
+            for call in calls:
+                old = previous.get(call.call_id, ())
+                if not any(o['bundle_seconds'] for o in old):
+                    plain.append(call)
+                    continue
                 balances = {}
-                for level, old in zip(call.chain, previous[call.call_id]):
+                for level, charge in zip(call.chain, old):
                     for bundle in _bundle_ids(tariff, level.plan)[:1]:
                         balances[(level.account, bundle)] = (
-                            old['bundle_seconds'])
-                results.update((r.call_id, r) for r in rate_batch(
-                        tariff, [call], convert, balances).calls)
-            results.update((r.call_id, r) for r in rate_batch(
-                    tariff, plain, convert).calls)
+                            charge['bundle_seconds'])
+                results.extend(rate_batch(
+                        tariff, [call], run.convert, balances).calls)
+            results.extend(rate_batch(tariff, plain, run.convert).calls)
         else:
-            for month_calls, balances, save in cls._bundle_months(
-                    tariff, calls):
-                batch = rate_batch(tariff, month_calls, convert, balances)
-                save(batch.bundle_used)
-                results.update((r.call_id, r) for r in batch.calls)
+            for month_calls, balances in run.bundle_months(calls):
+                batch = rate_batch(tariff, month_calls, run.convert, balances)
+                run.spent(balances, batch.bundle_used)
+                results.extend(batch.calls)
 
-        for call_id, result in results.items():
-            if not result.rated:
-                reasons[call_id] = result.reason
-
-        chain_of = {r[0]: chains[(r[1], r[6], r[7])] for r in rows}
-        new_charges, versions, unchanged = [], {}, 0
-        parties = {}
-        invoiced = {r[0] for r in rows if r[10]}
+        invoiced = {r[0] for r in rows if r[10]} if rerate else set()
         version_of = {r[0]: r[9] or 0 for r in rows}
-        for call_id, result in results.items():
-            if not result.rated:
+        charges, versions, unchanged = [], {}, 0
+        for result in results:
+            call_id = result.call_id
+            if result.reason is not None:
+                reasons[call_id] = result.reason
                 continue
-            charges = [
-                Charge.values_of(level, chain_of[call_id][i], parties)
-                for i, level in enumerate(result.levels)]
-            if rerate and Charge.same(previous.get(call_id), charges):
+            chain = chain_of[call_id]
+            version = version_of[call_id] + 1
+            new = [(call_id, version, i, c.seller, c.account, c.buyer,
+                    c.plan, level.prefix, level.destination[:250],
+                    level.charged_seconds, level.bundle_seconds, level.cost,
+                    c.currency)
+                for i, (level, c) in enumerate(zip(result.levels, chain))]
+            if rerate and Charge.same(previous.get(call_id), new):
                 unchanged += 1
                 continue
-            version = version_of[call_id] + 1
             versions[call_id] = version
-            for i, values in enumerate(charges):
-                values.update(cdr=call_id, level=i, version=version)
-                new_charges.append(values)
-        Charge.store(new_charges, replaced=list(versions))
-        cls._mark(versions, reasons, invoiced if rerate else set())
-        cls._debit_prepaid(new_charges, previous, chain_of, convert)
-        forget_cached(cls, Charge)
-        return len(versions), len(reasons), unchanged
+            charges.extend(new)
+        writes = Charge.store_statements(
+            charges, replaced=list(versions) if rerate else ())
+        writes += cls._mark_statements(versions, reasons, invoiced)
+        run.prepaid(charges, previous, chain_of)
+        return writes, (len(versions), len(reasons), unchanged)
 
     @classmethod
-    def _debit_prepaid(cls, charges, previous, chain_of, convert):
-        """Move the balances of prepaid buyers by what their calls cost:
-        one movement per account and run, the difference on re-rating."""
-        pool = Pool()
-        BalanceLine = pool.get('telecom.balance.line')
-        Currency = pool.get('currency.currency')
-        accounts = {}
-        for chain in chain_of.values():
-            if not isinstance(chain, str):
-                accounts.update((b.id, b) for _, b in chain)
-        prepaid = {i for i, a in accounts.items()
-            if a.billing_mode == 'prepaid'}
-        if not prepaid:
-            return
-        codes = {}
-        today = dt.date.today()
-
-        def in_account_currency(amount, currency_id, account):
-            if currency_id == account.currency.id:
-                return amount
-            if currency_id not in codes:
-                codes[currency_id] = Currency(currency_id).code
-            rate = convert(codes[currency_id], account.currency.code, today)
-            return (amount * rate) if rate is not None else amount
-
-        totals, rerated = defaultdict(Decimal), set()
-        for values in charges:
-            account_id = values['account']
-            if account_id not in prepaid:
-                continue
-            account = accounts[account_id]
-            totals[account_id] -= in_account_currency(
-                values['amount'], values['currency'], account)
-            for old in previous.get(values['cdr'], ()):
-                if old['account'] == account_id:
-                    rerated.add(account_id)
-                    totals[account_id] += in_account_currency(
-                        old['amount'], old['currency'], account)
-        BalanceLine.add_movements([{
-                    'account': account_id, 'amount': total,
-                    'kind': 'adjustment' if account_id in rerated else 'call',
-                    'description': (
-                        "Re-rated calls" if account_id in rerated
-                        else "Rated calls"),
-                    } for account_id, total in totals.items() if total])
-        Account = pool.get('telecom.account')
-        forget_cached(Account)
-
-    @classmethod
-    def _bundle_months(cls, tariff, calls):
-        """Split ``calls`` by UTC month and yield (calls, balances, save):
-        the balances available to the accounts' bundles that month, and a
-        function that records what a batch used."""
-        pool = Pool()
-        Balance = pool.get('telecom.bundle.balance')
-        by_month = defaultdict(list)
-        for call in calls:
-            by_month[call.start.date().replace(day=1)].append(call)
-        for month, month_calls in sorted(by_month.items()):
-            keys = set()
-            for call in month_calls:
-                for level in call.chain:
-                    for bundle in _bundle_ids(tariff, level.plan):
-                        keys.add((level.account, bundle))
-            if not keys:
-                yield month_calls, None, lambda used: None
-                continue
-            balances = Balance.for_month(month, keys)
-
-            def save(used, balances=balances):
-                Balance.spend(balances, used)
-            yield month_calls, {
-                k: b.carried + b.current for k, b in balances.items()}, save
-
-    @classmethod
-    def _mark(cls, versions, reasons, invoiced):
+    def _mark_statements(cls, versions, reasons, invoiced):
+        "The statements that set the rating state of the CDRs"
         cdr = cls.__table__()
-        cursor = Transaction().connection.cursor()
+        statements = []
         by_version = defaultdict(list)
         for cdr_id, version in versions.items():
             by_version[version].append(cdr_id)
         for version, ids in by_version.items():
             for sub_ids in id_chunks(ids):
-                cursor.execute(*cdr.update(
+                statements.append(tuple(cdr.update(
                         [cdr.state, cdr.rating_version, cdr.unrated_reason],
                         ['rated', version, Null],
-                        where=in_ids(cdr.id, sub_ids)))
+                        where=in_ids(cdr.id, sub_ids))))
                 adjusted = [i for i in sub_ids if i in invoiced]
                 if adjusted:
-                    cursor.execute(*cdr.update(
+                    statements.append(tuple(cdr.update(
                             [cdr.adjustment], [True],
-                            where=in_ids(cdr.id, adjusted)))
+                            where=in_ids(cdr.id, adjusted))))
         by_reason = defaultdict(list)
         for cdr_id, reason in reasons.items():
             by_reason[reason[:250]].append(cdr_id)
         for reason, ids in by_reason.items():
             for sub_ids in id_chunks(ids):
-                cursor.execute(*cdr.update(
+                statements.append(tuple(cdr.update(
                         [cdr.state, cdr.unrated_reason],
                         ['unrated', reason],
                         where=in_ids(cdr.id, sub_ids)
-                        & (cdr.rating_version == 0)))
+                        & (cdr.rating_version == 0))))
+        return statements
 
 
 class Charge(ModelSQL, ModelView):
@@ -568,6 +717,11 @@ class Charge(ModelSQL, ModelView):
     amount = fields.Numeric("Amount", digits=(16, 6), required=True)
     currency = fields.Many2One('currency.currency', "Currency", required=True)
 
+    # The columns of a charge row as rating writes it.
+    COLUMNS = ('cdr', 'version', 'level', 'seller', 'account', 'buyer',
+        'plan', 'prefix', 'destination', 'charged_seconds', 'bundle_seconds',
+        'amount', 'currency')
+
     @classmethod
     def __setup__(cls):
         super().__setup__()
@@ -586,41 +740,37 @@ class Charge(ModelSQL, ModelView):
             ('id', 'DESC')]
 
     @classmethod
-    def values_of(cls, level, chain_level, parties=None):
-        """The values of a charge from the engine's LevelCharge.
+    def __table_handler__(cls, module_name=None, history=False):
+        """The charges are a fact table, written only by rating in bulk,
+        three rows or more a call: no foreign key constraints. Checking six
+        of them made COPY five times slower (docs/PERFORMANCE.md). The ORM
+        still applies the fields' ondelete when a referenced record is
+        deleted (trytond checks and cascades in Python)."""
+        handler = super().__table_handler__(module_name, history)
+        handler.add_fk = lambda *args, **kwargs: None
+        return handler
 
-        ``parties`` memoises, per chain level, what the records give: read
-        through the ORM once per batch, not once per call."""
-        plan, buyer = chain_level
-        key = (plan.id, buyer.id)
-        if parties is None or key not in parties:
-            found = {
-                'seller': plan.company.id,
-                'account': buyer.id,
-                'buyer': buyer.reseller.id if buyer.reseller else None,
-                'plan': plan.id,
-                'currency': plan.currency.id,
-                }
-            if parties is None:
-                parties = {}
-            parties[key] = found
-        return {
-            **parties[key],
-            'prefix': level.prefix,
-            'destination': level.destination[:250],
-            'charged_seconds': level.charged_seconds,
-            'bundle_seconds': level.bundle_seconds,
-            'amount': level.cost,
-            }
+    @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        # Databases created before the charges lost their foreign keys
+        table = cls.__table_handler__(module_name)
+        for name, field in cls._fields.items():
+            if isinstance(field, fields.Many2One):
+                table.drop_fk(name)
 
     @classmethod
     def same(cls, old, new):
-        keys = ['plan', 'prefix', 'charged_seconds', 'bundle_seconds',
-            'amount', 'currency', 'account']
+        """Whether charges ``old`` (dicts of current_of) and ``new`` (rows
+        in the order of COLUMNS) price a call alike."""
         if old is None or len(old) != len(new):
             return False
         return all(
-            all(o[k] == n[k] for k in keys) for o, n in zip(old, new))
+            (o['plan'], o['prefix'], o['charged_seconds'],
+                o['bundle_seconds'], o['amount'], o['currency'],
+                o['account'])
+            == (n[6], n[7], n[9], n[10], n[11], n[12], n[4])
+            for o, n in zip(old, new))
 
     @classmethod
     def current_of(cls, cdr_ids):
@@ -652,26 +802,47 @@ class Charge(ModelSQL, ModelView):
 
     @classmethod
     def store(cls, charges, replaced=()):
-        """Insert ``charges`` as the current ones, retiring the current
-        charges of the CDRs in ``replaced``."""
+        """Insert ``charges`` (rows in the order of COLUMNS) as the current
+        ones, retiring the current charges of the CDRs in ``replaced``."""
+        writer = _Writer()
+        writer.submit(cls.store_statements(charges, replaced))
+        writer.wait()
+
+    @classmethod
+    def store_statements(cls, charges, replaced=()):
+        "The statements of ``store``, for a _Writer"
         charge = cls.__table__()
         transaction = Transaction()
-        cursor = transaction.connection.cursor()
+        statements = []
         for sub_ids in id_chunks(replaced):
-            cursor.execute(*charge.update(
+            statements.append(tuple(charge.update(
                     [charge.current], [False],
                     where=in_ids(charge.cdr, sub_ids)
-                    & (charge.current == True)))  # noqa: E712
+                    & (charge.current == True))))  # noqa: E712
         if not charges:
-            return
-        names = ['cdr', 'version', 'level', 'seller', 'account', 'buyer',
-            'plan', 'prefix', 'destination', 'charged_seconds',
-            'bundle_seconds', 'amount', 'currency']
-        columns = [Column(charge, n) for n in names] + [
+            return statements
+        columns = [Column(charge, n) for n in cls.COLUMNS] + [
             charge.current, charge.create_uid, charge.create_date]
         user, now = transaction.user, utc_now()
-        bulk_insert(charge, columns,
-            ([c[n] for n in names] + [True, user, now] for c in charges))
+        if backend.name != 'postgresql':
+            size = max(1, backend.MAX_QUERY_PARAMS // len(columns))
+            for rows in _chunks(charges, size):
+                statements.append(tuple(charge.insert(columns,
+                            [list(c) + [True, user, now] for c in rows])))
+            return statements
+        # COPY text written by hand: psycopg's write_row costs ~15 µs a
+        # row in Python, three rows a call; this ~2 µs.
+        tail = f'\tt\t{user}\t{now.isoformat(" ")}\n'
+        text, null = _copy_text, '\\N'
+        names = ', '.join(f'"{c.name}"' for c in columns)
+        statements.append(_Copy(
+                f'COPY "{charge._name}" ({names}) FROM STDIN', ''.join(
+                    f'{c[0]}\t{c[1]}\t{c[2]}\t{c[3]}\t{c[4]}\t'
+                    f'{null if c[5] is None else c[5]}\t{c[6]}\t'
+                    f'{text(c[7])}\t{text(c[8])}\t{c[9]}\t{c[10]}\t'
+                    f'{c[11]}\t{c[12]}{tail}'
+                    for c in charges)))
+        return statements
 
 
 class RateStart(ModelView):
