@@ -1,7 +1,8 @@
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
-from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
+
+from trytond.modules.telecom_rating.cdr import id_chunks, in_ids
 
 
 class Cdr(metaclass=PoolMeta):
@@ -20,16 +21,6 @@ class Cdr(metaclass=PoolMeta):
             cls._release_live_calls(ids)
 
     @classmethod
-    def _rate_ids(cls, ids, rerate):
-        # The same for telecom_rating before that pipeline (which rates
-        # through _rate_ids and has no _after_rating): drop this override
-        # once it is gone from telecom_rating.
-        result = super()._rate_ids(ids, rerate)
-        if not rerate:
-            cls._release_live_calls(ids)
-        return result
-
-    @classmethod
     def _release_live_calls(cls, ids):
         """Once a call's cost is on the balance, drop the reservation its
         live call kept for it. A CDR means the call is over, whatever the
@@ -43,13 +34,15 @@ class Cdr(metaclass=PoolMeta):
         call = LiveCall.__table__()
         switch = Switch.__table__()
         cursor = Transaction().connection.cursor()
-        for sub_ids in grouped_slice(ids):
+        # id_chunks: trytond 8.0's grouped_slice without a size slices one
+        # id at a time.
+        for sub_ids in id_chunks(ids):
             rated = call.join(switch,
                 condition=call.switch == switch.id
                 ).join(cdr, condition=(cdr.switch == switch.code)
                 & (cdr.call_id == call.call_id)
                 & (cdr.leg == call.leg)
                 ).select(call.id,
-                where=cdr.id.in_(list(sub_ids))
+                where=in_ids(cdr.id, sub_ids)
                 & (cdr.state == 'rated'))
             cursor.execute(*live.delete(where=live.id.in_(rated)))
