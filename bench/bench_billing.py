@@ -120,7 +120,9 @@ def build_tenant(sizes):
                     'account': a.id, 'product': service.id,
                     'description': "Service", 'amount': Decimal('10.00'),
                     'currency': t.currency.id, 'recurrence': 'monthly',
-                    'start_date': dt.date(2025, 1, 1)}
+                    # From March: an older start would catch up every
+                    # month not yet invoiced since.
+                    'start_date': MONTH[0]}
                 for a in accounts])
     return t, [a.id for a in accounts]
 
@@ -279,14 +281,17 @@ def main():
             seconds = time.perf_counter() - start
             cpu = time.process_time() - cpu
             cursor = transaction.connection.cursor()
-            cursor.execute('SELECT COUNT(*), SUM(untaxed_amount) '
-                'FROM account_invoice WHERE telecom_run = %s', (run.id,))
-            invoices, untaxed = cursor.fetchone()
-            cursor.execute('SELECT COUNT(*), SUM(l.telecom_calls) '
+            cursor.execute('SELECT COUNT(*) FROM account_invoice '
+                'WHERE telecom_run = %s', (run.id,))
+            invoices, = cursor.fetchone()
+            # Draft invoices keep no cached amounts: each line's amount is
+            # its quantity × unit price, rounded to the cent (EUR).
+            cursor.execute('SELECT COUNT(*), SUM(l.telecom_calls), '
+                'SUM(ROUND(l.quantity::numeric * l.unit_price, 2)) '
                 'FROM account_invoice_line l '
                 'JOIN account_invoice i ON l.invoice = i.id '
                 'WHERE i.telecom_run = %s', (run.id,))
-            lines, calls = cursor.fetchone()
+            lines, calls, untaxed = cursor.fetchone()
         print(f"billing run of {len(accounts):,} accounts, "
             f"{sizes['cdrs']:,} calls, commit included: {seconds:.1f} s "
             f"(CPU of this process {cpu:.1f} s), {invoices:,} invoices, "
