@@ -4,8 +4,6 @@ Through telecom_billing's extension point ``BillingRun._extra_lines``: one
 credit line per referred invoice whose commissions are due, then, once the
 run's invoices are saved, the commissions point at their line (``_bill``)
 so they are credited once."""
-from types import SimpleNamespace
-
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
 
@@ -13,22 +11,19 @@ from trytond.pool import Pool, PoolMeta
 class BillingRun(metaclass=PoolMeta):
     __name__ = 'telecom.billing.run'
 
-    def _extra_lines(self, accounts):
-        result = super()._extra_lines(accounts)
-        for account, lines in self._affiliate_lines(accounts).items():
+    def _extra_lines(self, ctx, accounts):
+        result = super()._extra_lines(ctx, accounts)
+        for account, lines in self._affiliate_lines(ctx, accounts).items():
             result.setdefault(account, []).extend(lines)
         return result
 
-    def _affiliate_lines(self, accounts):
+    def _affiliate_lines(self, ctx, accounts):
         """Return {account: [invoice line values]}: for each affiliate of
         ``accounts``, one credit line per referred invoice whose
         commissions are due — minus their sum, rounded once to the invoice
         currency's digits."""
         pool = Pool()
         Affiliation = pool.get('telecom.affiliation')
-        # The hook is not given the run's memo of products and rates; a
-        # memo of our own serves the chunk.
-        ctx = SimpleNamespace(products={}, rates={}, plans={}, journal=None)
         period = (self.start_date, self.end_date)
         by_id = {a.id: a for a in accounts}
         result = {}
