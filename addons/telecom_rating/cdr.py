@@ -801,16 +801,10 @@ class Charge(ModelSQL, ModelView):
         return result
 
     @classmethod
-    def store(cls, charges, replaced=()):
-        """Insert ``charges`` (rows in the order of COLUMNS) as the current
-        ones, retiring the current charges of the CDRs in ``replaced``."""
-        writer = _Writer()
-        writer.submit(cls.store_statements(charges, replaced))
-        writer.wait()
-
-    @classmethod
     def store_statements(cls, charges, replaced=()):
-        "The statements of ``store``, for a _Writer"
+        """The statements, for a _Writer, that insert ``charges`` (rows in the
+        order of COLUMNS) as the current ones, retiring the current charges
+        of the CDRs in ``replaced``."""
         charge = cls.__table__()
         transaction = Transaction()
         statements = []
