@@ -10,6 +10,11 @@ PY := $(VENV)/bin/python
 HERE := $(CURDIR)
 TEST_DATABASE_URI ?= postgresql://postgres@127.0.0.1:5432/
 DEMO_DATABASE ?= demo
+# The PostgreSQL pass's database; give each working tree its own to run
+# passes side by side (make test-postgresql TEST_DB_NAME=test_mine).
+TEST_DB_NAME ?= test_telecom
+# Restrict a pass to some paths: make test-sqlite TESTS=addons/telecom_rating
+TESTS ?=
 
 # Tryton's test database cache is keyed by module names only: key it by the
 # modules' sources as well, so a changed model never meets a stale cache.
@@ -78,11 +83,11 @@ test: install
 
 test-sqlite: install
 	TRYTOND_DATABASE_URI=sqlite:// DB_NAME=:memory: DB_CACHE=$(CACHE)/sqlite \
-		$(PY) -m pytest -q -p no:cacheprovider addons tests
+		$(PY) -m pytest -q -p no:cacheprovider $(or $(TESTS),addons tests)
 
 test-postgresql: install
-	TRYTOND_DATABASE_URI=$(TEST_DATABASE_URI) DB_NAME=test_telecom DB_CACHE=$(CACHE)/postgresql \
-		$(PY) -m pytest -q -p no:cacheprovider $(DB_TESTS)
+	TRYTOND_DATABASE_URI=$(TEST_DATABASE_URI) DB_NAME=$(TEST_DB_NAME) DB_CACHE=$(CACHE)/postgresql \
+		$(PY) -m pytest -q -p no:cacheprovider $(or $(TESTS),$(DB_TESTS))
 
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
