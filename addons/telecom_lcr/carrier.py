@@ -1,14 +1,11 @@
 """Carriers, their gateways and their buying-price decks (F17, F18)."""
-from decimal import Decimal
-
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, fields, sequence_ordered)
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
 from trytond.modules.telecom_rating.plan import (
-    PRICE_DIGITS, SERVICES, TariffChangeMixin, check_digits)
+    SERVICES, RateMixin, TariffChangeMixin)
 
 from .engine.model import TRANSPORTS
 
@@ -133,36 +130,12 @@ class CarrierPlan(TariffChangeMixin, ModelSQL):
         'telecom.rate.plan', "Plan", required=True, ondelete='CASCADE')
 
 
-class CarrierRate(TariffChangeMixin, ModelSQL, ModelView):
+class CarrierRate(RateMixin, TariffChangeMixin, ModelSQL, ModelView):
     "Carrier Rate"
     __name__ = 'telecom.carrier.rate'
     carrier = fields.Many2One(
         'telecom.carrier', "Carrier", required=True, ondelete='CASCADE')
     service = fields.Selection(SERVICES, "Service", required=True)
-    prefix = fields.Char("Prefix", required=True, strip=True)
-    destination = fields.Char("Destination")
-    price = fields.Numeric(
-        "Price per Minute", digits=PRICE_DIGITS, required=True,
-        domain=[('price', '>=', 0)])
-    connect_fee = fields.Numeric(
-        "Connect Fee", digits=PRICE_DIGITS, required=True,
-        domain=[('connect_fee', '>=', 0)])
-    min_duration = fields.Integer(
-        "Minimum Duration", required=True, domain=[('min_duration', '>=', 0)])
-    increment_first = fields.Integer(
-        "First Increment", required=True,
-        domain=[('increment_first', '>=', 1)])
-    increment_next = fields.Integer(
-        "Next Increments", required=True,
-        domain=[('increment_next', '>=', 1)])
-    valid_from = fields.DateTime("Valid From")
-    valid_to = fields.DateTime(
-        "Valid To",
-        domain=[If(Eval('valid_to') & Eval('valid_from'),
-                ('valid_to', '>', Eval('valid_from')), ())])
-    priority = fields.Integer("Priority", required=True)
-    time_band = fields.Many2One(
-        'telecom.time_band', "Time Band", ondelete='RESTRICT')
 
     @classmethod
     def __setup__(cls):
@@ -175,36 +148,3 @@ class CarrierRate(TariffChangeMixin, ModelSQL, ModelView):
     @classmethod
     def default_service(cls):
         return 'voice'
-
-    @classmethod
-    def default_connect_fee(cls):
-        return Decimal(0)
-
-    @classmethod
-    def default_min_duration(cls):
-        return 0
-
-    @classmethod
-    def default_increment_first(cls):
-        return 1
-
-    @classmethod
-    def default_increment_next(cls):
-        return 1
-
-    @classmethod
-    def default_priority(cls):
-        return 0
-
-    @classmethod
-    def preprocess_values(cls, mode, values):
-        values = super().preprocess_values(mode, values)
-        if values.get('prefix'):
-            values['prefix'] = values['prefix'].lstrip('+')
-        return values
-
-    @classmethod
-    def validate_fields(cls, rates, field_names):
-        super().validate_fields(rates, field_names)
-        for rate in rates:
-            check_digits(cls, 'prefix', rate.prefix)

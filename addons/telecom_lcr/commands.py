@@ -20,7 +20,8 @@ from decimal import Decimal, InvalidOperation
 
 from trytond.modules.telecom_base.progress import Progress
 from trytond.modules.telecom_rating.commands import (
-    InputError, _database_arguments, _read, _run)
+    InputError, _database_arguments, _read, _run, output_format, read_input,
+    write_output)
 from trytond.modules.telecom_rating.engine import (
     read_rate_deck, read_time_bands)
 
@@ -316,11 +317,8 @@ def _find_carrier(pool, value):
 
 def import_carrier_rates(args):
     "Run ``telecom import-carrier-rates``; return the exit code."
-    try:
-        with open(args.file, 'rb') as file:
-            data = file.read()
-    except OSError as exception:
-        print(f"{args.file}: {exception.strerror}", file=sys.stderr)
+    data = read_input(args.file)
+    if data is None:
         return 2
 
     def work(pool):
@@ -338,21 +336,12 @@ def import_carrier_rates(args):
 
 def export_carrier_rates(args):
     "Run ``telecom export-carrier-rates``; return the exit code."
-    format_ = args.format
-    if not format_:
-        format_ = 'xlsx' if (args.output or '').lower().endswith(
-            '.xlsx') else 'csv'
+    format_ = output_format(args)
 
     def work(pool):
         CarrierRate = pool.get('telecom.carrier.rate')
         carrier = _find_carrier(pool, args.carrier)
-        data = carrier.export_rates(format_, args.service)
-        if args.output:
-            with open(args.output, 'wb') as file:
-                file.write(data)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+        write_output(args, carrier.export_rates(format_, args.service))
         count = CarrierRate.search([('carrier', '=', carrier.id),
                 ('service', '=', args.service)], count=True)
         print(f"exported {count} {args.service} rates of carrier "

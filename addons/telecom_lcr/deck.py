@@ -7,13 +7,12 @@ one deck per service, so an import replaces or adds to the carrier's rates
 of one service.
 """
 from trytond.model import ModelView, fields
-from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Eval
-from trytond.transaction import check_access
+from trytond.pool import PoolMeta
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_rating.deck import (
-    FORMATS, RateTable, deck_filename, export_deck, import_deck)
+    FORMATS, DeckOwnerMixin, ExportDeckMixin, ImportDeckMixin, RateTable,
+    deck_filename, export_deck, import_deck)
 from trytond.modules.telecom_rating.plan import SERVICES
 
 
@@ -24,22 +23,8 @@ def carrier_rates(carrier, service):
         'carrier')
 
 
-class Carrier(metaclass=PoolMeta):
+class Carrier(DeckOwnerMixin, metaclass=PoolMeta):
     __name__ = 'telecom.carrier'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls._buttons.update({
-                'import_rates_button': {
-                    'invisible': Eval('id', -1) < 0,
-                    'depends': ['id'],
-                    },
-                'export_rates_button': {
-                    'invisible': Eval('id', -1) < 0,
-                    'depends': ['id'],
-                    },
-                })
 
     @classmethod
     @ModelView.button_action('telecom_lcr.wizard_carrier_import_rates')
@@ -62,25 +47,14 @@ class Carrier(metaclass=PoolMeta):
         them all, and nothing is applied. Prices are in the carrier's
         currency. ``progress(done, total)`` is called as rates are written.
         """
-        pool = Pool()
-        ModelAccess = pool.get('ir.model.access')
-        with check_access():
-            # The carrier's record rules: a tenant loads its carriers only.
-            self.__class__.write([self], {})
-            ModelAccess.check('telecom.carrier.rate', 'create')
-            if replace:
-                ModelAccess.check('telecom.carrier.rate', 'delete')
+        self._check_deck_access('telecom.carrier.rate', replace)
         return import_deck(carrier_rates(self, service), self.company, data,
             filename, replace=replace, progress=progress)
 
     def export_rates(self, format='csv', service='voice'):
         """Return the carrier's rates of ``service`` as a deck file (bytes)
         of ``format``"""
-        pool = Pool()
-        ModelAccess = pool.get('ir.model.access')
-        with check_access():
-            self.__class__.read([self.id], ['id'])
-            ModelAccess.check('telecom.carrier.rate', 'read')
+        self._check_deck_access('telecom.carrier.rate')
         return export_deck(carrier_rates(self, service), format)
 
 
@@ -112,7 +86,7 @@ class ImportRatesStart(ModelView):
         return 'replace'
 
 
-class ImportRates(Wizard):
+class ImportRates(ImportDeckMixin, Wizard):
     "Import Carrier Rates"
     __name__ = 'telecom.carrier.import_rates'
     start = StateView(
@@ -128,17 +102,8 @@ class ImportRates(Wizard):
             Button("Close", 'end', 'tryton-close', default=True),
             ])
 
-    def transition_import_(self):
-        imported, removed = self.record.import_rates(
-            self.start.file, self.start.filename or 'rates.csv',
-            service=self.start.service,
-            replace=self.start.mode == 'replace')
-        self.done.imported = imported
-        self.done.removed = removed
-        return 'done'
-
-    def default_done(self, fields):
-        return {'imported': self.done.imported, 'removed': self.done.removed}
+    def _import_options(self):
+        return {'service': self.start.service}
 
 
 class ExportRatesStart(ModelView):
@@ -156,7 +121,7 @@ class ExportRatesStart(ModelView):
         return 'voice'
 
 
-class ExportRates(Wizard):
+class ExportRates(ExportDeckMixin, Wizard):
     "Export Carrier Rates"
     __name__ = 'telecom.carrier.export_rates'
     start = StateView(
@@ -172,14 +137,8 @@ class ExportRates(Wizard):
             Button("Close", 'end', 'tryton-close', default=True),
             ])
 
-    def transition_export(self):
-        format_ = self.start.format
-        self.result.file = self.record.export_rates(
-            format_, self.start.service)
-        self.result.filename = deck_filename(
-            f'{self.record.code}-{self.start.service}', self.record.id,
-            format_)
-        return 'result'
-
-    def default_result(self, fields):
-        return {'file': self.result.file, 'filename': self.result.filename}
+    def _export(self, format_):
+        service = self.start.service
+        return (self.record.export_rates(format_, service),
+            deck_filename(
+                f'{self.record.code}-{service}', self.record.id, format_))

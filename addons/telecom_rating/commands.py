@@ -270,13 +270,36 @@ def _find_plan(pool, value):
     return plans[0]
 
 
+def read_input(path):
+    "The bytes of the file at ``path``, or None with the reason on stderr"
+    try:
+        with open(path, 'rb') as file:
+            return file.read()
+    except OSError as exception:
+        print(f"{path}: {exception.strerror}", file=sys.stderr)
+
+
+def output_format(args):
+    "The deck format of an export: ``--format``, else the output's extension"
+    if args.format:
+        return args.format
+    return 'xlsx' if (args.output or '').lower().endswith('.xlsx') else 'csv'
+
+
+def write_output(args, data):
+    "Write ``data`` to ``--output``, else to stdout"
+    if args.output:
+        with open(args.output, 'wb') as file:
+            file.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
 def import_rates(args):
     "Run ``telecom import-rates``; return the exit code."
-    try:
-        with open(args.file, 'rb') as file:
-            data = file.read()
-    except OSError as exception:
-        print(f"{args.file}: {exception.strerror}", file=sys.stderr)
+    data = read_input(args.file)
+    if data is None:
         return 2
 
     def work(pool):
@@ -294,21 +317,12 @@ def import_rates(args):
 
 def export_rates(args):
     "Run ``telecom export-rates``; return the exit code."
-    format_ = args.format
-    if not format_:
-        format_ = 'xlsx' if (args.output or '').lower().endswith(
-            '.xlsx') else 'csv'
+    format_ = output_format(args)
 
     def work(pool):
         Rate = pool.get('telecom.rate')
         plan = _find_plan(pool, args.plan)
-        data = plan.export_rates(format_)
-        if args.output:
-            with open(args.output, 'wb') as file:
-                file.write(data)
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+        write_output(args, plan.export_rates(format_))
         count = Rate.search([('plan', '=', plan.id)], count=True)
         print(f"exported {count} rates of plan {plan.name} (id {plan.id}) "
             f"as {format_}" + (f" to {args.output}" if args.output else ''),

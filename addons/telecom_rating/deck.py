@@ -359,8 +359,10 @@ def _csv(rows):
     return output.getvalue().encode('utf-8')
 
 
-class RatePlan(metaclass=PoolMeta):
-    __name__ = 'telecom.rate.plan'
+class DeckOwnerMixin:
+    """A record that owns a rate deck (a plan, a carrier): the *Import
+    Rates* and *Export Rates* buttons, and the access each needs."""
+    __slots__ = ()
 
     @classmethod
     def __setup__(cls):
@@ -375,6 +377,25 @@ class RatePlan(metaclass=PoolMeta):
                     'depends': ['id'],
                     },
                 })
+
+    def _check_deck_access(self, rate_model, replace=None):
+        """Check the user may change this record's rates of ``rate_model``
+        (``replace`` True or False: an import) or read them (None)."""
+        ModelAccess = Pool().get('ir.model.access')
+        with check_access():
+            if replace is None:
+                self.__class__.read([self.id], ['id'])
+                ModelAccess.check(rate_model, 'read')
+            else:
+                # The record rules: a tenant changes its own decks only.
+                self.__class__.write([self], {})
+                ModelAccess.check(rate_model, 'create')
+                if replace:
+                    ModelAccess.check(rate_model, 'delete')
+
+
+class RatePlan(DeckOwnerMixin, metaclass=PoolMeta):
+    __name__ = 'telecom.rate.plan'
 
     @classmethod
     @ModelView.button_action('telecom_rating.wizard_import_rates')
@@ -395,14 +416,7 @@ class RatePlan(metaclass=PoolMeta):
         listing them all, and nothing is applied. ``progress(done, total)``
         is called as rates are written.
         """
-        pool = Pool()
-        ModelAccess = pool.get('ir.model.access')
-        with check_access():
-            # The plan's record rules: a tenant changes its own plans only.
-            self.__class__.write([self], {})
-            ModelAccess.check('telecom.rate', 'create')
-            if replace:
-                ModelAccess.check('telecom.rate', 'delete')
+        self._check_deck_access('telecom.rate', replace)
         result = import_deck(plan_rates(self), self.company, data, filename,
             replace=replace, progress=progress)
         forget_cached(self.__class__)
@@ -410,11 +424,7 @@ class RatePlan(metaclass=PoolMeta):
 
     def export_rates(self, format='csv'):
         "Return the plan's own rates as a deck file (bytes) of ``format``"
-        pool = Pool()
-        ModelAccess = pool.get('ir.model.access')
-        with check_access():
-            self.__class__.read([self.id], ['id'])
-            ModelAccess.check('telecom.rate', 'read')
+        self._check_deck_access('telecom.rate')
         return export_deck(plan_rates(self), format)
 
 
@@ -485,7 +495,29 @@ class ImportRatesDone(ModelView):
     removed = fields.Integer("Removed Rates", readonly=True)
 
 
-class ImportRates(Wizard):
+class ImportDeckMixin:
+    """What importing a deck does, for the wizards of every record that owns
+    one; each wizard declares its own states (Tryton copies a state from
+    the class that first defines it, so a subclass could not replace it)."""
+    __slots__ = ()
+
+    def _import_options(self):
+        "Keyword arguments of the record's import_rates beyond the file"
+        return {}
+
+    def transition_import_(self):
+        imported, removed = self.record.import_rates(
+            self.start.file, self.start.filename or 'rates.csv',
+            replace=self.start.mode == 'replace', **self._import_options())
+        self.done.imported = imported
+        self.done.removed = removed
+        return 'done'
+
+    def default_done(self, fields):
+        return {'imported': self.done.imported, 'removed': self.done.removed}
+
+
+class ImportRates(ImportDeckMixin, Wizard):
     "Import Rates"
     __name__ = 'telecom.rate.plan.import_rates'
     start = StateView(
@@ -500,17 +532,6 @@ class ImportRates(Wizard):
         'telecom_rating.rate_plan_import_rates_done_view_form', [
             Button("Close", 'end', 'tryton-close', default=True),
             ])
-
-    def transition_import_(self):
-        imported, removed = self.record.import_rates(
-            self.start.file, self.start.filename or 'rates.csv',
-            replace=self.start.mode == 'replace')
-        self.done.imported = imported
-        self.done.removed = removed
-        return 'done'
-
-    def default_done(self, fields):
-        return {'imported': self.done.imported, 'removed': self.done.removed}
 
 
 class ExportRatesStart(ModelView):
@@ -530,7 +551,25 @@ class ExportRatesResult(ModelView):
     filename = fields.Char("File Name", readonly=True)
 
 
-class ExportRates(Wizard):
+class ExportDeckMixin:
+    "What exporting a deck does, for the wizards of every record owning one"
+    __slots__ = ()
+
+    def _export(self, format_):
+        "Return the record's deck (bytes) of ``format_`` and its file's name"
+        return (self.record.export_rates(format_),
+            deck_filename(self.record.name, self.record.id, format_))
+
+    def transition_export(self):
+        self.result.file, self.result.filename = self._export(
+            self.start.format)
+        return 'result'
+
+    def default_result(self, fields):
+        return {'file': self.result.file, 'filename': self.result.filename}
+
+
+class ExportRates(ExportDeckMixin, Wizard):
     "Export Rates"
     __name__ = 'telecom.rate.plan.export_rates'
     start = StateView(
@@ -545,13 +584,3 @@ class ExportRates(Wizard):
         'telecom_rating.rate_plan_export_rates_result_view_form', [
             Button("Close", 'end', 'tryton-close', default=True),
             ])
-
-    def transition_export(self):
-        format_ = self.start.format
-        self.result.file = self.record.export_rates(format_)
-        self.result.filename = deck_filename(
-            self.record.name, self.record.id, format_)
-        return 'result'
-
-    def default_result(self, fields):
-        return {'file': self.result.file, 'filename': self.result.filename}

@@ -2,7 +2,7 @@
 fixed") on which resellers set their markups (F9) and bundles apply (F14)."""
 from trytond.model import ModelSQL, ModelView, Unique, fields
 
-from .plan import TariffChangeMixin
+from .plan import PrefixMixin, TariffChangeMixin
 
 
 class DestinationGroup(TariffChangeMixin, ModelSQL, ModelView):
@@ -25,7 +25,7 @@ class DestinationGroup(TariffChangeMixin, ModelSQL, ModelView):
             ]
 
 
-class DestinationPrefix(TariffChangeMixin, ModelSQL, ModelView):
+class DestinationPrefix(PrefixMixin, TariffChangeMixin, ModelSQL, ModelView):
     "Destination Prefix"
     __name__ = 'telecom.destination.prefix'
     group = fields.Many2One(
@@ -44,17 +44,3 @@ class DestinationPrefix(TariffChangeMixin, ModelSQL, ModelView):
                 'telecom_rating.msg_prefix_one_group'),
             ]
         cls.__access__.add('group')
-
-    @classmethod
-    def preprocess_values(cls, mode, values):
-        values = super().preprocess_values(mode, values)
-        if values.get('prefix'):
-            values['prefix'] = values['prefix'].lstrip('+')
-        return values
-
-    @classmethod
-    def validate_fields(cls, prefixes, field_names):
-        from .plan import check_digits
-        super().validate_fields(prefixes, field_names)
-        for prefix in prefixes:
-            check_digits(cls, 'prefix', prefix.prefix)

@@ -16,6 +16,8 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
+from trytond.modules.telecom_base.caching import clears_caches
+
 from .engine.model import DAY_NAMES
 
 ROUNDINGS = [
@@ -39,20 +41,9 @@ PRICE_DIGITS = (16, 6)
 tariff_cache = Cache('telecom_rating.tariff', context=False)
 
 
-class TariffChangeMixin:
+class TariffChangeMixin(clears_caches(tariff_cache)):
     "Models the tariff is compiled from: a change clears the compiled one"
     __slots__ = ()
-
-    @classmethod
-    def on_modification(cls, mode, records, field_names=None):
-        super().on_modification(mode, records, field_names=field_names)
-        tariff_cache.clear()
-
-    @classmethod
-    def on_delete(cls, records):
-        callback = super().on_delete(records)
-        tariff_cache.clear()
-        return callback
 
 
 def check_digits(Model, field, value):
@@ -300,12 +291,32 @@ class Markup(TariffChangeMixin, ModelSQL, ModelView):
         return Decimal(0)
 
 
-class Rate(TariffChangeMixin, ModelSQL, ModelView):
-    "Rate"
-    __name__ = 'telecom.rate'
-    plan = fields.Many2One(
-        'telecom.rate.plan', "Plan", required=True, ondelete='CASCADE')
-    prefix = fields.Char("Prefix", required=True, strip=True)
+class PrefixMixin:
+    """Models keyed by a dialled-number prefix: E.164 digits, a leading +
+    dropped as it is typed"""
+    __slots__ = ()
+    prefix = fields.Char(
+        "Prefix", required=True, strip=True,
+        help="The E.164 digits the numbers start with.")
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if values.get('prefix'):
+            values['prefix'] = values['prefix'].lstrip('+')
+        return values
+
+    @classmethod
+    def validate_fields(cls, records, field_names):
+        super().validate_fields(records, field_names)
+        for record in records:
+            check_digits(cls, 'prefix', record.prefix)
+
+
+class RateMixin(PrefixMixin):
+    """The columns of a price for a prefix, shared by a plan's selling rates
+    and a carrier's buying rates: the rating engine reads both alike."""
+    __slots__ = ()
     destination = fields.Char("Destination")
     price = fields.Numeric(
         "Price per Minute", digits=PRICE_DIGITS, required=True,
@@ -341,16 +352,6 @@ class Rate(TariffChangeMixin, ModelSQL, ModelView):
         help="Leave empty for a rate that applies at all times.")
 
     @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.add('plan')
-        t = cls.__table__()
-        cls._sql_indexes.add(Index(
-                t, (t.plan, Index.Range()), (t.prefix, Index.Equality())))
-        cls._order = [('plan', 'ASC'), ('prefix', 'ASC'),
-            ('valid_from', 'ASC NULLS FIRST'), ('id', 'ASC')]
-
-    @classmethod
     def default_connect_fee(cls):
         return Decimal(0)
 
@@ -370,18 +371,22 @@ class Rate(TariffChangeMixin, ModelSQL, ModelView):
     def default_priority(cls):
         return 0
 
-    @classmethod
-    def preprocess_values(cls, mode, values):
-        values = super().preprocess_values(mode, values)
-        if values.get('prefix'):
-            values['prefix'] = values['prefix'].lstrip('+')
-        return values
+
+class Rate(RateMixin, TariffChangeMixin, ModelSQL, ModelView):
+    "Rate"
+    __name__ = 'telecom.rate'
+    plan = fields.Many2One(
+        'telecom.rate.plan', "Plan", required=True, ondelete='CASCADE')
 
     @classmethod
-    def validate_fields(cls, rates, field_names):
-        super().validate_fields(rates, field_names)
-        for rate in rates:
-            check_digits(cls, 'prefix', rate.prefix)
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('plan')
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(
+                t, (t.plan, Index.Range()), (t.prefix, Index.Equality())))
+        cls._order = [('plan', 'ASC'), ('prefix', 'ASC'),
+            ('valid_from', 'ASC NULLS FIRST'), ('id', 'ASC')]
 
 
 class Bundle(TariffChangeMixin, ModelSQL, ModelView):

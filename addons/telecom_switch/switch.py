@@ -12,24 +12,16 @@ from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.transaction import Transaction
 
+from trytond.modules.telecom_base.caching import clears_caches
+
 # Cleared when anything call control decides from changes: the API process
 # rebuilds its snapshot (accounts, credentials, numbers, switches…).
 snapshot_cache = Cache('telecom_switch.snapshot', context=False)
 
 
-class SnapshotChangeMixin:
+class SnapshotChangeMixin(clears_caches(snapshot_cache)):
+    "Models call control decides from: a change rebuilds the API's snapshot"
     __slots__ = ()
-
-    @classmethod
-    def on_modification(cls, mode, records, field_names=None):
-        super().on_modification(mode, records, field_names=field_names)
-        snapshot_cache.clear()
-
-    @classmethod
-    def on_delete(cls, records):
-        callback = super().on_delete(records)
-        snapshot_cache.clear()
-        return callback
 
 
 def hash_key(key):
