@@ -297,7 +297,9 @@ def test_over_limit_admitted_at_extra_cost(platform):
 
 def test_parallel_attempts_admit_exactly_the_limit(platform):
     "Many simultaneous attempts at a limit of 5 admit exactly 5"
-    attempts = 2000 if platform.backend == 'postgresql' else 400
+    # The figure on the production backend; SQLite (the demo's)
+    # serialises every write, so a smaller storm proves the same there.
+    attempts = 10000 if platform.backend == 'postgresql' else 400
 
     async def storm():
         limits = httpx.Limits(max_connections=64)
