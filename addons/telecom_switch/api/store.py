@@ -438,7 +438,19 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         from psycopg_pool import AsyncConnectionPool
         self.pool = AsyncConnectionPool(
             conninfo, min_size=min_size, max_size=max_size, open=False,
-            kwargs={'autocommit': True})
+            kwargs={'autocommit': True}, configure=self._configure)
+
+    @staticmethod
+    async def _configure(connection):
+        """Commit without waiting for the WAL flush: on this machine's disk
+        an fdatasync takes 3 ms at the median and over 10 at the 99th
+        percentile (docs/PERFORMANCE.md), most of an admission's latency.
+        What a crash of PostgreSQL (or of its host) can then lose is the
+        last ~0.6 s (3 x wal_writer_delay) of admissions, answers and ends
+        — slots and reservations, which expire and are reconciled — never
+        a CDR (``CDR_STORE`` commits durably) nor a voucher (redeemed in
+        a Tryton transaction)."""
+        await connection.execute("SET synchronous_commit = off")
 
     async def open(self):
         await self.pool.open(wait=True)
@@ -512,8 +524,12 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         "AND l.call_id = i.call_id AND l.leg = i.leg ORDER BY i.n")
     # One statement: the CDRs not stored yet, and the rating worker woken
     # (NOTIFY is delivered at commit) when there are some.
+    # Durable although the connection is not (``open``): a switch drops
+    # its copy of a CDR once it is accepted. set_config(…, true) is SET
+    # LOCAL: it holds for this statement's transaction, and so its commit.
     CDR_STORE = (
-        "WITH stored AS (" + Store.CDR_INSERT
+        "WITH durable AS (SELECT set_config('synchronous_commit', 'on', "
+        "true)), stored AS (" + Store.CDR_INSERT
         + "SELECT %s, r.call_id, r.leg, a.id, a.company, r.caller, "
         "r.callee, r.direction, 'voice', r.start, r.answer, r.e, "
         "r.duration, r.disposition, r.hangup_cause, r.carrier, 'unrated', "
@@ -526,7 +542,7 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         "hangup_cause, carrier) "
         "JOIN telecom_account a ON a.id = r.account "
         "ON CONFLICT DO NOTHING RETURNING 1) "
-        "SELECT s.n FROM (SELECT COUNT(*) AS n FROM stored) s "
+        "SELECT s.n FROM durable, (SELECT COUNT(*) AS n FROM stored) s "
         "LEFT JOIN LATERAL (SELECT pg_notify(%s, '') WHERE s.n > 0) x "
         "ON true")
 
