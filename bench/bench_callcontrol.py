@@ -56,6 +56,49 @@ def percentile(values, q):
                         len(values) - 1))))]
 
 
+def cpu_seconds(pid):
+    "user + system CPU seconds of process ``pid`` (0 if it is gone)"
+    try:
+        with open(f'/proc/{pid}/stat') as file:
+            fields = file.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+class CpuMeter:
+    """CPU time of the API's processes and of their PostgreSQL backends
+    over a run (utime + stime from /proc): the cost of a request whatever
+    the machine's load, which only stretches wall time."""
+
+    def __init__(self, platform):
+        from tests.e2e.test_callcontrol import children
+        self.platform = platform
+        self.api = [platform.process.pid] + [
+            pid for pid, _ in children(platform.process.pid)]
+
+    def backends(self):
+        return [pid for pid, in self.platform.sql(
+                'SELECT pid FROM pg_stat_activity WHERE datname = '
+                'current_database() AND pid != pg_backend_pid()')]
+
+    def sample(self):
+        return ({pid: cpu_seconds(pid) for pid in self.api},
+            {pid: cpu_seconds(pid) for pid in self.backends()})
+
+    def start(self):
+        self.before = self.sample()
+        self.wall = time.monotonic()
+
+    def stop(self):
+        after = self.sample()
+        self.wall = time.monotonic() - self.wall
+        # a backend opened during the run counts whole
+        return tuple(sum(now - before.get(pid, 0) for pid, now in
+                    current.items()) for before, current in zip(
+                self.before, after))
+
+
 # --- the load generator (its own process) ----------------------------------
 
 class Connection:
@@ -269,7 +312,7 @@ def main():
     # transaction in a thread twice a second)
     # No rating worker: no CDR is posted here.
     api_args = ['--workers', str(args.workers), '--refresh', '2',
-        '--no-rater']
+        '--no-rater', '--lag-probe']
     if os.path.exists(os.path.join(args.socket, '.s.PGSQL.5432')):
         # the hot path through PostgreSQL's Unix socket
         api_args += ['--store-uri',
@@ -296,6 +339,8 @@ def main():
             connections=args.connections, users=users, hold=args.hold)
         print('generator: %s; load before %.2f %.2f %.2f' % (
                 args.generator, *os.getloadavg()))
+        meter = CpuMeter(platform)
+        meter.start()
         if args.generator == 'wrk':
             del spec['hold']
             result = generate_wrk(**spec)
@@ -305,6 +350,7 @@ def main():
                         json.dumps(spec)],
                     check=True, capture_output=True, text=True,
                     timeout=args.seconds + args.hold + 120).stdout)
+        api_cpu, pg_cpu = meter.stop()
         load = os.getloadavg()
         latencies = [x * 1000 for x in result['latencies']]
         ends = [x * 1000 for x in result['end_latencies']]
@@ -323,6 +369,12 @@ def main():
         if ends:
             print('end: %d sent, p50 %.2f ms, p99 %.2f ms' % (
                     len(ends), percentile(ends, 50), percentile(ends, 99)))
+        answered = sum(result['statuses'].values())
+        print('CPU over the run (%.1f s wall): API processes %.1f s, their '
+            'PostgreSQL backends %.1f s -> per authorize: API %.3f ms + '
+            'PostgreSQL %.3f ms = %.3f ms' % (meter.wall, api_cpu, pg_cpu,
+                api_cpu / answered * 1000, pg_cpu / answered * 1000,
+                (api_cpu + pg_cpu) / answered * 1000))
         left = platform.sql('SELECT COUNT(*) FROM telecom_live_call '
             "WHERE state != 'ended'")[0][0]
         print('calls holding a slot at the end: %d%s; load average after: '
@@ -337,6 +389,11 @@ def main():
             input('press Enter to stop')
     finally:
         platform.stop()
+        # each API worker logs its event loop's lateness when it stops
+        with open(platform.log_path) as log:
+            for line in log:
+                if 'loop lag' in line:
+                    print('worker', line.split(' INFO ', 1)[-1].strip())
     return 0
 
 

@@ -7,6 +7,7 @@ in 60-second steps. Carriers: Alpha (44 at 0.01, 447 at 0.05), Beta (44 at
 0.02, tech prefix 99).
 """
 import asyncio
+import base64
 import concurrent.futures
 import json
 import os
@@ -210,6 +211,80 @@ def test_openapi_and_keys(platform):
             '/v1/authorize', json={},
             headers={'Authorization': 'Bearer not-a-key'})
         assert response.status_code == 401
+
+
+def test_key_as_basic_auth_password(platform):
+    """Kamailio keeps its connections open only with basic-auth credentials:
+    the key is accepted as the password, scoped to the switch's tenant as
+    a bearer key is; a wrong or malformed one is a 401"""
+    def post(credentials, sip_username='pp-user'):
+        with platform.client(None) as client:
+            return client.post('/v1/authorize', json={
+                    'call_id': uuid.uuid4().hex, 'callee': '442079460000',
+                    'sip_username': sip_username}, headers={
+                    'Authorization': 'Basic ' + credentials})
+
+    def basic(user, password):
+        return base64.b64encode(f'{user}:{password}'.encode()).decode()
+    answer = post(basic('kamailio', platform.keys['owner_key']))
+    assert answer.status_code == 200
+    assert answer.json()['decision'] == 'allow'
+    # the reseller's switch, by its password, sees only its tenant
+    other = post(basic('kamailio', platform.keys['r1_key'])).json()
+    assert other['reason'] == 'unknown_account'
+    own = post(basic('any', platform.keys['r1_key']), 'r1-user').json()
+    assert own['decision'] == 'allow'
+    # the key as the user name, or no password, or not base64: refused
+    for credentials in (basic(platform.keys['owner_key'], ''),
+            basic('kamailio', 'not-a-key'), 'not base64!',
+            base64.b64encode(b'\xff\xfe:\xff').decode()):
+        response = post(credentials)
+        assert response.status_code == 401, credentials
+        assert 'error' in response.json()
+
+
+def test_store_commits_cdrs_durably(platform):
+    """Slots and reservations are committed without waiting for the disk
+    (docs/PERFORMANCE.md), CDRs durably: a switch forgets a CDR once the
+    API accepted it. SQLite: every commit is synced."""
+    from trytond.modules.telecom_switch.api.store import (
+        PostgreSQLStore, SQLiteStore)
+    if platform.backend == 'sqlite':
+        store = SQLiteStore(os.path.join(
+                platform.env['TRYTOND_DATABASE__PATH'],
+                platform.database + '.sqlite'))
+
+        async def check():
+            try:
+                # 2 = FULL: synced at every commit
+                return await store.fetch('PRAGMA synchronous')
+            finally:
+                await store.close()
+        assert run_async(check) == [(2,)]
+        return
+    store = PostgreSQLStore(
+        PG_URI.rstrip('/') + '/' + platform.database, 1, 1)
+
+    async def check():
+        await store.pool.open(wait=True)
+        try:
+            (session,), = await store.fetch('SHOW synchronous_commit')
+            async with store.pool.connection() as connection:
+                async with connection.transaction():
+                    # no CDR at all: the statement still makes its
+                    # transaction durable
+                    cursor = await connection.execute(store.CDR_STORE, (
+                            'nowhere', store.now(), *[[]] * 13,
+                            'telecom_test_nobody'))
+                    (stored,), = await cursor.fetchall()
+                    cursor = await connection.execute(
+                        'SHOW synchronous_commit')
+                    (in_cdr_transaction,), = await cursor.fetchall()
+            (after,), = await store.fetch('SHOW synchronous_commit')
+            return session, stored, in_cdr_transaction, after
+        finally:
+            await store.close()
+    assert run_async(check) == ('off', 0, 'on', 'off')
 
 
 def test_outbound_allowed_with_routes(platform):

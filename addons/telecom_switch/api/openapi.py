@@ -49,12 +49,15 @@ DOCUMENT = {
         'title': "Telecom call control",
         'version': '1',
         'description': "Decisions for switches (authorize), call events "
-        "and CDR ingest. Every request carries the switch's key as "
-        "`Authorization: Bearer <key>`; the key scopes the switch to its "
-        "tenant's accounts."},
+        "and CDR ingest. Every request carries the switch's key, as "
+        "`Authorization: Bearer <key>` or as the password of HTTP basic "
+        "authentication (any user name; for clients such as Kamailio's "
+        "http_client that keep connections open only with credentials of "
+        "that kind); the key scopes the switch to its tenant's accounts."},
     'components': {'securitySchemes': {
-            'switchKey': {'type': 'http', 'scheme': 'bearer'}}},
-    'security': [{'switchKey': []}],
+            'switchKey': {'type': 'http', 'scheme': 'bearer'},
+            'switchKeyAsPassword': {'type': 'http', 'scheme': 'basic'}}},
+    'security': [{'switchKey': []}, {'switchKeyAsPassword': []}],
     'paths': {
         '/v1/authorize': {'post': {
                 'summary': "Identify the account, take the concurrency "

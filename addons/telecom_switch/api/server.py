@@ -10,6 +10,7 @@ that this one starts: the request path never waits on the ORM.
 """
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import gc
 import json
@@ -67,13 +68,14 @@ class CallControl:
     "The API's state: the snapshot, the store and the Tryton database"
 
     def __init__(self, database, store, refresh=2.0,
-            max_call_seconds=4 * 3600):
+            max_call_seconds=4 * 3600, lag_probe=False):
         self.database = database
         self.store = store
         self.refresh_interval = refresh
         self.max_call_seconds = max_call_seconds
         self.snapshot = None
         self.tasks = []
+        self.lag = LagProbe() if lag_probe else None
 
     # --- Tryton side (worker threads) ------------------------------------
 
@@ -173,12 +175,16 @@ class CallControl:
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self._expire_loop()),
             ]
+        if self.lag:
+            self.tasks.append(asyncio.create_task(self.lag.run()))
 
     async def stop(self):
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.store.close()
+        if self.lag:
+            logger.info("%s", self.lag.summary())
 
     async def refresh(self, force=False):
         snapshot = await asyncio.to_thread(self._load, force)
@@ -216,13 +222,12 @@ class CallControl:
 
     def switch_of(self, request):
         from ..switch import hash_key
-        header = request.headers.get('Authorization', '')
-        scheme, _, key = header.partition(' ')
-        if scheme.lower() != 'bearer' or not key:
+        key = switch_key(request.headers.get('Authorization', ''))
+        if not key:
             raise web.HTTPUnauthorized(
                 text=json.dumps({'error': "a switch key is required"}),
                 content_type='application/json')
-        switch = self.snapshot.switches.get(hash_key(key.strip()))
+        switch = self.snapshot.switches.get(hash_key(key))
         if switch is None:
             raise web.HTTPUnauthorized(
                 text=json.dumps({'error': "unknown switch key"}),
@@ -376,6 +381,54 @@ class CallControl:
                 released += await self.store.execute(
                     self.store.q(sql.FORGET), switch.id, call_id, leg)
         return json_response({'released': released})
+
+
+class LagProbe:
+    """How late the event loop runs a callback due every millisecond: a
+    request arriving during a stall waits as long (``--lag-probe``, for
+    the benchmarks; the summary is logged when the API stops)."""
+
+    def __init__(self, interval=0.001):
+        self.interval = interval
+        self.lags = []
+
+    async def run(self):
+        # perf_counter: uvloop's clock counts whole milliseconds
+        while True:
+            due = time.perf_counter() + self.interval
+            await asyncio.sleep(self.interval)
+            self.lags.append(time.perf_counter() - due)
+
+    def summary(self):
+        lags = sorted(self.lags)
+        if not lags:
+            return "loop lag: no sample"
+
+        def at(q):
+            return lags[min(len(lags) - 1, int(q * len(lags)))] * 1000
+        return ("loop lag ms: %d samples, p50 %.2f p99 %.2f p99.9 %.2f "
+            "max %.2f; over 5 ms %d, over 20 ms %d" % (
+                len(lags), at(0.5), at(0.99), at(0.999), lags[-1] * 1000,
+                sum(lag > 0.005 for lag in lags),
+                sum(lag > 0.020 for lag in lags)))
+
+
+def switch_key(header):
+    """The switch key of an Authorization header: ``Bearer <key>``, or
+    ``Basic`` with the key as the password (the user name is not read).
+    Basic is for Kamailio: its http_client keeps connections open only for
+    named connections, whose credentials are a user and a password."""
+    scheme, _, credentials = header.partition(' ')
+    scheme, credentials = scheme.lower(), credentials.strip()
+    if scheme == 'bearer':
+        return credentials
+    if scheme == 'basic':
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return ''
+        return decoded.partition(':')[2]
+    return ''
 
 
 def _free(seconds):
@@ -549,6 +602,9 @@ def main(argv=None):
         "'postgresql://postgres@/DB?host=/var/run/postgresql'")
     parser.add_argument('--reuse-port', action='store_true',
         help=argparse.SUPPRESS)
+    parser.add_argument('--lag-probe', action='store_true',
+        help="measure the event loop's lateness (a callback every "
+        "millisecond) and log its percentiles when stopped (benchmarks)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
@@ -565,7 +621,7 @@ def main(argv=None):
     host, _, port = args.listen.rpartition(':')
     control = CallControl(
         args.database, make_store(args.database, args.store_uri),
-        args.refresh)
+        args.refresh, lag_probe=args.lag_probe)
     if rater:
         rater.start(watch=True)
     try:
