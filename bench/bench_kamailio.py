@@ -239,7 +239,7 @@ def main():
                 'gateway': 'sip:%s:%d' % (HOST, carrier_port)}]
         api.policy = lambda body: allow(carrier_route, account='BENCH-1')
         url, key = api.url, None
-    overrides = {'API_KEY': '"%s"' % key} if key else {}
+    overrides = {'api_key': key} if key else {}
     proxy = Proxy(workdir, url, emergency_port, CHILDREN='4',
         ASYNC_WORKERS='8', LOG_LEVEL='1', **overrides)
     carriers = []

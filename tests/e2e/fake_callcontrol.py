@@ -14,6 +14,8 @@ import time
 
 from aiohttp import web
 
+from trytond.modules.telecom_switch.api.server import switch_key
+
 API_KEY = 'test-switch-key'
 
 
@@ -71,6 +73,9 @@ class FakeCallControl:
         self.answered = {}
         self.cdrs = {}  # (call_id, leg) -> CDR
         self.unauthenticated = 0
+        # the client ends (address, port) of the connections requests came
+        # on: a proxy that keeps its connections open reuses a few
+        self.connections = set()
         self.lock = threading.RLock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever,
@@ -87,6 +92,7 @@ class FakeCallControl:
             self.answered.clear()
             self.cdrs.clear()
             self.unauthenticated = 0
+            self.connections.clear()
             self.delay = 0
 
     # lifecycle -----------------------------------------------------------
@@ -98,7 +104,8 @@ class FakeCallControl:
         return self
 
     def stop(self):
-        "Close the listening socket: the API is down (connection refused)."
+        """Close the listening socket and every open connection: the API is
+        down (connection refused)."""
         self._call(self._stop_site())
 
     def close(self):
@@ -132,6 +139,10 @@ class FakeCallControl:
         if self._site is not None:
             await self._site.stop()
             self._site = None
+            # and the connections a client keeps open: a dead API has none
+            for handler in self._runner.server.connections:
+                if handler.transport is not None:
+                    handler.transport.close()
 
     async def _shutdown(self):
         await self._stop_site()
@@ -141,7 +152,12 @@ class FakeCallControl:
     # handlers ------------------------------------------------------------
 
     async def _body(self, request):
-        if request.headers.get('Authorization') != 'Bearer ' + self.api_key:
+        with self.lock:
+            self.connections.add(request.transport.get_extra_info('peername'))
+        # the key as a bearer token or as the basic-auth password, as the
+        # real API takes it (Kamailio sends the latter)
+        if switch_key(request.headers.get('Authorization', '')) \
+                != self.api_key:
             with self.lock:
                 self.unauthenticated += 1
             raise web.HTTPUnauthorized(text='{"error": "bad api key"}',

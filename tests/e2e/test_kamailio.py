@@ -81,16 +81,22 @@ def sip_options(port, timeout=0.5):
 class Proxy:
     "A kamailio process on its own ports, runtime dir and log."
 
-    def __init__(self, workdir, api_url, emergency_port, **overrides):
+    def __init__(self, workdir, api_url, emergency_port, api_key=API_KEY,
+            **overrides):
         self.workdir = workdir
         self.port = udp_port()
         self.ctl = 'unix:' + os.path.join(workdir, 'kamailio_ctl')
         self.log_path = os.path.join(workdir, 'kamailio.log')
         self.emergency_port = emergency_port
+        # the API's connection, as callcontrol-api.cfg.example has it
+        connections = os.path.join(workdir, 'callcontrol-api.cfg')
+        with open(connections, 'w') as file:
+            file.write('[api]\nurl = %s\nusername = kamailio\n'
+                'password = %s\nauthmethod = 1\n'
+                % (api_url, api_key))
         defines = {
             'LISTEN': 'udp:%s:%d' % (HOST, self.port),
-            'API_URL': '"%s"' % api_url,
-            'API_KEY': '"%s"' % API_KEY,
+            'API_CONNECTION_FILE': '"%s"' % connections,
             'API_TIMEOUT': str(API_TIMEOUT),
             'EMERGENCY_GW': '"sip:%s:%d"' % (HOST, emergency_port),
             'CTL_SOCKET': '"%s"' % self.ctl,
@@ -104,6 +110,7 @@ class Proxy:
             '-m', '64', '-M', '8']
         for name, value in defines.items():
             self.args += ['-A', '%s=%s' % (name, value)]
+        self.async_workers = int(defines['ASYNC_WORKERS'])
         self.process = None
 
     def start(self):
@@ -385,6 +392,25 @@ def test_slow_api_fails_closed_and_releases_the_slot(api, proxy, sipps):
     assert api.wait(lambda a: a.authorized and not a.open_slots(),
         timeout=API_TIMEOUT + 4)
     up.kill()
+
+
+def test_connections_to_the_api_are_kept_open(api, proxy, sipps):
+    """Every request of a call rides a connection the proxy keeps open (one
+    per async worker at most): no TCP handshake per request"""
+    up = sipps('uas.xml', '-m', '6', '-timeout', '30s',
+        '-timeout_error').start()
+    api.policy = lambda body: allow(
+        routes(int(up.args[up.args.index('-p') + 1])), account='ACME-1')
+    uac = sipps('uac.xml', '-m', '6', '-r', '2', '-d', '200', '-s',
+        '34911223344', '-key', 'caller', '1001', '-timeout', '25s',
+        '-timeout_error', remote='%s:%d' % (HOST, proxy.port), host=HOST)
+    assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+    assert up.wait(10) == 0, up.errors()
+    assert api.wait(lambda a: len(a.cdrs) == 6), proxy.log_tail()
+    # 6 calls x (authorize, answer, end, CDR)
+    assert len(api.requests) == 24
+    assert 1 <= len(api.connections) <= proxy.async_workers
+    assert api.unauthenticated == 0
 
 
 def test_no_dialog_left_on_the_switch(api, proxy):

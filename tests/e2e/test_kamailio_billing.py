@@ -54,7 +54,7 @@ def platform(tmp_path_factory, ports):
 @pytest.fixture(scope='module')
 def proxy(platform, workdir, ports):  # noqa: F811
     proxy = Proxy(workdir, platform.url, ports['emergency'],
-        API_KEY='"%s"' % platform.keys['owner_key']).start()
+        api_key=platform.keys['owner_key']).start()
     try:
         yield proxy
     finally:
