@@ -160,3 +160,25 @@ class LiveCall(ModelSQL, ModelView):
                 (t.expires_at, Index.Range())))
         cls.__access__.add('account')
         cls._order = [('authorized_at', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def __table_handler__(cls, module_name=None, history=False):
+        """No foreign key constraints: a row is written by the API's
+        admission (up to 1,000/s) for an account and a switch of its
+        snapshot, and lives minutes. Their checks were a third of the
+        admission's insert in PostgreSQL, and every one share-locked the
+        switch's row that all concurrent admissions reference, which
+        PostgreSQL records as a multixact. The ORM still cascades when an
+        account or a switch is deleted (trytond applies ``ondelete``
+        itself), and rows expire (docs/PERFORMANCE.md)."""
+        handler = super().__table_handler__(module_name, history)
+        handler.add_fk = lambda *args, **kwargs: None
+        return handler
+
+    @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        # Databases created with the foreign keys
+        table = cls.__table_handler__(module_name)
+        for name in ('switch', 'account'):
+            table.drop_fk(name)
