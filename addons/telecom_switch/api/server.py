@@ -187,8 +187,13 @@ class CallControl:
             logger.info("%s", self.lag.summary())
 
     async def refresh(self, force=False):
+        started = time.perf_counter()
         snapshot = await asyncio.to_thread(self._load, force)
         if snapshot is not self.snapshot:
+            # A rebuild holds the GIL for a good part of its time: the
+            # requests of that moment wait (the lag probe shows it).
+            logger.info("snapshot built in %.2f s: %d accounts",
+                time.perf_counter() - started, len(snapshot.accounts))
             self.snapshot = snapshot
             # A snapshot is hundreds of thousands of long-lived objects
             # (compiled tariff and routing indexes). Left in the young
