@@ -229,7 +229,8 @@ def main():
         host, callee = '127.0.0.11', '442079460000'
         platform = Platform('postgresql', Path(workdir), gateways=[
                 '%s:%d' % (HOST, carrier_port)] * 2,
-            api_args=['--workers', str(args.workers), '--refresh', '2']
+            api_args=['--workers', str(args.workers), '--refresh', '2',
+                '--lag-probe']
             + (['--no-rater'] if args.no_rate else []))
         url, key = platform.url, platform.keys['owner_key']
     else:
@@ -300,6 +301,13 @@ def main():
             api.close()
         if platform:
             platform.stop()
+            # each API worker logs its event loop's lateness when it stops
+            # (Kamailio's kept-open connections are spread over the
+            # workers by the kernel: one may get most of them)
+            with open(platform.log_path) as log:
+                for line in log:
+                    if 'loop lag' in line:
+                        print('worker', line.split(' INFO ', 1)[-1].strip())
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -11,6 +11,7 @@ that this one starts: the request path never waits on the ORM.
 import argparse
 import asyncio
 import base64
+import concurrent.futures
 import datetime as dt
 import gc
 import json
@@ -76,6 +77,26 @@ class CallControl:
         self.snapshot = None
         self.tasks = []
         self.lag = LagProbe() if lag_probe else None
+        # Every Tryton transaction of this process runs in this one thread.
+        # trytond keeps its cache listeners per thread (PostgreSQL): each
+        # new thread that opens a transaction starts one more, which clears
+        # every cache when it starts — and so rebuilt the snapshot (up to a
+        # second holding the GIL) each time asyncio's pool used a new
+        # thread for a refresh or a voucher.
+        self.tryton = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix='tryton')
+
+    async def in_tryton(self, function, *args):
+        "Run ``function(*args)`` in the Tryton thread"
+        return await asyncio.get_running_loop().run_in_executor(
+            self.tryton, function, *args)
+
+    def _cache_listening(self):
+        """Whether this thread's trytond cache listener is up (or there is
+        none: SQLite, or a clean_timeout)"""
+        from trytond.cache import MemoryCache
+        listener = MemoryCache._local.listeners.get(self.database)
+        return listener is None or getattr(listener, 'listening', False)
 
     # --- Tryton side (worker threads) ------------------------------------
 
@@ -171,6 +192,14 @@ class CallControl:
         if hasattr(self.store, 'open'):
             await self.store.open()
         await self.refresh(True)
+        # The first transaction started trytond's cache listener, which
+        # clears every cache once it listens: rebuild after that, before
+        # serving, rather than seconds into the traffic.
+        deadline = time.monotonic() + 10
+        while (not await self.in_tryton(self._cache_listening)
+                and time.monotonic() < deadline):
+            await asyncio.sleep(0.05)
+        await self.refresh()
         self.tasks = [
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self._expire_loop()),
@@ -183,12 +212,13 @@ class CallControl:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.store.close()
+        self.tryton.shutdown(wait=False)
         if self.lag:
             logger.info("%s", self.lag.summary())
 
     async def refresh(self, force=False):
         started = time.perf_counter()
-        snapshot = await asyncio.to_thread(self._load, force)
+        snapshot = await self.in_tryton(self._load, force)
         if snapshot is not self.snapshot:
             # A rebuild holds the GIL for a good part of its time: the
             # requests of that moment wait (the lag probe shows it).

@@ -8,7 +8,6 @@ The switch's key scopes it to its tenants' accounts, as for calls: an
 account of another tenant is "unknown_account", never named. The Tryton
 work runs in a worker thread in its own transaction (``_transact``).
 """
-import asyncio
 import logging
 import time
 
@@ -25,13 +24,13 @@ class Vouchers:
     def __init__(self, control, tryton=None):
         """``tryton``: an async callable running ``work(pool)`` inside a
         Tryton transaction and returning its result; by default a worker
-        thread with its own committed transaction (tests run it inline,
-        in theirs)."""
+        thread (the API's Tryton thread) with its own committed
+        transaction (tests run it inline, in theirs)."""
         self.control = control
         self.tryton = tryton or self._in_worker
 
     async def _in_worker(self, work):
-        return await asyncio.to_thread(self._transact, work)
+        return await self.control.in_tryton(self._transact, work)
 
     def _transact(self, work):
         """Run ``work`` in a transaction of its own and commit, the way
