@@ -35,15 +35,29 @@ changes three things and leaves the tests alone:
   template made in one CREATE DATABASE), so runs side by side never see
   half a cache and never build the same set twice.
 
+* Locks asked for once. Tryton 8.0 takes a table or record lock
+  (``Model.lock``: the fiscal year, account moves, each sequence used) only
+  at the start of a transaction: asked for later it raises, and
+  ``with_transaction`` runs the test again from the start with the lock.
+  A test that uses three sequences thus ran four times. The locks a test
+  needed are remembered per module set (and kept in DB_CACHE, keyed like
+  it by the sources), and every later test transaction of that set starts
+  with them: the test runs once. Taking a lock nobody else asks for
+  changes nothing in a test's own transaction; the tests that run
+  transactions side by side (test_redemption.py) open their own.
+
 Without DB_CACHE nothing changes: every set is activated from scratch as
 Tryton does.
 """
+import atexit
 import fcntl
 import functools
 import hashlib
+import json
 import os
 import uuid
 from contextlib import contextmanager
+from functools import wraps
 
 ADDONS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'addons')
@@ -84,6 +98,8 @@ def install():
         return
     db_name = test_tryton.DB_NAME
     activate_plain = test_tryton.activate_module
+    # The module set of the database the tests run on now.
+    current = {'set': None}
 
     @contextmanager
     def lock(name):
@@ -102,6 +118,7 @@ def install():
         name = '-'.join(modules)
         if lang != 'en':
             name += '--' + lang
+        current['set'] = name
         with lock(name):
             if not test_tryton.db_exist(db_name):
                 if test_tryton.restore_db_cache(name):
@@ -109,6 +126,7 @@ def install():
                 base = base_layer(modules) if lang == 'en' else None
                 if base:
                     activate_module([base])
+                    current['set'] = name
             # Restores nothing (the database exists), activates what
             # ``modules`` add to it and caches the result under ``name``.
             activate_plain(modules, lang=lang)
@@ -128,15 +146,18 @@ def install():
             tools._func_name(f) for f in setup)
         with lock(name):
             if test_tryton.restore_db_cache(name):
+                current['set'] = name
                 return tools._get_config()
             test_tryton.drop_db()
             activate_module(modules)
+            current['set'] = name
             config = tools._get_config()
             for function in setup:
                 function(config=config)
             test_tryton.backup_db_cache(name)
             return config
     tools.activate_modules = activate_modules
+    _install_lock_hints(test_tryton, cache, current)
 
     if backend.name == 'sqlite':
         sqlite_copy = test_tryton._sqlite_copy
@@ -153,6 +174,72 @@ def install():
         test_tryton._sqlite_copy = _sqlite_copy
     elif backend.name == 'postgresql':
         _install_templates(test_tryton, cache, db_name)
+
+
+def _install_lock_hints(test_tryton, cache, current):
+    from trytond.cache import Cache
+    from trytond.transaction import Transaction, TransactionError
+    path = os.path.join(cache, 'lock-hints.json')
+    hints = {}  # module set: {'_lock_tables': [...], '_lock_records': {}}
+    try:
+        with open(path) as file:
+            hints.update(json.load(file))
+    except (OSError, ValueError):
+        pass
+    learnt = {'any': False}
+
+    def learn(extras):
+        known = hints.setdefault(current['set'], {})
+        tables = known.setdefault('_lock_tables', [])
+        tables.extend(t for t in extras.get('_lock_tables', [])
+            if t not in tables)
+        records = known.setdefault('_lock_records', {})
+        for table, ids in extras.get('_lock_records', {}).items():
+            records[table] = sorted(set(records.get(table, [])) | set(ids))
+        learnt['any'] = True
+
+    @atexit.register
+    def save():
+        if not learnt['any']:
+            return
+        os.makedirs(cache, exist_ok=True)
+        partial = f'{path}.{uuid.uuid4().hex}'
+        with open(partial, 'w') as file:
+            json.dump(hints, file)
+        os.replace(partial, path)
+
+    def with_transaction(user=1, context=None):
+        # test_tryton.with_transaction, starting with the known locks.
+        def decorator(func):
+            @wraps(func)
+            def wrapper(*args, **kwargs):
+                known = hints.get(current['set'], {})
+                extras = {
+                    '_lock_tables': list(known.get('_lock_tables', [])),
+                    '_lock_records': {t: list(ids) for t, ids in
+                        known.get('_lock_records', {}).items()},
+                    }
+                while True:
+                    with Transaction().start(test_tryton.DB_NAME, user,
+                            context=context, **extras) as transaction:
+                        try:
+                            result = func(*args, **kwargs)
+                        except TransactionError as error:
+                            transaction.rollback()
+                            transaction.tasks.clear()
+                            error.fix(extras)
+                            learn(extras)
+                            continue
+                        finally:
+                            transaction.rollback()
+                            # Clear remaining tasks
+                            transaction.tasks.clear()
+                            # Drop the cache as the transaction is rollbacked
+                            Cache.drop(test_tryton.DB_NAME)
+                        return result
+            return wrapper
+        return decorator
+    test_tryton.with_transaction = with_transaction
 
 
 def _install_templates(test_tryton, cache, db_name):
