@@ -18,9 +18,13 @@ TESTS ?=
 
 # How `make test` is organised, and what keeps it inside 20 minutes on
 # this 2-core machine from a fresh clone (README.md, "make test"):
-# * Two passes side by side (make -j2, each pass's output printed whole
-#   when it ends): SQLite runs every test; PostgreSQL runs the database
-#   tests again. Each is one pytest process: keep them about even.
+# * Three parts side by side (make -j3, each part's output printed whole
+#   when it ends): the SQLite pass of addons/, the end-to-end tests of
+#   tests/ (SQLite too; they drive their own PostgreSQL databases), and the
+#   PostgreSQL pass of the database tests. The end-to-end part mostly waits
+#   (servers, sipp, Chromium), so it fits beside the other two on 2 cores.
+#   `make test-sqlite` is the first two in one process. Keep the parts
+#   about even.
 # * One activated database per module set, cached in $(CACHE) under a hash
 #   of the modules' sources so a changed model never meets a stale cache;
 #   each set is built on its largest dependency's database (telecom_sale on
@@ -50,7 +54,7 @@ export TRYTOND_DATABASE__PATH := $(HERE)/var/db
 export TRYTOND_WEB__ROOT := $(HERE)/web/node_modules/tryton-sao
 export TRYTOND_WEB__LISTEN ?= 127.0.0.1:8000
 
-.PHONY: demo serve test test-sqlite test-postgresql bench install web lint clean
+.PHONY: demo serve test test-sqlite test-sqlite-addons test-e2e test-postgresql bench install web lint clean
 
 install: $(VENV)/.installed web/node_modules/.installed
 
@@ -94,13 +98,20 @@ test: install
 	@# Caches of older sources are of no use any more.
 	@find var/cache -mindepth 1 -maxdepth 1 ! -name '$(SOURCES_HASH)' -exec rm -rf {} + 2>/dev/null || true
 	@if [ "$$CI" = "true" ] || $(PY) -c "import psycopg; psycopg.connect('$(TEST_DATABASE_URI)postgres', connect_timeout=3).close()" 2>/dev/null; then \
-		passes="test-sqlite test-postgresql"; \
+		parts="test-sqlite-addons test-e2e test-postgresql"; \
 	else \
 		echo "PostgreSQL does not answer at $(TEST_DATABASE_URI): its pass is skipped (mandatory under CI=true)."; \
-		passes=test-sqlite; \
+		parts="test-sqlite-addons test-e2e"; \
 	fi; \
-	echo "make test: $$passes side by side, each printed when it ends"; \
-	$(MAKE) --no-print-directory -j2 --output-sync=target $$passes
+	echo "make test: $$parts side by side, each printed when it ends"; \
+	$(MAKE) --no-print-directory -j3 --output-sync=recurse $$parts
+
+# The two parts of the SQLite pass, for make test.
+test-sqlite-addons: install
+	@$(MAKE) --no-print-directory test-sqlite TESTS=addons
+
+test-e2e: install
+	@$(MAKE) --no-print-directory test-sqlite TESTS=tests
 
 test-sqlite: install
 	TRYTOND_DATABASE_URI=sqlite:// DB_NAME=:memory: DB_CACHE=$(CACHE)/sqlite \

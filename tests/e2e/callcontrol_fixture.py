@@ -19,6 +19,7 @@ after this working tree and the sources; a tree drops its own templates of
 older sources, never another tree's.
 """
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -85,15 +86,18 @@ def create_database(config, database):
         cache = os.environ.get('TELECOM_TEST_CACHE') or os.path.join(
             tempfile.gettempdir(), 'telecom-cc-templates')
         template = os.path.join(cache, key + '.sqlite')
-        if not os.path.exists(template):
-            open(target, 'a').close()
-            activate(config, database)
-            os.makedirs(cache, exist_ok=True)
-            partial = f'{template}.{uuid.uuid4().hex}'
-            shutil.copyfile(target, partial)
-            os.replace(partial, template)
-        else:
-            shutil.copyfile(template, target)
+        os.makedirs(cache, exist_ok=True)
+        # One process builds it; the others (make test's parts) wait.
+        with open(template + '.lock', 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(template):
+                open(target, 'a').close()
+                activate(config, database)
+                partial = f'{template}.{uuid.uuid4().hex}'
+                shutil.copyfile(target, partial)
+                os.replace(partial, template)
+                return
+        shutil.copyfile(template, target)
         return
     uri = tryton_config.get('database', 'uri').rstrip('/')
     template = TEMPLATE_PREFIX + key
