@@ -16,10 +16,31 @@ TEST_DB_NAME ?= test_telecom
 # Restrict a pass to some paths: make test-sqlite TESTS=addons/telecom_rating
 TESTS ?=
 
-# Tryton's test database cache is keyed by module names only: key it by the
-# modules' sources as well, so a changed model never meets a stale cache.
-SOURCES_HASH = $(shell find addons -name '*.py' -o -name '*.xml' -o -name '*.cfg' | sort | xargs cat | sha1sum | cut -c1-12)
+# How `make test` is organised, and what keeps it inside 20 minutes on
+# this 2-core machine from a fresh clone (README.md, "make test"):
+# * Three parts side by side (make -j3, each part's output printed whole
+#   when it ends): the SQLite pass of addons/, the end-to-end tests of
+#   tests/ (SQLite too; they drive their own PostgreSQL databases), and the
+#   PostgreSQL pass of the database tests. The end-to-end part mostly waits
+#   (servers, sipp, Chromium), so it fits beside the other two on 2 cores.
+#   `make test-sqlite` is the first two in one process. Keep the parts
+#   about even.
+# * One activated database per module set, cached in $(CACHE) under a hash
+#   of the modules' sources so a changed model never meets a stale cache;
+#   each set is built on its largest dependency's database (telecom_sale on
+#   telecom_billing's), a scenario's setup on its plain set's, and on
+#   PostgreSQL restored as a template copy (tests/database_cache.py, loaded
+#   by conftest.py). A new test class on an existing module set costs a
+#   restore, not an activation: prefer the module sets already in use.
+# * The locks a test transaction asks Tryton for are remembered per module
+#   set, so a test runs once instead of once more per lock.
+# * The end-to-end tests share one `make demo` database per run (conftest.py
+#   demo_database; copy it, never make another) and the call-control
+#   fixture's template (tests/e2e/callcontrol_fixture.py).
+SOURCES_HASH = $(shell { find addons -name '*.py' -o -name '*.xml' -o -name '*.cfg' | sort; echo conftest.py tests/database_cache.py tests/fixtures.py; } | xargs cat | sha1sum | cut -c1-12)
 CACHE := $(HERE)/var/cache/$(SOURCES_HASH)
+# The demo database and the call-control template are kept there too.
+export TELECOM_TEST_CACHE := $(CACHE)
 
 # Tests that need a database (those built on Tryton's test cases) run on
 # both backends; the rest (engines, simulators, the bridge, end-to-end)
@@ -33,7 +54,7 @@ export TRYTOND_DATABASE__PATH := $(HERE)/var/db
 export TRYTOND_WEB__ROOT := $(HERE)/web/node_modules/tryton-sao
 export TRYTOND_WEB__LISTEN ?= 127.0.0.1:8000
 
-.PHONY: demo serve test test-sqlite test-postgresql bench install web lint clean
+.PHONY: demo serve test test-sqlite test-sqlite-addons test-e2e test-postgresql bench install web lint clean
 
 install: $(VENV)/.installed web/node_modules/.installed
 
@@ -74,12 +95,23 @@ demo: install
 	$(VENV)/bin/trytond -c etc/trytond.conf -d $(DEMO_DATABASE)
 
 test: install
-	$(MAKE) --no-print-directory test-sqlite
+	@# Caches of older sources are of no use any more.
+	@find var/cache -mindepth 1 -maxdepth 1 ! -name '$(SOURCES_HASH)' -exec rm -rf {} + 2>/dev/null || true
 	@if [ "$$CI" = "true" ] || $(PY) -c "import psycopg; psycopg.connect('$(TEST_DATABASE_URI)postgres', connect_timeout=3).close()" 2>/dev/null; then \
-		$(MAKE) --no-print-directory test-postgresql; \
+		parts="test-sqlite-addons test-e2e test-postgresql"; \
 	else \
 		echo "PostgreSQL does not answer at $(TEST_DATABASE_URI): its pass is skipped (mandatory under CI=true)."; \
-	fi
+		parts="test-sqlite-addons test-e2e"; \
+	fi; \
+	echo "make test: $$parts side by side, each printed when it ends"; \
+	$(MAKE) --no-print-directory -j3 --output-sync=recurse $$parts
+
+# The two parts of the SQLite pass, for make test.
+test-sqlite-addons: install
+	@$(MAKE) --no-print-directory test-sqlite TESTS=addons
+
+test-e2e: install
+	@$(MAKE) --no-print-directory test-sqlite TESTS=tests
 
 test-sqlite: install
 	TRYTOND_DATABASE_URI=sqlite:// DB_NAME=:memory: DB_CACHE=$(CACHE)/sqlite \

@@ -1,7 +1,7 @@
 """Create a database for the call-control tests and print its keys as JSON.
 
 Run as a subprocess (trytond's configuration is process-wide):
-    python -m tests.e2e.callcontrol_fixture CONFIG DATABASE
+    python -m tests.e2e.callcontrol_fixture [--activated] CONFIG DATABASE
 with TRYTOND_DATABASE__URI / __PATH set. The database is created if
 missing, the suite activated, and the accounts below loaded.
 
@@ -12,9 +12,14 @@ Kamailio tests point them at their sipp carriers.
 Activating the suite takes most of a minute, so the activated (empty)
 database is kept as a template keyed by the modules' sources — a
 PostgreSQL template database, a copied SQLite file — and later databases
-are cloned from it in a second.
+are cloned from it in a second. The SQLite file lives in
+TELECOM_TEST_CACHE (the Makefile's var/cache/<sources hash>, inside the
+clone) or else in the temporary folder. The PostgreSQL templates are named
+after this working tree and the sources; a tree drops its own templates of
+older sources, never another tree's.
 """
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -28,7 +33,8 @@ from decimal import Decimal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))))
-TEMPLATE_PREFIX = 'cc_tpl_'
+# Of this working tree: runs of other trees keep their own templates.
+TEMPLATE_PREFIX = f'cc_tpl_{hashlib.sha1(ROOT.encode()).hexdigest()[:8]}_'
 
 
 def sources_hash():
@@ -77,17 +83,21 @@ def create_database(config, database):
         path = tryton_config.get('database', 'path')
         os.makedirs(path, exist_ok=True)
         target = os.path.join(path, database + '.sqlite')
-        cache = os.path.join(tempfile.gettempdir(), 'telecom-cc-templates')
+        cache = os.environ.get('TELECOM_TEST_CACHE') or os.path.join(
+            tempfile.gettempdir(), 'telecom-cc-templates')
         template = os.path.join(cache, key + '.sqlite')
-        if not os.path.exists(template):
-            open(target, 'a').close()
-            activate(config, database)
-            os.makedirs(cache, exist_ok=True)
-            partial = f'{template}.{uuid.uuid4().hex}'
-            shutil.copyfile(target, partial)
-            os.replace(partial, template)
-        else:
-            shutil.copyfile(template, target)
+        os.makedirs(cache, exist_ok=True)
+        # One process builds it; the others (make test's parts) wait.
+        with open(template + '.lock', 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.exists(template):
+                open(target, 'a').close()
+                activate(config, database)
+                partial = f'{template}.{uuid.uuid4().hex}'
+                shutil.copyfile(target, partial)
+                os.replace(partial, template)
+                return
+        shutil.copyfile(template, target)
         return
     uri = tryton_config.get('database', 'uri').rstrip('/')
     template = TEMPLATE_PREFIX + key
@@ -104,16 +114,23 @@ def create_database(config, database):
             psql(uri, f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)',
                 check=False)
             raise
+        # A template taking no connections: no other run listing the
+        # server's databases (Tryton connects to each) can stop a clone.
         renamed = psql(uri,
             f'ALTER DATABASE "{building}" RENAME TO "{template}"',
             check=False)
         if renamed.returncode:
             psql(uri, f'DROP DATABASE IF EXISTS "{building}"', check=False)
+        else:
+            psql(uri, f'ALTER DATABASE "{template}" '
+                'WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
         # Templates of older sources are of no use any more.
         old = psql(uri, "SELECT datname FROM pg_database WHERE datname "
             f"LIKE '{TEMPLATE_PREFIX}%' AND datname != '{template}' "
             f"AND datname NOT LIKE '{TEMPLATE_PREFIX}build_%'").stdout
         for name in old.split():
+            psql(uri, f'ALTER DATABASE "{name}" IS_TEMPLATE false',
+                check=False)
             psql(uri, f'DROP DATABASE IF EXISTS "{name}"', check=False)
     for attempt in range(20):
         # Fails while another session is connected to the template (a
@@ -273,7 +290,13 @@ def load(database, gateways=('127.0.0.1:5071', '127.0.0.1:5072')):
 
 
 def main():
-    config, database = sys.argv[1:3]
+    # --activated: the activated database only, without the accounts (for
+    # other tests that want the suite activated and bring their own data).
+    activated_only = '--activated' in sys.argv
+    config, database = [a for a in sys.argv[1:] if a != '--activated'][:2]
+    if activated_only:
+        create_database(config, database)
+        return
     gateways = os.environ.get('CALLCONTROL_GATEWAYS')
     gateways = (gateways.split(',') if gateways
         else ('127.0.0.1:5071', '127.0.0.1:5072'))

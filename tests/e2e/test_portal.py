@@ -7,14 +7,14 @@ import email
 import os
 import re
 import socketserver
-import subprocess
 import threading
 from email import policy
 
 import pytest
 
 from .conftest import (
-    BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_http)
+    BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, copy_demo, free_port, serve,
+    sqlite_env)
 
 SCREENSHOTS = os.path.join(ROOT, 'docs', 'screenshots')
 PASSWORD = 'portal-demo-2026'
@@ -66,41 +66,24 @@ def mailbox():
 
 
 @pytest.fixture(scope='module')
-def portal(tmp_path_factory, mailbox):
-    """The demo database (telecom demo-setup, then the portal's demo
-    log-ins and brands) served by telecom-portal on a free port"""
+def portal(tmp_path_factory, mailbox, demo_database):
+    """A copy of the demo database (telecom demo-setup, then the portal's
+    demo log-ins and brands) served by telecom-portal on a free port"""
     db_path = tmp_path_factory.mktemp('portal-db')
+    copy_demo(demo_database, db_path)
     port = free_port()
-    env = {**os.environ, 'TRYTOND_DATABASE__URI': 'sqlite://',
-        'TRYTOND_DATABASE__PATH': str(db_path)}
-    for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
-        env.pop(key, None)
     # The suite's configuration, mailing to the test's SMTP server.
     config = db_path / 'trytond.conf'
     with open(os.path.join(ROOT, 'etc', 'trytond.conf')) as source:
         config.write_text(re.sub(r'(?m)^uri = smtp://.*$',
                 f'uri = smtp://127.0.0.1:{mailbox.server_address[1]}',
                 source.read()))
-    subprocess.run([os.path.join(BIN, 'telecom'), 'demo-setup',
-            '-c', str(config), '-d', 'demo'], check=True, env=env, cwd=ROOT,
-        timeout=900, stdout=subprocess.DEVNULL)
-    command = [os.path.join(BIN, 'telecom-portal'), '-c', str(config),
-        '-d', 'demo', '--insecure-cookies']
-    subprocess.run(command + ['--demo', '--setup-only'], check=True, env=env,
-        cwd=ROOT, timeout=900, stdout=subprocess.DEVNULL)
-    log = open(db_path / 'portal.log', 'w')
-    server = subprocess.Popen(command + ['--listen', f'127.0.0.1:{port}'],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_http(f'http://127.0.0.1:{port}/login')
+    with serve([os.path.join(BIN, 'telecom-portal'), '-c', str(config),
+                '-d', 'demo', '--insecure-cookies',
+                '--listen', f'127.0.0.1:{port}'],
+            sqlite_env(db_path), f'http://127.0.0.1:{port}/login',
+            db_path / 'portal.log'):
         yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope='module')

@@ -2,9 +2,8 @@ import datetime as dt
 from decimal import Decimal
 
 from trytond.exceptions import UserError
-from trytond.modules.account.tests import create_chart, get_fiscalyear
-from trytond.modules.account_invoice.tests import set_invoice_sequences
 from trytond.modules.company.tests import set_company
+from trytond.modules.telecom_billing.tests.tools import create_books
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_customer, create_tenancy)
 from trytond.pool import Pool
@@ -19,11 +18,9 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
     def test_prepaid_affiliate(self):
         "A prepaid affiliate's balance is credited when a share is due, once"
         pool = Pool()
-        Account = pool.get('account.account')
         Address = pool.get('party.address')
         Affiliation = pool.get('telecom.affiliation')
         BalanceLine = pool.get('telecom.balance.line')
-        FiscalYear = pool.get('account.fiscalyear')
         Invoice = pool.get('account.invoice')
         Template = pool.get('product.template')
         TelecomAccount = pool.get('telecom.account')
@@ -36,14 +33,8 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
             "Prepaid Partner", owner, billing_mode='prepaid')
         Address.create([{'party': referred.party.id}])
         unit, = Uom.search([('name', '=', 'Unit')])
+        revenue, fiscalyear = create_books(owner)
         with set_company(owner):
-            create_chart(owner)
-            fiscalyear = set_invoice_sequences(get_fiscalyear(owner))
-            fiscalyear.save()
-            FiscalYear.create_period([fiscalyear])
-            revenue, = Account.search([
-                    ('type.revenue', '=', True), ('closed', '!=', True),
-                    ('company', '=', owner.id)], limit=1)
             category, = Category.create([{'name': "Services",
                         'accounting': True, 'account_revenue': revenue.id}])
             template, = Template.create([{'name': "Trunk",

@@ -2,10 +2,11 @@
 fixture."""
 from decimal import Decimal
 
-from trytond.modules.account.tests import create_chart
 from trytond.modules.company.tests import set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import TestCase, activate_module, drop_db
+
+from .tools import create_books
 
 
 class BillingTestCase(TestCase):
@@ -24,23 +25,20 @@ class BillingTestCase(TestCase):
         drop_db()
 
 
-def create_usage_product(company):
+def create_usage_product(company, fiscal_year=None):
     """Give ``company`` a chart of accounts and a "Calls" product (its
     revenue account, no taxes) as the usage product of its billing
-    configuration. Leaves the test user working for ``company``."""
+    configuration; with ``fiscal_year`` (a date), the fiscal year holding
+    it. Leaves the test user working for ``company``."""
     pool = Pool()
-    Account = pool.get('account.account')
     Category = pool.get('product.category')
     Template = pool.get('product.template')
     Uom = pool.get('product.uom')
     Configuration = pool.get('telecom.billing.configuration')
     unit, = Uom.search([('name', '=', 'Unit')])
+    revenue, _ = create_books(
+        company, today=fiscal_year, fiscal_year=fiscal_year is not None)
     with set_company(company):
-        create_chart(company)
-        revenue, = Account.search([
-                ('type.revenue', '=', True),
-                ('closed', '!=', True),
-                ('company', '=', company.id)], limit=1)
         category, = Category.create([{
                     'name': f"Calls {company.rec_name}",
                     'accounting': True,

@@ -14,9 +14,6 @@ from pypdf import PdfReader
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
-from trytond.modules.account.tests import get_fiscalyear
-from trytond.modules.account_invoice.tests import set_invoice_sequences
-from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_billing import document
 from trytond.modules.telecom_billing.tests.database import (
@@ -66,12 +63,7 @@ def billed():
                                 'city': "London"}])],
                 'contact_mechanisms': mechanisms})
     for company in [t.owner, t.r1]:
-        create_usage_product(company)
-        with set_company(company):
-            fiscalyear = set_invoice_sequences(
-                get_fiscalyear(company, today=D(2024, 1, 1)))
-            fiscalyear.save()
-            fiscalyear.create_period([fiscalyear])
+        create_usage_product(company, fiscal_year=D(2024, 1, 1))
     t.owner_brand, t.r1_brand = Brand.create([{
                 'name': "Owner Mobile", 'company': t.owner.id,
                 'default': True, 'primary_colour': '#c0392b',

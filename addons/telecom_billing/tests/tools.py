@@ -1,10 +1,52 @@
-"""Scenario fixtures: the owner company and its chart of accounts."""
+"""Accounting fixtures of the suite's tests: a company's books for the
+module tests (``create_books``, ``create_fiscalyear``: the chart, fiscal
+year and sequences that telecom_billing, telecom_payment, telecom_sale and
+telecom_affiliate all need), and for the scenarios the owner company with
+its chart (``create_owner``) and rated calls (``rate_calls``)."""
 from proteus import Model
+from trytond.modules.account import tests as account_tests
 from trytond.modules.account.tests.tools import create_chart
-from trytond.modules.company.tests import create_company
+from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.pool import Pool
 from trytond.transaction import Transaction
+
+
+def create_fiscalyear(company, today=None):
+    """Open ``company``'s fiscal year holding ``today`` (default: today)
+    with monthly periods, and its invoice sequences where account_invoice
+    is activated; return the fiscal year."""
+    pool = Pool()
+    FiscalYear = pool.get('account.fiscalyear')
+    fiscalyear = account_tests.get_fiscalyear(company, today=today)
+    try:
+        pool.get('account.invoice')
+    except KeyError:
+        pass
+    else:
+        from trytond.modules.account_invoice.tests import (
+            set_invoice_sequences)
+        fiscalyear = set_invoice_sequences(fiscalyear)
+    fiscalyear.save()
+    FiscalYear.create_period([fiscalyear])
+    return fiscalyear
+
+
+def create_books(company, today=None, fiscal_year=True):
+    """Give ``company`` Tryton's test chart of accounts and, unless
+    ``fiscal_year`` is false, its fiscal year (``create_fiscalyear``);
+    return its revenue account and the fiscal year (or None). Leaves the
+    test user working for ``company``, as set_company does."""
+    pool = Pool()
+    Account = pool.get('account.account')
+    with set_company(company):
+        account_tests.create_chart(company)
+        fiscalyear = (create_fiscalyear(company, today=today)
+            if fiscal_year else None)
+        revenue, = Account.search([
+                ('type.revenue', '=', True), ('closed', '!=', True),
+                ('company', '=', company.id)], limit=1)
+    return revenue, fiscalyear
 
 
 def create_owner(config):

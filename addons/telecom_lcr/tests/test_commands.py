@@ -1,5 +1,6 @@
 """The database sub-commands of telecom_lcr, run as an operator runs them:
-subprocesses on a fresh SQLite database with telecom_lcr activated.
+subprocesses on a fresh SQLite database with the suite activated (a clone
+of the call-control tests' template, tests/e2e/callcontrol_fixture.py).
 In their own file (no Tryton test case) so that make test runs them once,
 not once per backend."""
 import os
@@ -20,22 +21,19 @@ CALL = ['--caller', '442071230000', '--callee', '+447700900123',
 def database(tmp_path_factory):
     "A database with the owner's carriers Alpha and Beta and their policy"
     path = tmp_path_factory.mktemp('db')
-    (path / 'lcr.sqlite').touch()
-    passfile = path / 'password'
-    passfile.write_text('admin-Passw0rd-lcr')
     env = {**os.environ,
         'TRYTOND_DATABASE__URI': 'sqlite://',
-        'TRYTOND_DATABASE__PATH': str(path),
-        'TRYTONPASSFILE': str(passfile)}
+        'TRYTOND_DATABASE__PATH': str(path)}
     for key in ['TRYTOND_DATABASE_URI', 'DB_NAME', 'DB_CACHE']:
         env.pop(key, None)
 
     def run(*args, check=True):
         return subprocess.run(args, env=env, cwd=ROOT, check=check,
             capture_output=True, text=True, timeout=300)
-    run(os.path.join(BIN, 'trytond-admin'), '-c', CONFIG, '-d', 'lcr',
-        '--all', '-u', 'telecom_lcr', '--activate-dependencies',
-        '--email', 'admin@example.net')
+    # The suite activated (telecom_lcr among its modules) by trytond-admin,
+    # cloned from the call-control tests' template.
+    run(sys.executable, '-m', 'tests.e2e.callcontrol_fixture', '--activated',
+        CONFIG, 'lcr')
     run(sys.executable, os.path.join(HERE, 'seed_routing.py'), CONFIG, 'lcr')
 
     def telecom(*args):

@@ -4,7 +4,7 @@ its prepaid ledger. The chart is made by hand: Tryton's universal chart
 costs ~20 s a company, four accounts cost nothing."""
 from decimal import Decimal
 
-from trytond.modules.account.tests import get_fiscalyear
+from trytond.modules.telecom_billing.tests.tools import create_fiscalyear
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -19,9 +19,7 @@ def create_prepaid_books(company, **values):
     Journal = pool.get('account.journal')
     Configuration = pool.get('telecom.payment.configuration')
     with Transaction().set_context(company=company.id):
-        fiscalyear = get_fiscalyear(company)
-        fiscalyear.save()
-        fiscalyear.create_period([fiscalyear])
+        create_fiscalyear(company)
         root, = Type.create([{'name': "Chart", 'company': company.id}])
         assets, liabilities, revenue = Type.create([{
                     'name': "Cash", 'company': company.id,

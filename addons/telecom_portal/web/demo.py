@@ -52,6 +52,12 @@ def _load():
     Company = pool.get('company.company')
     Brand = pool.get('telecom.brand')
     Plan = pool.get('telecom.rate.plan')
+    ConfigItem = pool.get('ir.module.config_wizard.item')
+    # As telecom demo-setup does: the modules activated for the portal
+    # (accounting) leave set-up wizards that would greet admin in the back
+    # office, in front of the menu.
+    ConfigItem.write(ConfigItem.search([('state', '!=', 'done')]),
+        {'state': 'done'})
     created = []
     for email, (name, kind) in LOGINS.items():
         if WebUser.search([('email', '=', email)]):

@@ -2,9 +2,8 @@ import datetime as dt
 from decimal import Decimal
 
 from trytond.exceptions import UserError
-from trytond.modules.account.tests import create_chart, get_fiscalyear
-from trytond.modules.account_invoice.tests import set_invoice_sequences
 from trytond.modules.company.tests import set_company
+from trytond.modules.telecom_billing.tests.tools import create_books
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_tenancy)
 from trytond.modules.telecom_rating.tests.tools import create_rating
@@ -19,11 +18,9 @@ def create_shop(t):
     pack (5.00) and a package of 2 concurrent calls (3.00 a month); the
     owner sells a phone of its own."""
     pool = Pool()
-    Account = pool.get('account.account')
     Address = pool.get('party.address')
     Bundle = pool.get('telecom.bundle')
     Category = pool.get('product.category')
-    FiscalYear = pool.get('account.fiscalyear')
     Template = pool.get('product.template')
     Uom = pool.get('product.uom')
     unit, = Uom.search([('name', '=', 'Unit')])
@@ -43,14 +40,8 @@ def create_shop(t):
         return template.products[0]
 
     for company in [t.owner, t.r1, t.r2]:
+        revenue, _ = create_books(company)
         with set_company(company):
-            create_chart(company)
-            fiscalyear = set_invoice_sequences(get_fiscalyear(company))
-            fiscalyear.save()
-            FiscalYear.create_period([fiscalyear])
-            revenue, = Account.search([
-                    ('type.revenue', '=', True), ('closed', '!=', True),
-                    ('company', '=', company.id)], limit=1)
             category, = Category.create([{
                         'name': f"Sales {company.rec_name}",
                         'accounting': True, 'account_revenue': revenue.id}])
