@@ -1,8 +1,9 @@
 """``telecom-portal``: serve the customer and reseller portal.
 
-Runs behind the reverse proxy that terminates TLS (docker/); cookies are
-marked Secure, so browse it over HTTPS — or pass ``--insecure-cookies`` on
-a developer's machine over plain HTTP."""
+Runs behind the reverse proxy that terminates TLS (docker/nginx.conf; set
+trytond's ``[web] num_proxies`` to the number of proxies in front, as for
+trytond); cookies are marked Secure, so browse it over HTTPS — or pass
+``--insecure-cookies`` on a developer's machine over plain HTTP."""
 import argparse
 import logging
 
@@ -45,6 +46,14 @@ def main(argv=None):
 
     from .app import Portal
     portal = Portal(args.database, secure_cookies=not args.insecure_cookies)
+    # Behind the TLS proxy (docker/nginx.conf), as trytond: the client's
+    # address (log-in rate limit) and scheme (links in e-mails, payment
+    # return URLs) are what the trusted proxies say.
+    proxies = config.getint('web', 'num_proxies', default=0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        portal = ProxyFix(portal, x_for=proxies, x_proto=proxies,
+            x_host=proxies, x_port=proxies)
     host, _, port = args.listen.rpartition(':')
     run_simple(host or '127.0.0.1', int(port), portal, threaded=True)
     return 0

@@ -1,0 +1,14 @@
+# The SIP proxy: Debian 12's Kamailio 5.6 with the modules kamailio.cfg
+# loads, and the configuration the end-to-end tests run.
+# Built from the repository root: docker build -f docker/kamailio.Dockerfile .
+FROM debian:bookworm-slim
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends kamailio \
+        kamailio-json-modules kamailio-extra-modules kamailio-utils-modules \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /run/kamailio
+COPY switch/kamailio/kamailio.cfg /etc/kamailio/kamailio.cfg
+
+EXPOSE 5060/udp
+ENTRYPOINT ["kamailio", "-DD", "-E", "-f", "/etc/kamailio/kamailio.cfg"]
