@@ -142,6 +142,13 @@ class AriSimulator:
         self.system_name = system_name
         self.dialplan = dialplan or shipped_dialplan
         self.requests = []
+        # (method, path) of every REST request as it arrives, before it is
+        # handled (``requests`` records it once answered)
+        self.received = []
+        # seconds a channel variable read waits between reading the value
+        # and answering: Asterisk's answer still in flight (a loaded
+        # machine) while the channel's next events are sent
+        self.variable_delay = 0.0
         self.channels = {}
         self.destroyed = {}
         self._apps = {}
@@ -437,6 +444,8 @@ class AriSimulator:
 
     @web.middleware
     async def _record(self, request, handler):
+        self.received.append((request.method, request.path))
+        self._notify()
         status = 500
         try:
             response = await handler(request)
@@ -594,6 +603,8 @@ class AriSimulator:
             return self._error(404, 'Channel Not Found',
                 'Provided channel was not found')
         value = self._read_variable(channel, variable)
+        if self.variable_delay:
+            await asyncio.sleep(self.variable_delay)
         if value is None:
             return self._error(404, 'Variable Not Found',
                 'Provided variable was not found')

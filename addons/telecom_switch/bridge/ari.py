@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import random
 import signal
+from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -216,9 +217,17 @@ class Bridge:
                 call.hangup_cause = int(event['cause'])
         elif kind == 'ChannelDestroyed':
             call = self._call_for(channel)
-            if call:
-                self._finish(call, self._event_time(event),
-                    int(event.get('cause') or 0))
+            if call is None:
+                return
+            end = self._event_time(event)
+            cause = int(event.get('cause') or 0)
+            if call.learning is not None and not call.learning.done():
+                # Answered while the bridge was deaf and Asterisk's
+                # answer time is on its way: closing the CDR now would
+                # bill the call as unanswered.
+                self._spawn(self._finish_when_learnt(call, end, cause))
+            else:
+                self._finish(call, end, cause)
 
     # -- calls ---------------------------------------------------------------
 
@@ -452,10 +461,18 @@ class Bridge:
             if channel_id not in live]
         for call in vanished:
             self._spawn(self._finish_vanished(call))
+        # when Asterisk said Up: the answer time if it cannot tell its own
+        noticed = now() + self._skew
+        learning = []
         for channel_id, call in list(self.calls.items()):
             channel = live.get(channel_id)
-            if channel and channel.get('state') == 'Up' and not call.answer:
-                await self._learn_answer(call)
+            if (channel and channel.get('state') == 'Up' and not call.answer
+                    and call.learning is None):
+                call.learning = self._spawn(
+                    self._learn_answer(call, noticed))
+                learning.append(call.learning)
+        if learning:
+            await asyncio.wait(learning)
         adopted = 0
         for channel_id, channel in live.items():
             if channel_id in self.calls or channel_id in self.finished:
@@ -469,8 +486,10 @@ class Bridge:
         logs.info('reconciled', live_channels=len(live),
             tracked=len(self.calls), vanished=len(vanished), adopted=adopted)
 
-    async def _learn_answer(self, call):
-        "The call was answered while the bridge was deaf: ask when."
+    async def _learn_answer(self, call, noticed):
+        """The call was answered while the bridge was deaf: ask Asterisk
+        when (its CDR's answer time); if it cannot tell, ``noticed`` (when
+        the channel list showed it Up) — never later than its end."""
         try:
             stamp = await self._variable(call.channel_id, 'CDR(answer,u)')
         except (AriError, httpx.HTTPError, ValueError) as exception:
@@ -479,7 +498,16 @@ class Bridge:
             stamp = None
         if call.answer or call.finished:
             return
-        self._answered(call, _from_epoch(stamp) or now() + self._skew)
+        answer = _from_epoch(stamp)
+        if answer is None:
+            logs.warning('answer time unknown: billed from when the bridge '
+                'saw the call up', call_id=call.channel_id)
+        self._answered(call, answer or noticed)
+
+    async def _finish_when_learnt(self, call, end, cause):
+        "The call's end, once its answer time is known (or not coming)."
+        await asyncio.wait({call.learning}, timeout=self.config.ari_timeout)
+        self._finish(call, end, cause)
 
     async def _finish_vanished(self, call):
         # its ChannelDestroyed may still be in flight on the new socket
@@ -514,6 +542,9 @@ class Bridge:
         if channel['state'] == 'Up':
             variables['CDR(answer,u)'] = await self._variable(
                 channel['id'], 'CDR(answer,u)')
+        if channel['id'] in self.calls or channel['id'] in self.finished:
+            # its events (a ChannelDestroyed) adopted it meanwhile
+            return False
         await self._follow(self._adopt_routed(channel, variables))
         return True
 
@@ -543,13 +574,19 @@ class Bridge:
 
 
 def _from_epoch(text):
-    "CDR(answer,u) ('1711340307.123456', empty when unanswered)."
+    """CDR(answer,u) ('1711340307.123456', empty or 0 when unanswered), to
+    the microsecond: through a float the last digit can move, and with it
+    the millisecond the CDR is written to."""
     try:
-        value = float(text)
-    except (TypeError, ValueError):
+        value = Decimal(text.strip())
+    except (AttributeError, InvalidOperation):
         return None
-    return dt.datetime.fromtimestamp(value, dt.timezone.utc) if value > 0 \
-        else None
+    if not value.is_finite() or value <= 0:
+        return None
+    seconds = int(value)
+    micro = int((value - seconds) * 1000000)
+    return (dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+        + dt.timedelta(microseconds=micro))
 
 
 async def serve(config):

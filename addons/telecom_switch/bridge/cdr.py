@@ -72,6 +72,9 @@ class Call:
     authorized: bool = False
     hangup_cause: int = None
     finished: bool = False
+    # the task asking Asterisk when the call was answered (after a
+    # reconnection), which its end waits for
+    learning: object = None
 
     def cdr(self, end, cause):
         return {

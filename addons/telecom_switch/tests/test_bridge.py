@@ -304,6 +304,70 @@ def test_socket_drop_call_survives_and_ends_later(tmp_path):
     run(scenario)
 
 
+async def _answer_lost_in_a_drop(sim, api):
+    """A routed call answered at the very moment the events socket drops:
+    its ChannelStateChange to Up is lost; the bridge reconnects."""
+    cid = sim.originate_inbound('100', '4930123456')
+    await routed(sim, cid)
+    sim.answer(cid)
+    # same loop step: the Up event is still queued, the socket dies first
+    sim.drop_websockets()
+    await sim.wait_for(lambda: len(sim.websocket_connects) == 2)
+    return cid
+
+
+async def _hangup_and_check_billed_from_answer(sim, api, cid):
+    """Hang the call up 42 s after its answer: one CDR carrying
+    Asterisk's answer time (to the millisecond) and 42 billable seconds,
+    one answer and one end posted."""
+    import datetime as dt
+    sim.advance(42)
+    sim.hangup(cid, cause=16)
+    await eventually(lambda: (cid, 'a') in api.cdrs)
+    await asyncio.sleep(0.3)
+    answered_at = sim.channel(cid).answered_at
+    answered_at = answered_at.replace(
+        microsecond=answered_at.microsecond // 1000 * 1000)
+    cdr = api.cdrs[(cid, 'a')]
+    assert cdr['answer'] is not None, 'billed as unanswered'
+    assert dt.datetime.fromisoformat(cdr['answer']) == answered_at
+    # hung up 42 s (plus this test's milliseconds) after the answer
+    assert cdr['billable_seconds'] == 42
+    assert cdr['disposition'] == 'ANSWERED'
+    assert api.cdr_posts_for(cid) == 1
+    answer, = api.posts_for_call(cid, 'answer')
+    assert dt.datetime.fromisoformat(answer['answered_at']) == answered_at
+    assert len(api.posts_for_call(cid, 'end')) == 1
+
+
+def test_answer_lost_in_a_socket_drop_is_learnt_and_billed(tmp_path):
+    """Up while the socket drops, hangup after the reconnection: the CDR
+    carries Asterisk's own answer time (CDR(answer,u), read when the
+    bridge reconciles) and every second from it."""
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            cid = await _answer_lost_in_a_drop(sim, api)
+            await eventually(lambda: api.posts_for_call(cid, 'answer'))
+            await _hangup_and_check_billed_from_answer(sim, api, cid)
+    run(scenario)
+
+
+def test_hangup_while_the_answer_time_is_asked_keeps_it(tmp_path):
+    """The same, but the call ends while the bridge still waits for
+    Asterisk's answer to ``GET .../variable?variable=CDR(answer,u)`` (a
+    loaded machine): the ChannelDestroyed that overtakes it must not close
+    the CDR as unanswered (0 billable seconds, the call under-billed)."""
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            sim.variable_delay = 0.5
+            cid = await _answer_lost_in_a_drop(sim, api)
+            path = '/ari/channels/%s/variable' % cid
+            await sim.wait_for(lambda: ('GET', path) in sim.received)
+            # Asterisk has read CDR(answer); its answer is on the way
+            await _hangup_and_check_billed_from_answer(sim, api, cid)
+    run(scenario)
+
+
 @pytest.mark.parametrize('channelvars', [(), (
             'TELECOM_AUTH', 'TELECOM_DIRECTION', 'TELECOM_ACCOUNT')])
 def test_new_bridge_adopts_a_routed_call(tmp_path, channelvars):
