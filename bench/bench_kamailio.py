@@ -241,8 +241,10 @@ def main():
         api.policy = lambda body: allow(carrier_route, account='BENCH-1')
         url, key = api.url, None
     overrides = {'api_key': key} if key else {}
+    # kamailio.cfg's own worker counts: 8 authorize, 4 posting the rest
     proxy = Proxy(workdir, url, emergency_port, CHILDREN='4',
-        ASYNC_WORKERS='8', LOG_LEVEL='1', **overrides)
+        AUTHORIZE_WORKERS_GROUP='"name=authorize;workers=8"',
+        ASYNC_WORKERS='4', LOG_LEVEL='1', **overrides)
     carriers = []
     ok = False
     try:

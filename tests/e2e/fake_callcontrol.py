@@ -67,6 +67,8 @@ class FakeCallControl:
         self.api_key = api_key
         self.policy = lambda body: deny('unknown_account', 403, 21)
         self.delay = 0  # seconds added to every authorize
+        # seconds added to every answer, end and CDR post
+        self.event_delay = 0
         self.requests = []  # (monotonic time, path, body)
         self.authorized = {}  # call_id -> authorize body, allowed calls
         self.ended = {}  # call_id -> end body
@@ -94,6 +96,7 @@ class FakeCallControl:
             self.unauthenticated = 0
             self.connections.clear()
             self.delay = 0
+            self.event_delay = 0
 
     # lifecycle -----------------------------------------------------------
 
@@ -171,6 +174,8 @@ class FakeCallControl:
                 content_type='application/json')
         with self.lock:
             self.requests.append((time.monotonic(), request.path, body))
+        if self.event_delay and not request.path.endswith('/authorize'):
+            await asyncio.sleep(self.event_delay)
         return body
 
     async def _authorize(self, request):

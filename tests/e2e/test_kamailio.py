@@ -102,6 +102,7 @@ class Proxy:
             'CTL_SOCKET': '"%s"' % self.ctl,
             'FR_TIMER': '2000',
             'CHILDREN': '2',
+            'AUTHORIZE_WORKERS_GROUP': '"name=authorize;workers=4"',
             'ASYNC_WORKERS': '4',
             **overrides,
             }
@@ -110,7 +111,10 @@ class Proxy:
             '-m', '64', '-M', '8']
         for name, value in defines.items():
             self.args += ['-A', '%s=%s' % (name, value)]
-        self.async_workers = int(defines['ASYNC_WORKERS'])
+        # processes with a kept-open connection to the API: the
+        # authorize workers and the "events" group's
+        self.async_workers = int(defines['ASYNC_WORKERS']) + int(re.search(
+                r'workers=(\d+)', defines['AUTHORIZE_WORKERS_GROUP']).group(1))
         self.process = None
 
     def start(self):
@@ -411,6 +415,37 @@ def test_connections_to_the_api_are_kept_open(api, proxy, sipps):
     assert len(api.requests) == 24
     assert 1 <= len(api.connections) <= proxy.async_workers
     assert api.unauthenticated == 0
+
+
+def test_answer_end_and_cdr_posts_never_hold_up_a_call(api, proxy, sipps):
+    """Billing's share of the post-dial delay is the authorize alone: with
+    the API taking 0.5 s to answer each answer, end and CDR post (1.5 s of
+    posting a call, 6 s a second at 4 calls/s: more than 4 workers could
+    give, had authorize shared them), no call waits for them."""
+    calls = 8
+    up = sipps('uas.xml', '-m', str(calls), '-timeout', '40s',
+        '-timeout_error').start()
+    api.policy = lambda body: allow(
+        routes(int(up.args[up.args.index('-p') + 1])), account='ACME-1')
+    api.event_delay = 0.5
+    uac = sipps('uac.xml', '-m', str(calls), '-r', '4', '-d', '100', '-s',
+        '34911223344', '-key', 'caller', '1001', '-timeout', '35s',
+        '-timeout_error', '-trace_rtt', '-rtt_freq', '1',
+        remote='%s:%d' % (HOST, proxy.port), host=HOST)
+    assert uac.start().wait(40) == 0, uac.errors() + proxy.log_tail()
+    assert up.wait(10) == 0, up.errors()
+    # sipp's INVITE -> 200 OK of each call (rtd), in ms
+    with open(os.path.join(proxy.workdir, 'uac_%d_rtt.csv'
+            % uac.process.pid)) as file:
+        pdd = [float(line.split(';')[1]) for line in file
+            if line[:1].isdigit()]
+    assert len(pdd) == calls, pdd
+    # with the posts in the authorize workers' queue: 0.5 s and more
+    assert max(pdd) < 250, pdd
+    # the posts all arrive, late
+    assert api.wait(lambda a: len(a.cdrs) == calls and len(a.ended) == calls,
+        timeout=20), proxy.log_tail()
+    assert len(api.answered) == calls
 
 
 def test_no_dialog_left_on_the_switch(api, proxy):
