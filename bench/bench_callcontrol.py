@@ -66,6 +66,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
+def reset_lag_probes(pid):
+    """SIGUSR1 to the API workers under ``pid`` (``--lag-probe``): each
+    forgets what its probe saw so far — the set-up's snapshot builds are
+    not the traffic's stalls"""
+    import signal
+
+    from tests.e2e.test_callcontrol import children
+    for child, command in children(pid):
+        if 'api.server' in command and '--reuse-port' in command:
+            os.kill(child, signal.SIGUSR1)
+
+
 class CpuMeter:
     """CPU time of the API's processes and of their PostgreSQL backends
     over a run (utime + stime from /proc): the cost of a request whatever
@@ -89,6 +101,10 @@ class CpuMeter:
     def start(self):
         self.before = self.sample()
         self.wall = time.monotonic()
+
+    def reset_lag_probes(self):
+        "Start the API workers' --lag-probe windows now (SIGUSR1)"
+        reset_lag_probes(self.platform.process.pid)
 
     def stop(self):
         after = self.sample()
@@ -341,6 +357,8 @@ def main():
                 args.generator, *os.getloadavg()))
         meter = CpuMeter(platform)
         meter.start()
+        # the workers' lag probes count from here (not the set-up's builds)
+        meter.reset_lag_probes()
         if args.generator == 'wrk':
             del spec['hold']
             result = generate_wrk(**spec)

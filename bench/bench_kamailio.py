@@ -262,6 +262,10 @@ def main():
                 args.rate, args.seconds, args.hold,
                 'REAL (PostgreSQL, %d workers)' % args.workers
                 if platform else 'fake', workdir))
+        if platform:
+            # the API workers' lag probes count from here
+            from bench_callcontrol import reset_lag_probes
+            reset_lag_probes(platform.process.pid)
         billed = run_pass(workdir, proxy, callee, args.rate,
             args.seconds, args.hold, host)
         report('with billing API', billed)

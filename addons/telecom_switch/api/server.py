@@ -11,6 +11,7 @@ that this one starts: the request path never waits on the ORM.
 import argparse
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import datetime as dt
 import gc
@@ -206,6 +207,10 @@ class CallControl:
             ]
         if self.lag:
             self.tasks.append(asyncio.create_task(self.lag.run()))
+            # a benchmark starts its measured window with SIGUSR1: what
+            # the probe saw of the set-up (snapshot builds) is forgotten
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGUSR1, self.lag.reset)
 
     async def stop(self):
         for task in self.tasks:
@@ -229,9 +234,13 @@ class CallControl:
             # (compiled tariff and routing indexes). Left in the young
             # generations, every later collection walks them again: the
             # routing engine's author measured compiles 20x slower without
-            # freezing. Freeze them out of the collector's sight, after
-            # unfreezing and collecting what the previous snapshot left.
-            gc.unfreeze()
+            # freezing. Collect the build's garbage, then freeze the rest
+            # out of the collector's sight. Never unfreeze: a collection
+            # of everything (trytond's ~150,000 objects frozen at the first
+            # build) held the loop 130-140 ms at each rebuild, to find
+            # nothing — a dropped snapshot, tariff or routing index has no
+            # cycles (docs/PERFORMANCE.md), refcounting frees it, frozen
+            # or not.
             gc.collect()
             gc.freeze()
 
@@ -421,18 +430,76 @@ class CallControl:
 class LagProbe:
     """How late the event loop runs a callback due every millisecond: a
     request arriving during a stall waits as long (``--lag-probe``, for
-    the benchmarks; the summary is logged when the API stops)."""
+    the benchmarks; the summary is logged when the API stops).
 
-    def __init__(self, interval=0.001):
+    Each stall (over ``stall`` seconds late) is explained by what the loop
+    thread spent CPU on meanwhile (its own work: a long callback, a
+    collection), the other threads' CPU (the Tryton thread holding the
+    GIL) and the garbage collector's time; what is left is time the
+    process waited for a core. A watchdog thread also takes the loop
+    thread's stack when a stall has lasted ``stall`` seconds: where it
+    stands."""
+
+    def __init__(self, interval=0.001, stall=0.020):
         self.interval = interval
+        self.stall = stall
         self.lags = []
+        self.stalls = []    # (lag, loop CPU, other threads' CPU, GC) s
+        self.stacks = collections.Counter()
+        self.gc_seconds = 0.0
+        self._gc_started = None
+        self._tick = time.perf_counter()
+
+    def reset(self):
+        self.lags, self.stalls = [], []
+        self.stacks.clear()
+        logger.info("loop lag probe reset")
+
+    def _gc(self, phase, info):
+        if phase == 'start':
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            self.gc_seconds += time.perf_counter() - self._gc_started
+            self._gc_started = None
+
+    def _watch(self, thread_id):
+        reported = None
+        while True:
+            time.sleep(self.stall / 4)
+            tick = self._tick
+            if tick != reported and time.perf_counter() - tick > self.stall:
+                reported = tick
+                frame = sys._current_frames().get(thread_id)
+                where = []
+                while frame is not None and len(where) < 6:
+                    code = frame.f_code
+                    where.append('%s:%d %s' % (
+                        os.path.basename(code.co_filename), frame.f_lineno,
+                        code.co_name))
+                    frame = frame.f_back
+                self.stacks[' < '.join(where) or 'idle (in C)'] += 1
 
     async def run(self):
-        # perf_counter: uvloop's clock counts whole milliseconds
-        while True:
-            due = time.perf_counter() + self.interval
-            await asyncio.sleep(self.interval)
-            self.lags.append(time.perf_counter() - due)
+        gc.callbacks.append(self._gc)
+        threading.Thread(target=self._watch, args=(threading.get_ident(),),
+            daemon=True, name='lag-watchdog').start()
+        try:
+            # perf_counter: uvloop's clock counts whole milliseconds
+            while True:
+                due = time.perf_counter() + self.interval
+                loop_cpu, cpu = time.thread_time(), time.process_time()
+                collected = self.gc_seconds
+                await asyncio.sleep(self.interval)
+                self._tick = now = time.perf_counter()
+                lag = now - due
+                self.lags.append(lag)
+                if lag > self.stall:
+                    own = time.thread_time() - loop_cpu
+                    self.stalls.append((lag, own,
+                            time.process_time() - cpu - own,
+                            self.gc_seconds - collected))
+        finally:
+            gc.callbacks.remove(self._gc)
 
     def summary(self):
         lags = sorted(self.lags)
@@ -441,11 +508,26 @@ class LagProbe:
 
         def at(q):
             return lags[min(len(lags) - 1, int(q * len(lags)))] * 1000
-        return ("loop lag ms: %d samples, p50 %.2f p99 %.2f p99.9 %.2f "
+        text = ("loop lag ms: %d samples, p50 %.2f p99 %.2f p99.9 %.2f "
             "max %.2f; over 5 ms %d, over 20 ms %d" % (
                 len(lags), at(0.5), at(0.99), at(0.999), lags[-1] * 1000,
                 sum(lag > 0.005 for lag in lags),
                 sum(lag > 0.020 for lag in lags)))
+        if self.stalls:
+            lag, own, other, collected = (
+                sum(column) * 1000 for column in zip(*self.stalls))
+            text += ("\nloop lag stalls over %d ms: %d, %.0f ms in all: "
+                "loop thread CPU %.0f ms (GC %.0f), other threads' CPU "
+                "%.0f ms, waiting for a core %.0f ms; worst %s" % (
+                    self.stall * 1000, len(self.stalls), lag, own,
+                    collected, other, max(0, lag - own - other),
+                    ', '.join('%.0f (loop %.0f, others %.0f, GC %.0f)' % (
+                            s[0] * 1000, s[1] * 1000, s[2] * 1000,
+                            s[3] * 1000)
+                        for s in sorted(self.stalls, reverse=True)[:3])))
+        for where, count in self.stacks.most_common(5):
+            text += "\nloop lag stall stack (%d): %s" % (count, where)
+        return text
 
 
 def switch_key(header):
