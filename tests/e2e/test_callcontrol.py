@@ -266,19 +266,18 @@ def test_store_commits_cdrs_durably(platform):
         PG_URI.rstrip('/') + '/' + platform.database, 1, 1)
 
     async def check():
-        await store.pool.open(wait=True)
+        await store.pool.open()
         try:
             (session,), = await store.fetch('SHOW synchronous_commit')
-            async with store.pool.connection() as connection:
-                async with connection.transaction():
+            async with store.pool.cursor() as cursor:
+                async with cursor.connection.transaction():
                     # no CDR at all: the statement still makes its
                     # transaction durable
-                    cursor = await connection.execute(store.CDR_STORE, (
+                    await cursor.execute(store.CDR_STORE, (
                             'nowhere', store.now(), *[[]] * 13,
                             'telecom_test_nobody'))
                     (stored,), = await cursor.fetchall()
-                    cursor = await connection.execute(
-                        'SHOW synchronous_commit')
+                    await cursor.execute('SHOW synchronous_commit')
                     (in_cdr_transaction,), = await cursor.fetchall()
             (after,), = await store.fetch('SHOW synchronous_commit')
             return session, stored, in_cdr_transaction, after
