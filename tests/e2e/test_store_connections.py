@@ -2,6 +2,7 @@
 (``store.Connections``): at most N, a request waits its turn (bounded), a
 broken connection is replaced, no wake-up is lost to a cancelled request."""
 import asyncio
+import contextlib
 import os
 
 import psycopg
@@ -23,6 +24,16 @@ def run(scenario):
     asyncio.run(asyncio.wait_for(scenario(), 30))
 
 
+@contextlib.asynccontextmanager
+async def connections(max_size, timeout=5):
+    pool = Connections(URI, 1, max_size, timeout=timeout)
+    await pool.open()
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
 async def backend_pid(item):
     await item[1].execute('SELECT pg_backend_pid()')
     (pid,), = await item[1].fetchall()
@@ -31,9 +42,7 @@ async def backend_pid(item):
 
 def test_at_most_max_size_then_wait_for_a_release():
     async def scenario():
-        pool = Connections(URI, 1, 2, timeout=5)
-        await pool.open()
-        try:
+        async with connections(2) as pool:
             first, second = await pool.acquire(), await pool.acquire()
             assert pool.size == 2
             third = asyncio.ensure_future(pool.acquire())
@@ -45,33 +54,25 @@ def test_at_most_max_size_then_wait_for_a_release():
             pool.release(first)
             pool.release(second)
             assert pool.size == 2 and len(pool.idle) == 2
-        finally:
-            await pool.close()
     run(scenario)
 
 
 def test_waiting_is_bounded_with_a_clear_error():
     async def scenario():
-        pool = Connections(URI, 1, 1, timeout=0.3)
-        await pool.open()
-        held = await pool.acquire()
-        try:
+        async with connections(1, timeout=0.3) as pool:
+            held = await pool.acquire()
             with pytest.raises(TimeoutError,
                     match='no database connection free within 0.3 s'):
                 await pool.acquire()
             assert not pool.waiters
-        finally:
             pool.release(held)
-            await pool.close()
     run(scenario)
 
 
 def test_broken_connection_is_dropped_and_replaced():
     async def scenario():
-        pool = Connections(URI, 1, 1, timeout=5)
-        await pool.open()
         killer = await psycopg.AsyncConnection.connect(URI, autocommit=True)
-        try:
+        async with killer, connections(1) as pool:
             item = await pool.acquire()
             pid = await backend_pid(item)
             pool.release(item)
@@ -87,17 +88,12 @@ def test_broken_connection_is_dropped_and_replaced():
             assert await backend_pid(item) != pid
             pool.release(item)
             assert pool.size == 1
-        finally:
-            await killer.close()
-            await pool.close()
     run(scenario)
 
 
 def test_a_cancelled_request_does_not_lose_the_wake_up():
     async def scenario():
-        pool = Connections(URI, 1, 1, timeout=5)
-        await pool.open()
-        try:
+        async with connections(1) as pool:
             held = await pool.acquire()
             leaving = asyncio.ensure_future(pool.acquire())
             staying = asyncio.ensure_future(pool.acquire())
@@ -107,6 +103,4 @@ def test_a_cancelled_request_does_not_lose_the_wake_up():
             assert await asyncio.wait_for(staying, 2) is held
             assert leaving.cancelled()
             pool.release(held)
-        finally:
-            await pool.close()
     run(scenario)
