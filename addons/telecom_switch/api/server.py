@@ -15,7 +15,6 @@ import collections
 import concurrent.futures
 import datetime as dt
 import gc
-import json
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ import threading
 import time
 from decimal import Decimal
 
+import orjson
 from aiohttp import web
 
 from . import store as sql
@@ -53,10 +53,16 @@ CDR_BODY = 8 * 1024 * 1024
 MAX_CDRS = 10000
 
 
+def dumps(data):
+    """JSON bytes; Decimal (prices) as its string, never a float. orjson:
+    0.5 us of CPU for an authorize answer against the stdlib's 7.4 (and
+    0.6 against 3.8 to parse its request; measured here)."""
+    return orjson.dumps(data, default=str)
+
+
 def json_response(data, status=200):
     return web.Response(
-        text=json.dumps(data, default=str), status=status,
-        content_type='application/json')
+        body=dumps(data), status=status, content_type='application/json')
 
 
 def problem(status, error, field=None):
@@ -269,12 +275,12 @@ class CallControl:
         key = switch_key(request.headers.get('Authorization', ''))
         if not key:
             raise web.HTTPUnauthorized(
-                text=json.dumps({'error': "a switch key is required"}),
+                body=dumps({'error': "a switch key is required"}),
                 content_type='application/json')
         switch = self.snapshot.switches.get(hash_key(key))
         if switch is None:
             raise web.HTTPUnauthorized(
-                text=json.dumps({'error': "unknown switch key"}),
+                body=dumps({'error': "unknown switch key"}),
                 content_type='application/json')
         return switch
 
@@ -428,7 +434,7 @@ class CallControl:
 
 
 class LagProbe:
-    """How late the event loop runs a callback due every millisecond: a
+    """How late the event loop runs a callback due every 5 ms: a
     request arriving during a stall waits as long (``--lag-probe``, for
     the benchmarks; the summary is logged when the API stops).
 
@@ -440,7 +446,10 @@ class LagProbe:
     thread's stack when a stall has lasted ``stall`` seconds: where it
     stands."""
 
-    def __init__(self, interval=0.001, stall=0.020):
+    # Every 5 ms, not every one: measured idle, a tick costs 45-50 us of
+    # CPU (the wake-up), so at 1 ms the probe took 4 % of a core per
+    # worker — 0.08 ms of the 1,000/s bench's CPU per authorize.
+    def __init__(self, interval=0.005, stall=0.020):
         self.interval = interval
         self.stall = stall
         self.lags = []
@@ -480,26 +489,37 @@ class LagProbe:
                 self.stacks[' < '.join(where) or 'idle (in C)'] += 1
 
     async def run(self):
+        loop = asyncio.get_running_loop()
         gc.callbacks.append(self._gc)
         threading.Thread(target=self._watch, args=(threading.get_ident(),),
             daemon=True, name='lag-watchdog').start()
+        self._schedule(loop)
         try:
-            # perf_counter: uvloop's clock counts whole milliseconds
-            while True:
-                due = time.perf_counter() + self.interval
-                loop_cpu, cpu = time.thread_time(), time.process_time()
-                collected = self.gc_seconds
-                await asyncio.sleep(self.interval)
-                self._tick = now = time.perf_counter()
-                lag = now - due
-                self.lags.append(lag)
-                if lag > self.stall:
-                    own = time.thread_time() - loop_cpu
-                    self.stalls.append((lag, own,
-                            time.process_time() - cpu - own,
-                            self.gc_seconds - collected))
+            await loop.create_future()  # until cancelled
         finally:
+            self._handle.cancel()
             gc.callbacks.remove(self._gc)
+
+    # A timer callback, not a coroutine around asyncio.sleep(): a third of
+    # the CPU per tick (no future, no task step), and the probe ticks a
+    # thousand times a second beside the requests it measures.
+    def _schedule(self, loop):
+        # perf_counter: uvloop's clock counts whole milliseconds
+        self._due = time.perf_counter() + self.interval
+        self._loop_cpu, self._cpu = time.thread_time(), time.process_time()
+        self._collected = self.gc_seconds
+        self._handle = loop.call_later(self.interval, self._fire, loop)
+
+    def _fire(self, loop):
+        self._tick = now = time.perf_counter()
+        lag = now - self._due
+        self.lags.append(lag)
+        if lag > self.stall:
+            own = time.thread_time() - self._loop_cpu
+            self.stalls.append((lag, own,
+                    time.process_time() - self._cpu - own,
+                    self.gc_seconds - self._collected))
+        self._schedule(loop)
 
     def summary(self):
         lags = sorted(self.lags)
@@ -621,9 +641,12 @@ async def read_json(request, limit, default=None):
         if default is not None:
             return default
         raise Invalid('body', "is empty")
+    # orjson: floats come as float, which no field accepts (integers and
+    # strings only); NaN, infinities, invalid UTF-8 and over 1,024 levels
+    # of nesting are not valid JSON to it
     try:
-        return json.loads(raw, parse_float=Decimal)
-    except (ValueError, RecursionError):
+        return orjson.loads(raw)
+    except ValueError:
         raise Invalid('body', "is not valid JSON") from None
 
 
@@ -720,8 +743,8 @@ def main(argv=None):
     parser.add_argument('--reuse-port', action='store_true',
         help=argparse.SUPPRESS)
     parser.add_argument('--lag-probe', action='store_true',
-        help="measure the event loop's lateness (a callback every "
-        "millisecond) and log its percentiles when stopped (benchmarks)")
+        help="measure the event loop's lateness (a callback every 5 "
+        "ms), explain its stalls and log them when stopped (benchmarks)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
