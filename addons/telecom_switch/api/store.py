@@ -473,19 +473,12 @@ class PostgreSQLStore(Store):
     account.
 
     Round trips and driver calls are the cost here, not SQL: an admission
-    is one statement (``telecom_callcontrol_admit``, created at start),
-    two for accounts with a balance or credit limit (their state read
-    first, to price the reservation); every other event is one
-    autocommitted statement."""
+    is one statement (``telecom_callcontrol_admit``, created at start);
+    for an account with a balance or a credit limit, one more when the
+    longest call (``max_seconds``) does not fit in what it has left: the
+    function then answers how much that is, the call is priced on it and
+    asked again. Every other event is one autocommitted statement."""
 
-    # What an admission reads about the account, in one statement.
-    STATE = (
-        "SELECT COUNT(*) FILTER (WHERE state != 'ended' "
-        "AND direction = 'outbound'), "
-        "COUNT(*) FILTER (WHERE state != 'ended' AND direction = 'inbound'), "
-        "COALESCE(SUM(reserved), 0), "
-        "(SELECT balance FROM telecom_account WHERE id = %s) "
-        "FROM telecom_live_call WHERE account = %s AND expires_at > %s")
     # The end in SQL, as ``estimate`` computes it: every started minute
     # plus one at the price, never more than was reserved (0 unanswered).
     END = (
@@ -499,11 +492,14 @@ class PostgreSQLStore(Store):
         "AND state != 'ended'")
 
     # The whole admission in one statement (so one round trip): the
-    # account's lock, the retry check, the limits and, for accounts with a
-    # balance, the check that the reservation priced beforehand still fits
-    # ('retry' when another call took the money meanwhile). Each statement
-    # of a PL/pgSQL function sees what was committed before it ran: the
-    # counts are read under the lock.
+    # account's lock, the retry check, for accounts with a balance the
+    # check that the reservation priced beforehand fits ('retry' with
+    # what is available, o_available, when it does not: first asked for
+    # the longest call, or another call took the money meanwhile), then
+    # the limits (money first: a broke account at its limit is refused
+    # for credit, as when the state was read apart). Each statement of a
+    # PL/pgSQL function sees what was committed before it ran: the counts
+    # are read under the lock.
     ADMIT_FUNCTION = """
 CREATE OR REPLACE FUNCTION telecom_callcontrol_admit(
     p_switch integer, p_call_id varchar, p_leg varchar, p_account integer,
@@ -513,7 +509,7 @@ CREATE OR REPLACE FUNCTION telecom_callcontrol_admit(
     p_max_duration integer, p_price numeric, p_now timestamp,
     p_expires timestamp,
     OUT o_result varchar, OUT o_max_duration integer,
-    OUT o_reserved numeric, OUT o_over boolean)
+    OUT o_reserved numeric, OUT o_over boolean, OUT o_available numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_same bigint;
@@ -531,6 +527,19 @@ BEGIN
         o_result := 'existing';
         RETURN;
     END IF;
+    IF p_money THEN
+        SELECT COALESCE(SUM(l.reserved), 0) INTO v_held
+            FROM telecom_live_call l
+            WHERE l.account = p_account AND l.expires_at > p_now;
+        SELECT a.balance INTO v_balance
+            FROM telecom_account a WHERE a.id = p_account;
+        o_available := COALESCE(v_balance, 0) + COALESCE(p_credit, 0)
+            - v_held;
+        IF o_available < p_reserve THEN
+            o_result := 'retry';
+            RETURN;
+        END IF;
+    END IF;
     o_over := false;
     IF NOT p_emergency
             AND (p_same_limit IS NOT NULL OR p_total_limit IS NOT NULL) THEN
@@ -547,18 +556,6 @@ BEGIN
                 RETURN;
             END IF;
             o_over := true;
-        END IF;
-    END IF;
-    IF p_money THEN
-        SELECT COALESCE(SUM(l.reserved), 0) INTO v_held
-            FROM telecom_live_call l
-            WHERE l.account = p_account AND l.expires_at > p_now;
-        SELECT a.balance INTO v_balance
-            FROM telecom_account a WHERE a.id = p_account;
-        IF COALESCE(v_balance, 0) + COALESCE(p_credit, 0) - v_held
-                < p_reserve THEN
-            o_result := 'retry';
-            RETURN;
         END IF;
     END IF;
     INSERT INTO telecom_live_call (switch, call_id, leg, account,
@@ -601,6 +598,18 @@ $$""" % {'namespace': LOCK_NAMESPACE}
                 # Workers starting together: one replaces it at a time.
                 await cursor.execute(
                     'SELECT pg_advisory_xact_lock(%s, 0)', (LOCK_NAMESPACE,))
+                # A function without o_available (before 2026-12-03)
+                # cannot be replaced in place (its result type changes):
+                # dropped once. Never otherwise: a replaced function keeps
+                # its oid, which the other workers' prepared statements
+                # hold.
+                await cursor.execute(
+                    "SELECT proargnames FROM pg_proc "
+                    "WHERE proname = 'telecom_callcontrol_admit'")
+                if any('o_available' not in (names or ())
+                        for names, in await cursor.fetchall()):
+                    await cursor.execute(
+                        'DROP FUNCTION telecom_callcontrol_admit')
                 await cursor.execute(self.ADMIT_FUNCTION)
 
     async def admit(self, request):
@@ -614,18 +623,17 @@ $$""" % {'namespace': LOCK_NAMESPACE}
             if not request.prepaid else Decimal(0))
         item = await self.pool.acquire()
         cursor = item[1]
+        # What the account has left, as the function last said; None:
+        # first ask for the longest call (one round trip when it fits)
+        available = None
         try:
             for _ in range(self.RETRIES):
                 now = self.now()
                 if money:
                     # Priced outside the lock, checked under it.
-                    await cursor.execute(self.STATE, (
-                            request.account, request.account, now))
-                    _, _, held, balance = await cursor.fetchone()
-                    available = (to_decimal(balance) + credit
-                        - to_decimal(held))
-                    seconds = affordable_seconds(
-                        request.cost_of, available, request.max_seconds)
+                    seconds = request.max_seconds if available is None \
+                        else affordable_seconds(
+                            request.cost_of, available, request.max_seconds)
                     if seconds < 1:
                         return Admission(False, 'insufficient_credit')
                     admission = Admission(
@@ -644,9 +652,10 @@ $$""" % {'namespace': LOCK_NAMESPACE}
                         limits.over_limit == 'charge', money, credit,
                         admission.reserved, admission.max_duration,
                         request.price_per_minute, now, values[7]))
-                result, max_duration, reserved, over = (
+                result, max_duration, reserved, over, left = (
                     await cursor.fetchone())
                 if result == 'retry':
+                    available = to_decimal(left)
                     continue
                 if result == 'concurrency_limit':
                     return Admission(False, 'concurrency_limit')
