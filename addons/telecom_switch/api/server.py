@@ -441,7 +441,7 @@ class LagProbe:
     Each stall (over ``stall`` seconds late) is explained by what the loop
     thread spent CPU on meanwhile (its own work: a long callback, a
     collection), the other threads' CPU (the Tryton thread holding the
-    GIL) and the garbage collector's time; what is left is time the
+    GIL) and the garbage collector's CPU; what is left is time the
     process waited for a core. A watchdog thread also takes the loop
     thread's stack when a stall has lasted ``stall`` seconds: where it
     stands."""
@@ -466,9 +466,11 @@ class LagProbe:
 
     def _gc(self, phase, info):
         if phase == 'start':
-            self._gc_started = time.perf_counter()
+            # CPU of the collecting thread: a collection preempted by the
+            # machine is the machine's wait, not the collector's cost
+            self._gc_started = time.thread_time()
         elif self._gc_started is not None:
-            self.gc_seconds += time.perf_counter() - self._gc_started
+            self.gc_seconds += time.thread_time() - self._gc_started
             self._gc_started = None
 
     def _watch(self, thread_id):
