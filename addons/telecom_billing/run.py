@@ -23,8 +23,7 @@ from collections import defaultdict
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sql import Null
-from sql.functions import CurrentTimestamp
+from sql import Column, Null
 from sql.operators import Exists
 from sql.aggregate import Count, Max, Sum
 
@@ -32,7 +31,8 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.modules.telecom_base.balance import to_decimal
 from trytond.modules.telecom_base.locking import advisory_lock
-from trytond.modules.telecom_rating.cdr import forget_cached
+from trytond.modules.telecom_rating.cdr import (
+    bulk_insert, forget_cached, utc_now)
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
@@ -52,6 +52,64 @@ MICRO = Decimal('0.000001')
 # Accounts invoiced per create: bounded memory, a progress line per chunk.
 CHUNK = 500
 logger = logging.getLogger(__name__)
+
+
+def line_tax_ids(actions):
+    "The tax ids that the actions of a line's ``taxes`` value add"
+    return [id_ for action, ids in actions if action == 'add' for id_ in ids]
+
+
+def new_ids(Model, count):
+    """``count`` new ids of ``Model``'s table, taken as ``create`` would:
+    from its sequence on PostgreSQL; on SQLite after the highest ever
+    given (the run holds the database's write lock)."""
+    transaction = Transaction()
+    if not count:
+        return []
+    ids = transaction.database.nextid(
+        transaction.connection, Model._table, count=count)
+    if ids is not None:
+        return [ids] if count == 1 else ids
+    cursor = transaction.connection.cursor()
+    table = Model.__table__()
+    cursor.execute(*table.select(Max(table.id)))
+    last = cursor.fetchone()[0] or 0
+    cursor.execute('SELECT seq FROM sqlite_sequence WHERE name = ?',
+        (Model._table,))
+    row = cursor.fetchone()
+    last = max(last, row[0] if row else 0)
+    return list(range(last + 1, last + 1 + count))
+
+
+def insert_records(Model, vlist):
+    """Store ``vlist`` (values of new ``Model`` records) in bulk and return
+    their ids: the columns and the default values that ``ModelSQL.create``
+    would store, without its per-record validation and hooks — for values
+    already built as the ORM would get them. Relation fields (one2many,
+    many2many) are left out: their rows are the caller's."""
+    if not vlist:
+        return []
+    table = Model.__table__()
+    ids = new_ids(Model, len(vlist))
+    user, now = Transaction().user, utc_now()
+    given = set().union(*vlist)
+    skip = {'id', 'create_uid', 'create_date', 'write_uid', 'write_date'}
+    stored = sorted(name for name, field in Model._fields.items()
+        if not hasattr(field, 'set') and name not in skip)
+    # A field missing from some values takes its default, as in create.
+    defaults = Model._clean_defaults(
+        Model.default_get(stored, with_rec_name=False))
+    names = [n for n in stored if n in given or n in defaults]
+    fields_ = [Model._fields[n] for n in names]
+    columns = [table.id, table.create_uid, table.create_date] + [
+        Column(table, n) for n in names]
+    bulk_insert(table, columns, (
+            [id_, user, now] + [
+                field.sql_format(
+                    values[name] if name in values else defaults.get(name))
+                for name, field in zip(names, fields_)]
+            for id_, values in zip(ids, vlist)))
+    return ids
 
 
 def previous_month(today):
@@ -199,17 +257,42 @@ class BillingRun(Workflow, ModelSQL, ModelView):
             logger.info("%s: %d/%d accounts, %d invoices",
                 self.rec_name, min(i + CHUNK, len(accounts)), len(accounts),
                 invoiced)
+        forget_cached(*(pool.get(m) for m in [
+                    'account.invoice', 'account.invoice.line',
+                    'account.invoice.tax']))
         self._claim()
         return self
 
     def _create_invoices(self, ctx, accounts, usage):
-        """Create and return the draft invoices of ``accounts`` (a chunk of
-        the tenant's postpaid accounts): each account's lines are gathered
-        in bulk, then one create saves the invoices with their lines and
-        one update_taxes computes their taxes."""
+        """Write and return the ids of the draft invoices of ``accounts``
+        (a chunk of the tenant's postpaid accounts) in bulk SQL: the
+        invoices, their lines, the lines' taxes and the invoices' taxes,
+        each in multi-row INSERTs (COPY on PostgreSQL), holding what
+        Tryton's ``Invoice.create`` and ``update_taxes`` would store —
+        tests/test_run_sql.py proves it, field by field."""
         pool = Pool()
         Invoice = pool.get('account.invoice')
         InvoiceLine = pool.get('account.invoice.line')
+        InvoiceTax = pool.get('account.invoice.tax')
+        lines = self._invoice_lines(ctx, accounts, usage)
+        invoiced = [a for a in accounts if lines.get(a)]
+        invoice_ids = insert_records(
+            Invoice, [self._invoice_values(ctx, a) for a in invoiced])
+        vlist, taxes = [], []
+        for invoice_id, account in zip(invoice_ids, invoiced):
+            for values in lines[account]:
+                values = {**values, 'invoice': invoice_id}
+                taxes.append(line_tax_ids(values.pop('taxes', [])))
+                vlist.append(values)
+        self._add_line_taxes(zip(insert_records(InvoiceLine, vlist), taxes))
+        insert_records(InvoiceTax, [tax
+                for invoice_id, account in zip(invoice_ids, invoiced)
+                for tax in self._invoice_taxes(
+                    ctx, invoice_id, account, lines[account])])
+        return invoice_ids
+
+    def _invoice_lines(self, ctx, accounts, usage):
+        "Return {account: [invoice line values]} of ``accounts``"
         lines = defaultdict(list)
         for found in [
                 self._feature_lines(ctx, accounts),
@@ -219,43 +302,46 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 ]:
             for account, values in found.items():
                 lines[account].extend(values)
-        if ctx.journal is None:
-            invoice = Invoice(type='out', company=self.company)
-            invoice.set_journal()
-            ctx.journal = invoice.journal
-        invoiced = [a for a in accounts if lines.get(a)]
-        invoices = Invoice.create(
-            [self._invoice_values(ctx, a) for a in invoiced])
-        # The lines apart, in one create: created with their invoices, they
-        # would be validated through each invoice's function fields
-        # (origins…), which read every line of the chunk per invoice.
-        vlist = [{**values, 'invoice': invoice.id}
-            for invoice, account in zip(invoices, invoiced)
-            for values in lines[account]]
-        # The taxes of the lines go into their relation table in one
-        # INSERT: through Many2Many.set each relation row would be
-        # validated by reading its line back (half of the run's time).
-        taxes = [[id_ for action, ids in values.pop('taxes', [])
-                if action == 'add' for id_ in ids] for values in vlist]
-        self._add_line_taxes(zip(InvoiceLine.create(vlist), taxes))
-        invoices = Invoice.browse(invoices)
-        Invoice.update_taxes(invoices)
-        return invoices
+        return lines
+
+    def _invoice_taxes(self, ctx, invoice_id, account, lines):
+        """The values of the ``account.invoice.tax`` rows of the invoice
+        ``invoice_id`` of ``account`` with ``lines`` (line values): what
+        ``Invoice._compute_taxes`` gives, run on the invoice in memory —
+        Tryton's grouping of lines per taxes, rounding per line or per
+        document as the company's accounting configuration says."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        InvoiceLine = pool.get('account.invoice.line')
+        party = account.party
+        invoice = Invoice(
+            company=self.company, type='out', party=party,
+            currency=account.currency, invoice_date=self.invoice_date,
+            accounting_date=None)
+        invoice.party_lang = invoice.on_change_with_party_lang()
+        invoice.lines = [InvoiceLine(
+                type=values['type'], invoice_type='out',
+                taxes=line_tax_ids(values.get('taxes', [])),
+                unit_price=values['unit_price'],
+                quantity=values['quantity'], taxes_deductible_rate=1)
+            for values in lines]
+        taxes = []
+        for _, values in invoice._compute_taxes():
+            values['invoice'] = invoice_id
+            taxes.append(values)
+        return taxes
 
     @classmethod
     def _add_line_taxes(cls, line_taxes):
-        "Link each line of (line, [tax id]) to its taxes"
+        "Link each line of (line id, [tax id]) to its taxes"
         pool = Pool()
         LineTax = pool.get('account.invoice.line-account.tax')
         table = LineTax.__table__()
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
-        rows = [[line.id, tax, transaction.user, CurrentTimestamp()]
-            for line, taxes in line_taxes for tax in taxes]
-        for i in range(0, len(rows), 1000):
-            cursor.execute(*table.insert(
-                    [table.line, table.tax, table.create_uid,
-                        table.create_date], rows[i:i + 1000]))
+        user, now = Transaction().user, utc_now()
+        bulk_insert(table,
+            [table.line, table.tax, table.create_uid, table.create_date],
+            [[line, tax, user, now]
+                for line, taxes in line_taxes for tax in taxes])
 
     def _extra_lines(self, ctx, accounts):
         """Return {account: [invoice line values]}: what other modules add
@@ -270,6 +356,12 @@ class BillingRun(Workflow, ModelSQL, ModelView):
 
     def _invoice_values(self, ctx, account):
         "The values of the draft invoice of ``account``"
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        if ctx.journal is None:
+            invoice = Invoice(type='out', company=self.company)
+            invoice.set_journal()
+            ctx.journal = invoice.journal
         party = account.party
         values = {
             'company': self.company.id,
