@@ -24,11 +24,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from sql import Column, Null
+from sql.conditionals import Case
 from sql.operators import Exists
 from sql.aggregate import Count, Max, Sum
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.modules.account.tax import _TaxableLine
 from trytond.modules.telecom_base.balance import to_decimal
 from trytond.modules.telecom_base.locking import advisory_lock
 from trytond.modules.telecom_rating.cdr import (
@@ -239,7 +241,8 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 'feature_product', company=self.company.id),
             # Memos of the run: what a product gives a line per tax rule,
             # the rates between two currencies, the names of the plans.
-            products={}, rates={}, plans={}, journal=None)
+            products={}, rates={}, plans={}, journal=None,
+            taxes={}, tax_rounding=None)
 
         usage = self._usage()
         accounts = Account.search([
@@ -307,29 +310,75 @@ class BillingRun(Workflow, ModelSQL, ModelView):
     def _invoice_taxes(self, ctx, invoice_id, account, lines):
         """The values of the ``account.invoice.tax`` rows of the invoice
         ``invoice_id`` of ``account`` with ``lines`` (line values): what
-        ``Invoice._compute_taxes`` gives, run on the invoice in memory —
-        Tryton's grouping of lines per taxes, rounding per line or per
-        document as the company's accounting configuration says."""
+        ``Invoice._compute_taxes`` gives. Its loop (``TaxableMixin.
+        _get_taxes``) is followed step by step on the invoice in memory —
+        lines grouped per taxes and sign, Tryton's ``Tax.compute``,
+        ``_compute_tax_line`` and ``_round_taxes``, per line or per
+        document as the company's ``tax_rounding`` says — with one change:
+        the taxes are browsed once per run, not once per line (a fresh
+        browse reads their children again: 70 % of the run's CPU)."""
         pool = Pool()
         Invoice = pool.get('account.invoice')
-        InvoiceLine = pool.get('account.invoice.line')
-        party = account.party
+        Tax = pool.get('account.tax')
+        AccountConfiguration = pool.get('account.configuration')
         invoice = Invoice(
-            company=self.company, type='out', party=party,
+            company=self.company, type='out', party=account.party,
             currency=account.currency, invoice_date=self.invoice_date,
             accounting_date=None)
         invoice.party_lang = invoice.on_change_with_party_lang()
-        invoice.lines = [InvoiceLine(
-                type=values['type'], invoice_type='out',
-                taxes=line_tax_ids(values.get('taxes', [])),
-                unit_price=values['unit_price'],
-                quantity=values['quantity'], taxes_deductible_rate=1)
-            for values in lines]
-        taxes = []
-        for _, values in invoice._compute_taxes():
-            values['invoice'] = invoice_id
-            taxes.append(values)
-        return taxes
+        context = invoice._get_tax_context()
+        all_taxes = {}
+        with Transaction().set_context(context):
+            if ctx.tax_rounding is None:
+                ctx.tax_rounding = AccountConfiguration(1).get_multivalue(
+                    'tax_rounding', company=self.company.id)
+            groups = defaultdict(list)
+            for values in lines:
+                if values['type'] != 'line':
+                    continue
+                key = (tuple(line_tax_ids(values.get('taxes', []))),
+                    context.get('language'))
+                if key not in ctx.taxes:
+                    ctx.taxes[key] = Tax.browse(key[0])
+                taxable = _TaxableLine(ctx.taxes[key],
+                    values['unit_price'] or Decimal(0),
+                    values['quantity'] or 0, invoice.tax_date)
+                groups[taxable._key].append(taxable)
+            for grouped in groups.values():
+                taxes = {}
+                for line in grouped:
+                    current = {}
+                    for tax in Tax.compute(line.taxes, line.unit_price,
+                            line.quantity, line.tax_date):
+                        taxline = invoice._compute_tax_line(**tax)
+                        # As Tryton's: a line's second row of a key
+                        # replaces its first.
+                        current[taxline._key] = taxline
+                    if ctx.tax_rounding == 'line':
+                        invoice._round_taxes(current)
+                    for key, taxline in current.items():
+                        if key not in taxes:
+                            taxes[key] = taxline
+                        else:
+                            taxes[key] += taxline
+                if ctx.tax_rounding == 'document':
+                    invoice._round_taxes(taxes)
+                for key, taxline in taxes.items():
+                    if key not in all_taxes:
+                        all_taxes[key] = taxline
+                    else:
+                        all_taxes[key] += taxline
+        result = []
+        for taxline in all_taxes.values():
+            values = dict(taxline.values())
+            values.update({
+                    'invoice': invoice_id,
+                    'manual': False,
+                    'description': taxline.tax.description,
+                    'legal_notice': taxline.tax.legal_notice,
+                    })
+            result.append(values)
+        return result
 
     @classmethod
     def _add_line_taxes(cls, line_taxes):
@@ -785,7 +834,11 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         return result
 
     def _claim(self):
-        "Mark the charges this run billed, and their CDRs invoiced"
+        """Mark the charges this run billed, and their CDRs invoiced: two
+        set-based UPDATEs, whatever the number of calls. The CDRs' one
+        also clears ``adjustment`` on those with no unbilled current
+        charge left, and leaves alone the rows already right (a call
+        billed at another level first), which are not rewritten."""
         pool = Pool()
         Charge = pool.get('telecom.cdr.charge')
         Cdr = pool.get('telecom.cdr')
@@ -796,17 +849,18 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 [table.billing_run], [self.id],
                 where=table.id.in_(from_.select(charge.id, where=where))))
         claimed = table.select(table.cdr, where=table.billing_run == self.id)
-        cursor.execute(*cdr.update(
-                [cdr.invoiced], [True], where=cdr.id.in_(claimed)))
         open_ = Charge.__table__()
+        still_open = Exists(open_.select(open_.id,
+                where=(open_.cdr == cdr.id)
+                & (open_.current == True)  # noqa: E712
+                & (open_.billing_run == Null)))
         cursor.execute(*cdr.update(
-                [cdr.adjustment], [False],
-                where=(cdr.adjustment == True)  # noqa: E712
-                & cdr.id.in_(claimed)
-                & ~cdr.id.in_(open_.select(open_.cdr,
-                        where=(open_.current == True)  # noqa: E712
-                        & (open_.billing_run == Null)
-                        & open_.cdr.in_(claimed)))))
+                [cdr.invoiced, cdr.adjustment],
+                [True, Case((cdr.adjustment == True, still_open),  # noqa: E712
+                        else_=cdr.adjustment)],
+                where=cdr.id.in_(claimed)
+                & ((cdr.invoiced == False)  # noqa: E712
+                    | (cdr.adjustment == True))))  # noqa: E712
         forget_cached(Charge, Cdr)
 
     # --- undoing -------------------------------------------------------
