@@ -834,33 +834,45 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         return result
 
     def _claim(self):
-        """Mark the charges this run billed, and their CDRs invoiced: two
-        set-based UPDATEs, whatever the number of calls. The CDRs' one
-        also clears ``adjustment`` on those with no unbilled current
-        charge left, and leaves alone the rows already right (a call
-        billed at another level first), which are not rewritten."""
+        """Flag the CDRs of the charges this run bills invoiced, then mark
+        the charges billed: two set-based UPDATEs, whatever the number of
+        calls. The CDRs' one also clears ``adjustment`` on those left with
+        no unbilled current charge, and leaves alone the rows already
+        right (a call billed at another level first). Both select their
+        rows by the unbilled charges' condition, whose size the planner
+        knows (a new ``billing_run`` value it does not: it would loop over
+        millions of rows one index lookup at a time)."""
         pool = Pool()
         Charge = pool.get('telecom.cdr.charge')
         Cdr = pool.get('telecom.cdr')
+        Account = pool.get('telecom.account')
         cursor = Transaction().connection.cursor()
         table, cdr = Charge.__table__(), Cdr.__table__()
+        open_, account = Charge.__table__(), Account.__table__()
         charge, from_, where = self._unbilled(self.company, self.end_date)
-        cursor.execute(*table.update(
-                [table.billing_run], [self.id],
-                where=table.id.in_(from_.select(charge.id, where=where))))
-        claimed = table.select(table.cdr, where=table.billing_run == self.id)
-        open_ = Charge.__table__()
+        # A charge left open once this run has claimed its own: current,
+        # unbilled and not one of this run's (another seller's, or not
+        # sold to one of its postpaid accounts).
+        postpaid = account.select(account.id,
+            where=(account.company == self.company.id)
+            & (account.billing_mode == 'postpaid'))
         still_open = Exists(open_.select(open_.id,
                 where=(open_.cdr == cdr.id)
                 & (open_.current == True)  # noqa: E712
-                & (open_.billing_run == Null)))
+                & (open_.billing_run == Null)
+                & ~((open_.seller == self.company.id)
+                    & open_.account.in_(postpaid))))
         cursor.execute(*cdr.update(
                 [cdr.invoiced, cdr.adjustment],
                 [True, Case((cdr.adjustment == True, still_open),  # noqa: E712
                         else_=cdr.adjustment)],
-                where=cdr.id.in_(claimed)
+                where=cdr.id.in_(from_.select(charge.cdr, where=where))
                 & ((cdr.invoiced == False)  # noqa: E712
                     | (cdr.adjustment == True))))  # noqa: E712
+        charge, from_, where = self._unbilled(self.company, self.end_date)
+        cursor.execute(*table.update(
+                [table.billing_run], [self.id],
+                where=table.id.in_(from_.select(charge.id, where=where))))
         forget_cached(Charge, Cdr)
 
     # --- undoing -------------------------------------------------------
