@@ -49,6 +49,60 @@ def create_books(company, today=None, fiscal_year=True):
     return revenue, fiscalyear
 
 
+def create_taxed_books(company, today=None, fiscal_year=True):
+    """Give ``company`` Tryton's test chart with its 20 % VAT, a fixed
+    0.50 "Line fee" tax and, unless ``fiscal_year`` is false, the fiscal
+    year holding ``today``; three products and the billing configuration:
+    *Calls* (VAT, the usage product), *Extra lines* (VAT and the fee, the
+    feature product) and *Service* (VAT). Return a namespace of the taxes
+    (vat, fee), the products (calls, extra, service) and the fiscal year.
+    Leaves the test user working for ``company``."""
+    from decimal import Decimal
+    from types import SimpleNamespace
+    pool = Pool()
+    Account = pool.get('account.account')
+    Tax = pool.get('account.tax')
+    Category = pool.get('product.category')
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    Configuration = pool.get('telecom.billing.configuration')
+    unit, = Uom.search([('name', '=', 'Unit')])
+    with set_company(company):
+        account_tests.create_chart(company, tax=True)
+        books = SimpleNamespace(fiscalyear=(
+                create_fiscalyear(company, today=today)
+                if fiscal_year else None))
+        revenue, = Account.search([
+                ('type.revenue', '=', True), ('closed', '!=', True),
+                ('company', '=', company.id)], limit=1)
+        books.vat, = Tax.search([('company', '=', company.id)])
+        books.fee, = Tax.create([{
+                    'name': "Line fee", 'description': "Line fee",
+                    'type': 'fixed', 'amount': Decimal('0.50'),
+                    'invoice_account': books.vat.invoice_account.id,
+                    'credit_note_account': (
+                        books.vat.credit_note_account.id)}])
+
+        def product(name, taxes):
+            category, = Category.create([{
+                        'name': name, 'accounting': True,
+                        'account_revenue': revenue.id,
+                        'customer_taxes': [('add', [x.id for x in taxes])]}])
+            template, = Template.create([{
+                        'name': name, 'type': 'service',
+                        'default_uom': unit.id, 'list_price': Decimal(0),
+                        'account_category': category.id,
+                        'products': [('create', [{}])]}])
+            return template.products[0]
+        books.calls = product("Calls", [books.vat])
+        books.extra = product("Extra lines", [books.vat, books.fee])
+        books.service = product("Service", [books.vat])
+        Configuration.write([Configuration(1)], {
+                'usage_product': books.calls.id,
+                'feature_product': books.extra.id})
+    return books
+
+
 def create_owner(config):
     """The owner company (in USD) and its chart, made after activate_modules.
 
