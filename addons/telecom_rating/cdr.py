@@ -44,6 +44,9 @@ STATES = [
     ('rated', "Rated"),
     ]
 BATCH = 20000
+# The ids of the unrated CDRs, fed by triggers on telecom_cdr: the rows a
+# CDR has there while state is 'unrated' (rating deletes them).
+BACKLOG = 'telecom_cdr_backlog'
 
 
 def _chunks(rows, size):
@@ -373,10 +376,11 @@ class Cdr(ModelSQL, ModelView):
             ('call_unique', Unique(t, t.switch, t.call_id, t.leg),
                 'telecom_rating.msg_cdr_unique'),
             ]
+        # The backlog to rate is the table telecom_cdr_backlog (see
+        # __register__), not a partial index on state: an index on state
+        # would make every rating UPDATE rewrite every index entry of the
+        # CDR instead of a HOT update in its page.
         cls._sql_indexes.update({
-                # The backlog to rate: small, whatever the CDR history.
-                Index(t, (t.id, Index.Range()),
-                    where=t.state == 'unrated'),
                 Index(t, (t.account, Index.Range()),
                     (t.start, Index.Range())),
                 Index(t, (t.company, Index.Range()),
@@ -388,8 +392,69 @@ class Cdr(ModelSQL, ModelView):
                 })
 
     @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        cursor = Transaction().connection.cursor()
+        table = cls._table
+        created = not backend.TableHandler.table_exist(BACKLOG)
+        cursor.execute(f'CREATE TABLE IF NOT EXISTS "{BACKLOG}" '
+            '(cdr INTEGER PRIMARY KEY)')
+        if backend.name == 'postgresql':
+            # Rating updates each CDR once: room for its new version on its
+            # page makes the UPDATE a HOT one (no index entry rewritten).
+            cursor.execute(f'ALTER TABLE "{table}" SET (fillfactor = 50)')
+            # Statement triggers with transition tables: one INSERT … SELECT
+            # per statement, whatever the number of rows.
+            cursor.execute(f'''
+                CREATE OR REPLACE FUNCTION "{BACKLOG}_add"() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    INSERT INTO "{BACKLOG}" (cdr) SELECT id FROM new_cdrs
+                    WHERE state = 'unrated';
+                    RETURN NULL;
+                END $$''')
+            cursor.execute(f'''
+                CREATE OR REPLACE FUNCTION "{BACKLOG}_drop"() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    DELETE FROM "{BACKLOG}"
+                    WHERE cdr IN (SELECT id FROM old_cdrs);
+                    RETURN NULL;
+                END $$''')
+            cursor.execute(f'''
+                CREATE OR REPLACE TRIGGER "{BACKLOG}_add" AFTER INSERT
+                ON "{table}" REFERENCING NEW TABLE AS new_cdrs
+                FOR EACH STATEMENT EXECUTE FUNCTION "{BACKLOG}_add"()''')
+            cursor.execute(f'''
+                CREATE OR REPLACE TRIGGER "{BACKLOG}_drop" AFTER DELETE
+                ON "{table}" REFERENCING OLD TABLE AS old_cdrs
+                FOR EACH STATEMENT EXECUTE FUNCTION "{BACKLOG}_drop"()''')
+        else:
+            cursor.execute(f'''
+                CREATE TRIGGER IF NOT EXISTS "{BACKLOG}_add" AFTER INSERT
+                ON "{table}" WHEN NEW.state = 'unrated' BEGIN
+                    INSERT OR IGNORE INTO "{BACKLOG}" (cdr) VALUES (NEW.id);
+                END''')
+            cursor.execute(f'''
+                CREATE TRIGGER IF NOT EXISTS "{BACKLOG}_drop" AFTER DELETE
+                ON "{table}" BEGIN
+                    DELETE FROM "{BACKLOG}" WHERE cdr = OLD.id;
+                END''')
+        if created:
+            # Databases that knew the backlog as a partial index on state
+            cursor.execute(f'INSERT INTO "{BACKLOG}" (cdr) '
+                f'SELECT id FROM "{table}" WHERE state = \'unrated\'')
+
+    @classmethod
     def default_state(cls):
         return 'unrated'
+
+    @classmethod
+    def unrated_ids(cls):
+        "The ids of the unrated CDRs, in id order: the backlog"
+        backlog = Table(BACKLOG)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*backlog.select(
+                backlog.cdr, order_by=[backlog.cdr]))
+        return [r[0] for r in cursor]
 
     # --- ingest -----------------------------------------------------------
 
@@ -476,8 +541,6 @@ class Cdr(ModelSQL, ModelView):
 
         ``progress(done)`` is called after each batch.
         """
-        cdr = cls.__table__()
-        cursor = Transaction().connection.cursor()
         # One rating run at a time: runs spend the same bundle balances.
         advisory_lock('telecom.cdr.rating')
         if domain:
@@ -487,9 +550,7 @@ class Cdr(ModelSQL, ModelView):
             # The ids are read once: asking "which are still unrated?" per
             # batch makes PostgreSQL step over the rows this transaction
             # has just rated again and again (quadratic on a big backlog).
-            cursor.execute(*cdr.select(cdr.id,
-                    where=cdr.state == 'unrated', order_by=[cdr.id]))
-            ids = [r[0] for r in cursor]
+            ids = cls.unrated_ids()
         rated, unrated, _ = cls._rate_batches(ids, False, batch, progress)
         return rated, unrated
 
@@ -663,12 +724,16 @@ class Cdr(ModelSQL, ModelView):
     def _mark_statements(cls, versions, reasons, invoiced):
         "The statements that set the rating state of the CDRs"
         cdr = cls.__table__()
+        backlog = Table(BACKLOG)
         statements = []
         by_version = defaultdict(list)
         for cdr_id, version in versions.items():
             by_version[version].append(cdr_id)
         for version, ids in by_version.items():
             for sub_ids in id_chunks(ids):
+                if version == 1:
+                    statements.append(tuple(backlog.delete(
+                                where=in_ids(backlog.cdr, sub_ids))))
                 statements.append(tuple(cdr.update(
                         [cdr.state, cdr.rating_version, cdr.unrated_reason],
                         ['rated', version, Null],
@@ -731,13 +796,20 @@ class Charge(ModelSQL, ModelView):
                 Unique(t, t.cdr, t.level, t.version),
                 'telecom_rating.msg_charge_unique'),
             ]
-        cls._sql_indexes.update({
-                Index(t, (t.cdr, Index.Range()),
-                    (t.current, Index.Equality())),
-                Index(t, (t.seller, Index.Range())),
-                })
         cls._order = [('cdr', 'DESC'), ('version', 'DESC'), ('level', 'ASC'),
             ('id', 'DESC')]
+
+    @classmethod
+    def __setup_indexes__(cls):
+        """Only the unique (cdr, level, version) leads with cdr: it serves
+        every lookup by CDR (with or without current). Each index costs the
+        COPY of every charge row: the automatic one of the ``cdr`` Many2One,
+        (cdr, current) and (seller) made it twice as slow
+        (docs/PERFORMANCE.md); telecom_billing indexes what its runs read.
+        """
+        super().__setup_indexes__()
+        t = cls.__table__()
+        cls._sql_indexes.discard(Index(t, (t.cdr, Index.Range())))
 
     @classmethod
     def __table_handler__(cls, module_name=None, history=False):
