@@ -286,7 +286,9 @@ def main():
         print(f"rate_unrated {sizes['cdrs']:,} CDRs × 3 levels, commit "
             f"included: {seconds:.2f} s, {sizes['cdrs'] / seconds:,.0f} "
             f"CDRs/s (CPU: this process {cpu:.2f} s, its PostgreSQL "
-            f"backend {served:.2f} s; {rated:,} rated, {unrated:,} unrated)")
+            f"backend {served:.2f} s; "
+            f"{rated:,} rated, {unrated:,} unrated; load "
+            f"{os.getloadavg()[0]:.1f})")
 
         with Transaction().start(database, 0) as transaction:
             cursor = transaction.connection.cursor()
