@@ -190,6 +190,19 @@ def copy_baseline(cursor):
     return len(rows), time.perf_counter() - start
 
 
+def server_cpu(cursor):
+    """CPU seconds the PostgreSQL backend of ``cursor`` has used (it runs
+    on this machine), or None when /proc does not show it."""
+    cursor.execute('SELECT pg_backend_pid()')
+    pid, = cursor.fetchone()
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            fields = stat.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def profiled(profile, function, *args):
     if not profile:
         return function(*args)
@@ -262,15 +275,20 @@ def main():
             load_tariff()
             print(f"compile the database's tariff: "
                 f"{time.perf_counter() - start:.2f} s")
+            cursor = transaction.connection.cursor()
+            served = server_cpu(cursor)
             cpu, start = time.process_time(), time.perf_counter()
             rated, unrated = profiled(args.profile, Cdr.rate_unrated)
             transaction.commit()
             seconds = time.perf_counter() - start
             cpu = time.process_time() - cpu
+            served = server_cpu(cursor) - served if served is not None else 0
         print(f"rate_unrated {sizes['cdrs']:,} CDRs × 3 levels, commit "
             f"included: {seconds:.2f} s, {sizes['cdrs'] / seconds:,.0f} "
-            f"CDRs/s (CPU of this process {cpu:.2f} s; {rated:,} rated, "
-            f"{unrated:,} unrated)")
+            f"CDRs/s (CPU: this process {cpu:.2f} s, its PostgreSQL "
+            f"backend {served:.2f} s; "
+            f"{rated:,} rated, {unrated:,} unrated; load "
+            f"{os.getloadavg()[0]:.1f})")
 
         with Transaction().start(database, 0) as transaction:
             cursor = transaction.connection.cursor()

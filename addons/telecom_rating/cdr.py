@@ -8,6 +8,7 @@ charges and keeps the old one; an invoiced call whose price changes is
 flagged for adjustment, never silently changed.
 """
 import datetime as dt
+import gc
 import threading
 from collections import defaultdict, namedtuple
 from decimal import Decimal
@@ -28,7 +29,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_base.locking import advisory_lock
 
-from .engine import Call, Level, rate_batch
+from .engine import Level, new_call, rate_batch
 from .engine.tariff import epoch
 from .plan import DIRECTIONS, SERVICES
 from .tariff import Converter, load_tariff
@@ -44,6 +45,9 @@ STATES = [
     ('rated', "Rated"),
     ]
 BATCH = 20000
+# The ids of the unrated CDRs, fed by triggers on telecom_cdr: the rows a
+# CDR has there while state is 'unrated' (rating deletes them).
+BACKLOG = 'telecom_cdr_backlog'
 
 
 def _chunks(rows, size):
@@ -100,6 +104,19 @@ def _copy_text(value):
     if value is None:
         return '\\N'
     return value.translate(_COPY_ESCAPES)
+
+
+@lru_cache(maxsize=1 << 16)
+def _copy_sold(level, seller, account, buyer, plan):
+    "The COPY text of a charge's level, seller, account, buyer and plan"
+    buyer = '\\N' if buyer is None else buyer
+    return f'\t{level}\t{seller}\t{account}\t{buyer}\t{plan}\t'
+
+
+@lru_cache(maxsize=1 << 18)
+def _copy_where(prefix, destination):
+    "The COPY text of a charge's prefix and destination"
+    return f'{_copy_text(prefix)}\t{_copy_text(destination)}\t'
 
 
 def forget_cached(*models):
@@ -373,10 +390,11 @@ class Cdr(ModelSQL, ModelView):
             ('call_unique', Unique(t, t.switch, t.call_id, t.leg),
                 'telecom_rating.msg_cdr_unique'),
             ]
+        # The backlog to rate is the table telecom_cdr_backlog (see
+        # __register__), not a partial index on state: an index on state
+        # would make every rating UPDATE rewrite every index entry of the
+        # CDR instead of a HOT update in its page.
         cls._sql_indexes.update({
-                # The backlog to rate: small, whatever the CDR history.
-                Index(t, (t.id, Index.Range()),
-                    where=t.state == 'unrated'),
                 Index(t, (t.account, Index.Range()),
                     (t.start, Index.Range())),
                 Index(t, (t.company, Index.Range()),
@@ -388,8 +406,69 @@ class Cdr(ModelSQL, ModelView):
                 })
 
     @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        cursor = Transaction().connection.cursor()
+        table = cls._table
+        created = not backend.TableHandler.table_exist(BACKLOG)
+        cursor.execute(f'CREATE TABLE IF NOT EXISTS "{BACKLOG}" '
+            '(cdr INTEGER PRIMARY KEY)')
+        if backend.name == 'postgresql':
+            # Rating updates each CDR once: room for its new version on its
+            # page makes the UPDATE a HOT one (no index entry rewritten).
+            cursor.execute(f'ALTER TABLE "{table}" SET (fillfactor = 50)')
+            # Statement triggers with transition tables: one INSERT … SELECT
+            # per statement, whatever the number of rows.
+            cursor.execute(f'''
+                CREATE OR REPLACE FUNCTION "{BACKLOG}_add"() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    INSERT INTO "{BACKLOG}" (cdr) SELECT id FROM new_cdrs
+                    WHERE state = 'unrated';
+                    RETURN NULL;
+                END $$''')
+            cursor.execute(f'''
+                CREATE OR REPLACE FUNCTION "{BACKLOG}_drop"() RETURNS trigger
+                LANGUAGE plpgsql AS $$ BEGIN
+                    DELETE FROM "{BACKLOG}"
+                    WHERE cdr IN (SELECT id FROM old_cdrs);
+                    RETURN NULL;
+                END $$''')
+            cursor.execute(f'''
+                CREATE OR REPLACE TRIGGER "{BACKLOG}_add" AFTER INSERT
+                ON "{table}" REFERENCING NEW TABLE AS new_cdrs
+                FOR EACH STATEMENT EXECUTE FUNCTION "{BACKLOG}_add"()''')
+            cursor.execute(f'''
+                CREATE OR REPLACE TRIGGER "{BACKLOG}_drop" AFTER DELETE
+                ON "{table}" REFERENCING OLD TABLE AS old_cdrs
+                FOR EACH STATEMENT EXECUTE FUNCTION "{BACKLOG}_drop"()''')
+        else:
+            cursor.execute(f'''
+                CREATE TRIGGER IF NOT EXISTS "{BACKLOG}_add" AFTER INSERT
+                ON "{table}" WHEN NEW.state = 'unrated' BEGIN
+                    INSERT OR IGNORE INTO "{BACKLOG}" (cdr) VALUES (NEW.id);
+                END''')
+            cursor.execute(f'''
+                CREATE TRIGGER IF NOT EXISTS "{BACKLOG}_drop" AFTER DELETE
+                ON "{table}" BEGIN
+                    DELETE FROM "{BACKLOG}" WHERE cdr = OLD.id;
+                END''')
+        if created:
+            # Databases that knew the backlog as a partial index on state
+            cursor.execute(f'INSERT INTO "{BACKLOG}" (cdr) '
+                f'SELECT id FROM "{table}" WHERE state = \'unrated\'')
+
+    @classmethod
     def default_state(cls):
         return 'unrated'
+
+    @classmethod
+    def unrated_ids(cls):
+        "The ids of the unrated CDRs, in id order: the backlog"
+        backlog = Table(BACKLOG)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*backlog.select(
+                backlog.cdr, order_by=[backlog.cdr]))
+        return [r[0] for r in cursor]
 
     # --- ingest -----------------------------------------------------------
 
@@ -476,8 +555,6 @@ class Cdr(ModelSQL, ModelView):
 
         ``progress(done)`` is called after each batch.
         """
-        cdr = cls.__table__()
-        cursor = Transaction().connection.cursor()
         # One rating run at a time: runs spend the same bundle balances.
         advisory_lock('telecom.cdr.rating')
         if domain:
@@ -487,9 +564,7 @@ class Cdr(ModelSQL, ModelView):
             # The ids are read once: asking "which are still unrated?" per
             # batch makes PostgreSQL step over the rows this transaction
             # has just rated again and again (quadratic on a big backlog).
-            cursor.execute(*cdr.select(cdr.id,
-                    where=cdr.state == 'unrated', order_by=[cdr.id]))
-            ids = [r[0] for r in cursor]
+            ids = cls.unrated_ids()
         rated, unrated, _ = cls._rate_batches(ids, False, batch, progress)
         return rated, unrated
 
@@ -562,6 +637,12 @@ class Cdr(ModelSQL, ModelView):
         run, writer = _RatingRun(), _Writer()
         totals = [0, 0, 0]
         rows = cls._read_calls(ids[:batch])
+        # Nothing a run builds is cyclic: the cyclic GC would only walk the
+        # compiled tariff and the batches' tuples, again and again (a third
+        # of a run's CPU, docs/PERFORMANCE.md). Reference counting frees
+        # each batch.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             for start in range(0, len(ids), batch):
                 writes, counts = cls._rate_rows(rows, rerate, run)
@@ -577,6 +658,9 @@ class Cdr(ModelSQL, ModelView):
             # Never leave a thread using the connection being rolled back.
             writer.thread and writer.thread.join()
             raise
+        finally:
+            if collecting:
+                gc.enable()
         run.close()
         forget_cached(cls, Charge)
         cls._after_rating(ids, rerate)
@@ -594,19 +678,27 @@ class Cdr(ModelSQL, ModelView):
         pool = Pool()
         Charge = pool.get('telecom.cdr.charge')
         tariff = run.tariff
-        chains = run.chains({(r[1], r[6], r[7]) for r in rows})
+        keys = {(r[1], r[6], r[7]) for r in rows}
+        chains = run.chains(keys)
         previous = Charge.current_of([r[0] for r in rows]) if rerate else {}
 
         calls, reasons, chain_of = [], {}, {}
+        # (account, direction, service) → (chain, its engine levels), or
+        # (reason, None): one look-up per CDR.
+        by_key = {}
+        for key in keys:
+            chain = chains[key]
+            by_key[key] = (chain, None) if isinstance(chain, str) else (
+                chain, run.levels(chain))
         for (cdr_id, account, caller, callee, start, duration, direction,
                 service, disposition, *_) in rows:
-            chain = chains[(account, direction, service)]
-            if isinstance(chain, str):
+            chain, levels = by_key[(account, direction, service)]
+            if levels is None:
                 reasons[cdr_id] = chain
                 continue
             chain_of[cdr_id] = chain
-            calls.append(Call(
-                    cdr_id, run.levels(chain), caller or '', callee or '',
+            calls.append(new_call(
+                    cdr_id, levels, caller or '', callee or '',
                     start, duration, direction, service,
                     disposition == 'ANSWERED'))
 
@@ -663,12 +755,16 @@ class Cdr(ModelSQL, ModelView):
     def _mark_statements(cls, versions, reasons, invoiced):
         "The statements that set the rating state of the CDRs"
         cdr = cls.__table__()
+        backlog = Table(BACKLOG)
         statements = []
         by_version = defaultdict(list)
         for cdr_id, version in versions.items():
             by_version[version].append(cdr_id)
         for version, ids in by_version.items():
             for sub_ids in id_chunks(ids):
+                if version == 1:
+                    statements.append(tuple(backlog.delete(
+                                where=in_ids(backlog.cdr, sub_ids))))
                 statements.append(tuple(cdr.update(
                         [cdr.state, cdr.rating_version, cdr.unrated_reason],
                         ['rated', version, Null],
@@ -731,13 +827,20 @@ class Charge(ModelSQL, ModelView):
                 Unique(t, t.cdr, t.level, t.version),
                 'telecom_rating.msg_charge_unique'),
             ]
-        cls._sql_indexes.update({
-                Index(t, (t.cdr, Index.Range()),
-                    (t.current, Index.Equality())),
-                Index(t, (t.seller, Index.Range())),
-                })
         cls._order = [('cdr', 'DESC'), ('version', 'DESC'), ('level', 'ASC'),
             ('id', 'DESC')]
+
+    @classmethod
+    def __setup_indexes__(cls):
+        """Only the unique (cdr, level, version) leads with cdr: it serves
+        every lookup by CDR (with or without current). Each index costs the
+        COPY of every charge row: the automatic one of the ``cdr`` Many2One,
+        (cdr, current) and (seller) made it twice as slow
+        (docs/PERFORMANCE.md); telecom_billing indexes what its runs read.
+        """
+        super().__setup_indexes__()
+        t = cls.__table__()
+        cls._sql_indexes.discard(Index(t, (t.cdr, Index.Range())))
 
     @classmethod
     def __table_handler__(cls, module_name=None, history=False):
@@ -825,16 +928,15 @@ class Charge(ModelSQL, ModelView):
                             [list(c) + [True, user, now] for c in rows])))
             return statements
         # COPY text written by hand: psycopg's write_row costs ~15 µs a
-        # row in Python, three rows a call; this ~2 µs.
+        # row in Python, three rows a call; this ~2 µs. What repeats from
+        # call to call (who sells to whom, where to) is formatted once.
         tail = f'\tt\t{user}\t{now.isoformat(" ")}\n'
-        text, null = _copy_text, '\\N'
         names = ', '.join(f'"{c.name}"' for c in columns)
+        sold, where = _copy_sold, _copy_where
         statements.append(_Copy(
                 f'COPY "{charge._name}" ({names}) FROM STDIN', ''.join(
-                    f'{c[0]}\t{c[1]}\t{c[2]}\t{c[3]}\t{c[4]}\t'
-                    f'{null if c[5] is None else c[5]}\t{c[6]}\t'
-                    f'{text(c[7])}\t{text(c[8])}\t{c[9]}\t{c[10]}\t'
-                    f'{c[11]}\t{c[12]}{tail}'
+                    f'{c[0]}\t{c[1]}{sold(*c[2:7])}{where(c[7], c[8])}'
+                    f'{c[9]}\t{c[10]}\t{c[11]}\t{c[12]}{tail}'
                     for c in charges)))
         return statements
 

@@ -334,7 +334,7 @@ def rate(args):
     "Run ``telecom rate``; return the exit code."
     def work(pool):
         Cdr = pool.get('telecom.cdr')
-        total = Cdr.search([('state', '=', 'unrated')], count=True)
+        total = len(Cdr.unrated_ids())
         with Progress(total, sys.stderr, unit='CDRs') as progress:
             rated, unrated = Cdr.rate_unrated(
                 batch=args.batch, progress=progress.update)

@@ -121,6 +121,34 @@ class RatingTestCase(ModuleTestCase):
         self.assertIsNone(call.unrated_reason)
 
     @with_transaction()
+    def test_backlog_follows_state(self):
+        "The backlog holds exactly the unrated CDRs, however they came in"
+        pool = Pool()
+        Cdr = pool.get('telecom.cdr')
+        t = self.setup()
+        Cdr.ingest([
+                cdr(t.r1_customer, 'uk', '447700900123', MONDAY, 95),
+                cdr(t.r1_customer, 'fr', '33142000000', MONDAY, 60),
+                ])
+        # A CDR stored twice enters the backlog once.
+        Cdr.ingest([cdr(t.r1_customer, 'uk', '447700900123', MONDAY, 95)])
+        uk, = Cdr.search([('call_id', '=', 'uk')])
+        fr, = Cdr.search([('call_id', '=', 'fr')])
+        self.assertEqual(Cdr.unrated_ids(), sorted([uk.id, fr.id]))
+
+        self.assertEqual(Cdr.rate_unrated(), (1, 1))
+        self.assertEqual(Cdr.unrated_ids(), [fr.id])
+        self.assertEqual(
+            [c.id for c in Cdr.search([('state', '=', 'unrated')])], [fr.id])
+        # Re-rating a rated call leaves the backlog alone.
+        Cdr.rerate([uk])
+        self.assertEqual(Cdr.unrated_ids(), [fr.id])
+
+        Cdr.delete([fr])
+        self.assertEqual(Cdr.unrated_ids(), [])
+        self.assertEqual(Cdr.rate_unrated(), (0, 0))
+
+    @with_transaction()
     def test_account_without_plan_unrated(self):
         "An account without plan leaves its calls unrated, saying why"
         pool = Pool()

@@ -66,10 +66,8 @@ class Rater:
                 Cdr = pool.get('telecom.cdr')
                 cdr = Cdr.__table__()
                 cursor = transaction.connection.cursor()
-                # The partial index on unrated CDRs keeps this small.
-                cursor.execute(*cdr.select(cdr.id,
-                        where=cdr.state == 'unrated', order_by=[cdr.id]))
-                ids = [i for i, in cursor if i not in self.unratable]
+                ids = [i for i in Cdr.unrated_ids()
+                    if i not in self.unratable]
                 ids = ids[:PASS_SIZE]
                 if not ids:
                     break

@@ -303,10 +303,11 @@ class SQLiteStore(Store):
     def _insert_cdrs(self, code, cdrs):
         connection = self._connect()
         now = self.now()
-        before = connection.total_changes
         connection.execute('BEGIN IMMEDIATE')
         try:
-            connection.executemany(self.CDR_INSERT + (
+            # rowcount, not total_changes: that one also counts the rows
+            # telecom_rating's trigger adds to the unrated backlog.
+            cursor = connection.executemany(self.CDR_INSERT + (
                     "SELECT ?, ?, ?, a.id, a.company, ?, ?, ?, 'voice', ?, ?, "
                     "?, ?, ?, ?, ?, 'unrated', 0, 0, 0, 0, ? "
                     "FROM telecom_account a WHERE a.id = ? "
@@ -317,7 +318,7 @@ class SQLiteStore(Store):
         except BaseException:
             connection.execute('ROLLBACK')
             raise
-        return connection.total_changes - before
+        return cursor.rowcount
 
     async def insert_cdrs(self, code, cdrs, channel=None):
         """Store the CDRs of switch ``code`` not stored yet; return how many
