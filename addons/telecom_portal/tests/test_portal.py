@@ -36,8 +36,9 @@ def csrf_of(response):
     return found.group(1) if found else None
 
 
-class PortalTestCase(RouteTestCase):
-    "Test the portal over HTTP"
+class PortalClientCase(RouteTestCase):
+    """The portal's test client and its helpers; a class of tests gives
+    ``setUpDatabase``"""
     module = 'telecom_portal'
 
     @classmethod
@@ -55,6 +56,50 @@ class PortalTestCase(RouteTestCase):
                     error.fix(extras)
                     continue
             break
+
+    def setUp(self):
+        super().setUp()
+        self.portal = Portal(DB_NAME, secure_cookies=True)
+
+    def client(self):
+        return Client(self.portal)
+
+    def get(self, client, path, **kwargs):
+        return client.get(path, base_url=BASE, **kwargs)
+
+    def post(self, client, path, data=None, token=True, **kwargs):
+        data = dict(data or {})
+        if token is True:
+            data['csrf_token'] = self.token(client)
+        elif token:
+            data['csrf_token'] = token
+        return client.post(path, base_url=BASE, data=data, **kwargs)
+
+    def token(self, client):
+        "The CSRF token of the client's session, read from a form"
+        response = self.get(client, '/')
+        if response.status_code == HTTPStatus.SEE_OTHER and (
+                not response.headers['Location'].startswith('/login')):
+            page = ('/profile' if response.headers['Location'] == '/account'
+                else '/reseller/profile')
+        else:
+            page = '/login'
+        return csrf_of(self.get(client, page))
+
+    def sign_in(self, email):
+        client = self.client()
+        response = self.post(client, '/login', {
+                'email': email, 'password': PASSWORD})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        return client
+
+    def db(self):
+        return Transaction().start(DB_NAME, 0)
+
+
+class PortalTestCase(PortalClientCase):
+    "Test the portal over HTTP"
 
     @classmethod
     def setUpDatabase(cls):
@@ -129,46 +174,6 @@ class PortalTestCase(RouteTestCase):
             'owner_invoice': owner_invoice.id, 'ann_invoice': ann_invoice.id,
             }
         cls.ann_invoice_number = ann_invoice.number
-
-    def setUp(self):
-        super().setUp()
-        self.portal = Portal(DB_NAME, secure_cookies=True)
-
-    def client(self):
-        return Client(self.portal)
-
-    def get(self, client, path, **kwargs):
-        return client.get(path, base_url=BASE, **kwargs)
-
-    def post(self, client, path, data=None, token=True, **kwargs):
-        data = dict(data or {})
-        if token is True:
-            data['csrf_token'] = self.token(client)
-        elif token:
-            data['csrf_token'] = token
-        return client.post(path, base_url=BASE, data=data, **kwargs)
-
-    def token(self, client):
-        "The CSRF token of the client's session, read from a form"
-        response = self.get(client, '/')
-        if response.status_code == HTTPStatus.SEE_OTHER and (
-                not response.headers['Location'].startswith('/login')):
-            page = ('/profile' if response.headers['Location'] == '/account'
-                else '/reseller/profile')
-        else:
-            page = '/login'
-        return csrf_of(self.get(client, page))
-
-    def sign_in(self, email):
-        client = self.client()
-        response = self.post(client, '/login', {
-                'email': email, 'password': PASSWORD})
-        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
-            response.get_data(as_text=True))
-        return client
-
-    def db(self):
-        return Transaction().start(DB_NAME, 0)
 
     # --- log-in, sessions, cookies ---------------------------------------
 

@@ -236,21 +236,40 @@ def top_up(ctx):
     errors = {}
     if ctx.request.method == 'POST':
         from .forms import amount
-        values, errors = read(ctx.request.form, {
+        form = ctx.request.form
+        values, errors = read(form, {
                 'amount': lambda f, n: amount(
                     f, n, required=True, minimum=1, places=2)})
         if not errors:
             try:
                 url = payments.start_top_up(
-                    account, values['amount'], ctx.request.host_url)
+                    account, values['amount'],
+                    nonce=form.get('payment_method_nonce'),
+                    checkout_id=form.get('checkout_id'),
+                    device_data=form.get('device_data'))
             except payments.Refused as exception:
-                errors['amount'] = str(exception)
+                errors[exception.field] = str(exception)
             else:
                 return ctx.redirect(url)
-        return ctx.form_error('top_up.html', errors, account=account,
-            available=payments.top_up_available())
-    return ctx.render('top_up.html', errors=errors, account=account,
+        ctx.undo()
+        return top_up_page(ctx, account, errors, status=400)
+    return top_up_page(ctx, account, errors)
+
+
+def top_up_page(ctx, account, errors, status=200):
+    "The top-up form, with a new checkout of the tenant's gateway"
+    checkout = None
+    if account.billing_mode == 'prepaid':
+        try:
+            checkout = payments.checkout(account)
+        except payments.Refused as exception:
+            errors.setdefault('', str(exception))
+    response = ctx.render('top_up.html', status=status, errors=errors,
+        account=account, checkout=checkout,
         available=payments.top_up_available())
+    if checkout and checkout['script']:
+        response.headers['Content-Security-Policy'] = payments.DROPIN_CSP
+    return response
 
 
 @route('/shop', 'customer')

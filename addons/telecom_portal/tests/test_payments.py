@@ -1,0 +1,215 @@
+"""Top-ups by PayPal the Braintree way, through the portal over HTTP.
+
+telecom_payment and account_payment_braintree run unchanged; Braintree's
+sandbox is telecom_payment's local stand-in (tests/braintree_sandbox.py):
+only the HTTP boundary is replaced. The customer is Sub Reseller Two's
+prepaid residential account; its tenant collects top-ups through a PayPal
+journal on a sandbox merchant account that settles at once."""
+import re
+from decimal import Decimal
+from http import HTTPStatus
+
+from trytond.modules.telecom_base.tests.tools import create_tenancy
+from trytond.modules.telecom_payment.tests.braintree_sandbox import Sandbox
+from trytond.modules.telecom_payment.tests.tools import create_prepaid_books
+from trytond.pool import Pool
+
+from .test_portal import PASSWORD, PortalClientCase, csrf_of
+
+APPROVE = 'fake-paypal-one-time-nonce'
+DECLINE = 'fake-processor-declined-visa-nonce'
+
+
+def checkout_of(body):
+    "The checkout id and client token of a rendered top-up form"
+    checkout = re.search(r'name="checkout_id" value="([0-9a-f]+)"', body)
+    token = re.search(r'data-client-token="([^"]+)"', body)
+    return checkout.group(1), token.group(1)
+
+
+class PaymentPortalTestCase(PortalClientCase):
+    "Test top-ups by PayPal through Braintree in the portal"
+    extras = ['telecom_payment']
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sandbox = Sandbox().__enter__()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.sandbox.__exit__(None, None, None)
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        WebUser = pool.get('web.user')
+        Merchant = pool.get('account.payment.braintree.account')
+        Journal = pool.get('account.payment.journal')
+        t = create_tenancy()
+        create_prepaid_books(t.r2)
+        merchant, = Merchant.create([{
+                    'name': "R2 Braintree", 'environment': 'sandbox',
+                    'currency': t.currency.id, 'merchant_id': 'r2-merchant',
+                    'public_key': 'public', 'private_key': 'private',
+                    'sandbox_settle_transaction': True}])
+        Journal.create([{
+                    'name': "PayPal", 'company': t.r2.id,
+                    'currency': t.currency.id, 'process_method': 'braintree',
+                    'braintree_account': merchant.id}])
+        WebUser.create([{
+                    'email': 'rita@example.com', 'password': PASSWORD,
+                    'email_valid': True,
+                    'telecom_account': t.r2_customer.id}, {
+                    'email': 'otto@example.com', 'password': PASSWORD,
+                    'email_valid': True,
+                    'telecom_account': t.owner_customer.id}])
+        cls.account_id = t.r2_customer.id
+
+    def balance(self):
+        with self.db():
+            Account = Pool().get('telecom.account')
+            return Account(self.account_id).balance
+
+    def payments(self):
+        with self.db():
+            Payment = Pool().get('account.payment')
+            return [(p.state, p.amount, p.telecom_credited)
+                for p in Payment.search(
+                    [('telecom_account', '=', self.account_id)],
+                    order=[('id', 'ASC')])]
+
+    def sales(self):
+        "The sales the sandbox was asked for"
+        return [r for r in self.sandbox.requests if r[0] == 'POST'
+            and r[1].endswith('/transactions')]
+
+    def open_checkout(self, client):
+        response = self.get(client, '/top-up')
+        self.assertEqual(response.status_code, HTTPStatus.OK)
+        return response.get_data(as_text=True)
+
+    def pay(self, client, amount, nonce, checkout_id):
+        data = {'amount': amount, 'checkout_id': checkout_id}
+        if nonce:
+            data['payment_method_nonce'] = nonce
+        return self.post(client, '/top-up', data)
+
+    def test_paypal_top_up_credited_once(self):
+        """The form carries the gateway's client token; the posted nonce
+        becomes a settled sale; the balance is credited once, also when
+        the form is sent again and when the pull cron runs after"""
+        client = self.sign_in('rita@example.com')
+        before = self.balance()
+        sales = len(self.sales())
+        body = self.open_checkout(client)
+        checkout_id, token = checkout_of(body)
+        # The Drop-in's client token, as the sandbox made it.
+        self.assertTrue(any(r[1].endswith('/client_token')
+                for r in self.sandbox.requests))
+        self.assertRegex(token, r'^[A-Za-z0-9+/=]{40,}$')
+        self.assertIn(f'value="{APPROVE}"', body)
+
+        response = self.pay(client, '25.00', APPROVE, checkout_id)
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        self.assertEqual(response.headers['Location'],
+            '/account?done=top-up-credited')
+        # before + 25.00
+        self.assertEqual(self.balance(), before + Decimal('25.00'))
+        sale, = self.sales()[sales:]
+        self.assertIn('<amount>25.00</amount>', sale[2])
+        self.assertIn(f'<payment_method_nonce>{APPROVE}<', sale[2])
+        self.assertEqual(self.payments()[-1],
+            ('succeeded', Decimal('25.00'), Decimal('25.00')))
+
+        # The same form again (reload, back button): its outcome, no sale.
+        response = self.pay(client, '25.00', APPROVE, checkout_id)
+        self.assertEqual(response.headers['Location'],
+            '/account?done=top-up-credited')
+        self.assertEqual(len(self.sales()), sales + 1)
+        # The pull cron finds the settled sale: nothing more.
+        with self.db() as transaction:
+            Payment = Pool().get('account.payment')
+            Payment.braintree_pull(Payment.search(
+                    [('telecom_account', '=', self.account_id)]))
+            transaction.commit()
+        self.assertEqual(self.balance(), before + Decimal('25.00'))
+        body = self.get(client, '/account?done=top-up-credited').get_data(
+            as_text=True)
+        self.assertIn('paid and credited', body)
+
+    def test_declined_next_to_the_amount(self):
+        "A declined payment is said next to the amount; nothing credited"
+        client = self.sign_in('rita@example.com')
+        before = self.balance()
+        checkout_id, _ = checkout_of(self.open_checkout(client))
+        response = self.pay(client, '10.00', DECLINE, checkout_id)
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        body = response.get_data(as_text=True)
+        error = re.search(r'id="e-amount">([^<]+)<', body).group(1)
+        self.assertIn('10.00 EUR was declined: Do Not Honor', error)
+        self.assertIn('aria-invalid="true" aria-describedby="e-amount"',
+            body)
+        self.assertEqual(self.balance(), before)
+        self.assertEqual(self.payments()[-1],
+            ('failed', Decimal('10.00'), Decimal(0)))
+        # A new checkout to try again, not the declined one.
+        self.assertNotEqual(checkout_of(body)[0], checkout_id)
+
+    def test_form_errors_next_to_fields(self):
+        "No payment method, a damaged form, a bad amount: said by field"
+        client = self.sign_in('rita@example.com')
+        before, payments = self.balance(), len(self.payments())
+        checkout_id, _ = checkout_of(self.open_checkout(client))
+        for amount, nonce, checkout, field, text in [
+                ('10.00', None, checkout_id, 'payment_method_nonce',
+                    'Choose how to pay.'),
+                ('10.00', APPROVE, 'not-a-checkout', 'amount',
+                    'This form is incomplete'),
+                ('0.50', APPROVE, checkout_id, 'amount', 'At least 1'),
+                ('10.001', APPROVE, checkout_id, 'amount',
+                    'At most 2 decimals'),
+                ]:
+            with self.subTest(amount=amount, nonce=nonce, field=field):
+                response = self.pay(client, amount, nonce, checkout)
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                body = response.get_data(as_text=True)
+                self.assertIn(text, re.search(
+                        rf'id="e-{field}">([^<]+)<', body).group(1))
+        self.assertEqual(self.balance(), before)
+        self.assertEqual(len(self.payments()), payments)
+
+    def test_another_accounts_checkout(self):
+        """A checkout id of another account's payment, posted by another
+        customer, is refused without touching that payment"""
+        rita = self.sign_in('rita@example.com')
+        checkout_id, _ = checkout_of(self.open_checkout(rita))
+        self.pay(rita, '5.00', APPROVE, checkout_id)
+        otto = self.sign_in('otto@example.com')
+        # Otto's account is postpaid: no top-up form, the post refused.
+        body = self.open_checkout(otto)
+        self.assertIn('needs no top-up', body)
+        self.assertNotIn('checkout_id', body)
+        response = self.pay(otto, '5.00', APPROVE, checkout_id)
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('needs no top-up', response.get_data(as_text=True))
+        with self.db():
+            Payment = Pool().get('account.payment')
+            self.assertEqual(Payment.search([
+                        ('braintree_checkout_id', '=', checkout_id)],
+                    count=True), 1)
+
+    def test_csrf_required(self):
+        "A top-up replayed without the form's CSRF token is refused"
+        client = self.sign_in('rita@example.com')
+        payments = len(self.payments())
+        checkout_id, _ = checkout_of(self.open_checkout(client))
+        response = self.post(client, '/top-up', {
+                'amount': '5.00', 'payment_method_nonce': APPROVE,
+                'checkout_id': checkout_id}, token=False)
+        self.assertEqual(response.status_code, HTTPStatus.FORBIDDEN)
+        self.assertEqual(len(self.payments()), payments)
+        self.assertIsNotNone(csrf_of(self.get(client, '/top-up')))
