@@ -1,4 +1,5 @@
-"""Top-ups by PayPal the Braintree way, through the portal over HTTP.
+"""Top-ups by PayPal the Braintree way and SEPA direct-debit mandates,
+through the portal over HTTP.
 
 telecom_payment and account_payment_braintree run unchanged; Braintree's
 sandbox is telecom_payment's local stand-in (tests/braintree_sandbox.py):
@@ -8,6 +9,7 @@ journal on a sandbox merchant account that settles at once."""
 import re
 from decimal import Decimal
 from http import HTTPStatus
+from unittest.mock import patch
 
 from trytond.modules.telecom_base.tests.tools import create_tenancy
 from trytond.modules.telecom_payment.tests.braintree_sandbox import Sandbox
@@ -58,6 +60,12 @@ class PaymentPortalTestCase(PortalClientCase):
                     'name': "PayPal", 'company': t.r2.id,
                     'currency': t.currency.id, 'process_method': 'braintree',
                     'braintree_account': merchant.id}])
+        Brand = pool.get('telecom.brand')
+        Plan = pool.get('telecom.rate.plan')
+        Brand.create([{'name': "Two Talk", 'company': t.r2.id,
+                    'default': True, 'host_names': 'two.portal.test'}])
+        plan, = Plan.create([{'name': "Two Home", 'company': t.r2.id,
+                    'currency': t.currency.id, 'signup': True}])
         WebUser.create([{
                     'email': 'rita@example.com', 'password': PASSWORD,
                     'email_valid': True,
@@ -66,6 +74,7 @@ class PaymentPortalTestCase(PortalClientCase):
                     'email_valid': True,
                     'telecom_account': t.owner_customer.id}])
         cls.account_id = t.r2_customer.id
+        cls.plan_id = plan.id
 
     def balance(self):
         with self.db():
@@ -213,3 +222,87 @@ class PaymentPortalTestCase(PortalClientCase):
         self.assertEqual(response.status_code, HTTPStatus.FORBIDDEN)
         self.assertEqual(len(self.payments()), payments)
         self.assertIsNotNone(csrf_of(self.get(client, '/top-up')))
+
+    # --- SEPA direct-debit mandates ----------------------------------------
+
+    def mandates(self, account_id):
+        with self.db():
+            pool = Pool()
+            Account = pool.get('telecom.account')
+            Mandate = pool.get('account.payment.sepa.mandate')
+            account = Account(account_id)
+            return [(m.company.id, m.state, m.account_number.number,
+                    m.address.city, m.type, m.scheme)
+                for m in Mandate.search(
+                    [('party', '=', account.party.id)],
+                    order=[('id', 'ASC')])]
+
+    def test_mandate_signed_online(self):
+        """A mandate signed online: the IBAN validated, requested with the
+        account's tenant as creditor; errors next to their fields"""
+        client = self.sign_in('otto@example.com')
+        with self.db():
+            owner_customer = Pool().get('web.user').search(
+                [('email', '=', 'otto@example.com')])[0].telecom_account
+            account_id, company_id = owner_customer.id, (
+                owner_customer.company.id)
+        before = self.mandates(account_id)
+        good = {'iban': 'be85 7355 5692 7306', 'street': '1 Rue de la Loi',
+            'postal_code': '1000', 'city': 'Bruxelles', 'consent': 'yes'}
+        for changes, field, text in [
+                ({'iban': 'BE85 7355 5692 7307'}, 'iban',
+                    'not a valid IBAN'),
+                ({'iban': ''}, 'iban', 'Fill this in.'),
+                ({'consent': ''}, 'consent', 'Tick this box'),
+                ({'city': ''}, 'city', 'Fill this in.'),
+                ]:
+            with self.subTest(field=field, changes=changes):
+                response = self.post(
+                    client, '/direct-debit', {**good, **changes})
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                body = response.get_data(as_text=True)
+                self.assertIn(text, re.search(
+                        rf'id="e-{field}">([^<]+)<', body).group(1))
+                self.assertIn(f'aria-describedby="e-{field}"', body)
+        self.assertEqual(self.mandates(account_id), before)
+
+        response = self.post(client, '/direct-debit', good)
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        self.assertEqual(
+            response.headers['Location'], '/direct-debit?done=mandate')
+        self.assertEqual(self.mandates(account_id)[len(before):], [
+                (company_id, 'requested', 'BE85 7355 5692 7306', 'Bruxelles',
+                    'recurrent', 'CORE')])
+        body = self.get(client, '/direct-debit').get_data(as_text=True)
+        self.assertIn('BE85 …7306', body)
+        self.assertIn('awaiting confirmation', body)
+        self.assertNotIn('7355 5692', body)
+        # Rita sees none of Otto's mandates.
+        rita = self.get(self.sign_in('rita@example.com'), '/direct-debit')
+        self.assertNotIn('7306', rita.get_data(as_text=True))
+
+    def test_postpaid_signup_asks_for_a_mandate(self):
+        "After validating the e-mail, a postpaid sign-up signs its mandate"
+        base = 'https://two.portal.test'
+        client = self.client()
+        token = csrf_of(client.get('/signup', base_url=base))
+        sent = []
+        with patch('trytond.modules.web_user.user.send_message_transactional',
+                sent.append):
+            response = client.post('/signup', base_url=base, data={
+                    'csrf_token': token, 'plan': str(self.plan_id),
+                    'name': 'Paula Post', 'email': 'paula@example.com',
+                    'password': 'Paula-Passw0rd-2026',
+                    'flavour': 'residential', 'billing_mode': 'postpaid'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        message, = sent
+        link = re.search(r'https://two\.portal\.test(/signup/validate'
+            r'\?token=\w+)', message.get_body(('html',)).get_content())
+        response = client.get(link.group(1), base_url=base)
+        self.assertEqual(response.headers['Location'], '/direct-debit')
+        body = client.get('/direct-debit', base_url=base).get_data(
+            as_text=True)
+        self.assertIn('Your invoices are paid by SEPA direct debit', body)
+        self.assertIn('I authorise Two Talk', body)

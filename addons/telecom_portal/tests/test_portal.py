@@ -405,6 +405,29 @@ class PortalTestCase(PortalClientCase):
             self.assertEqual(SipAddress.search(
                     [('address', '=', 'csrf@ann.example')]), [])
 
+    def test_every_form_needs_csrf(self):
+        """Every POST route of the URL map, sent by the principal it is for
+        without the form's CSRF token, is refused (403) before its
+        handler runs"""
+        clients = {'customer': self.sign_in('ann@example.com'),
+            'signed-in': self.sign_in('ann@example.com'),
+            'reseller': self.sign_in('carol@example.com')}
+        ids = {'account_id': self.ids['r1_customer'],
+            'address_id': self.ids['ann_sip'], 'plan_id': self.ids['r1_plan'],
+            'invoice_id': self.ids['ann_invoice']}
+        checked = 0
+        for rule, kind, method in self.rules():
+            if method != 'POST':
+                continue
+            client = clients.get(kind) or self.client()
+            with self.subTest(url=rule.rule, kind=kind):
+                response = self.post(client, self.url(rule, ids), {
+                        'amount': '10', 'iban': 'BE85735556927306'},
+                    token=False)
+                self.assertEqual(response.status_code, HTTPStatus.FORBIDDEN)
+                checked += 1
+        self.assertGreater(checked, 15)
+
     def test_output_escaped(self):
         "A party name with <script> renders escaped"
         client = self.sign_in('ann@example.com')

@@ -25,6 +25,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction, TransactionError
 
 from . import brand as branding
+from .payments import masked_iban
 from .scope import principal_scope
 
 logger = logging.getLogger('telecom.portal')
@@ -174,6 +175,7 @@ class Portal:
         self.jinja.filters['money'] = branding.money
         self.jinja.globals['status_of'] = branding.invoice_status
         self.jinja.globals['due_date_of'] = branding.due_date
+        self.jinja.globals['masked'] = masked_iban
 
     def __call__(self, environ, start_response):
         request = Request(environ)

@@ -15,11 +15,13 @@ credited by telecom_payment when the sale settles, once. Each rendered
 form carries a random checkout id stored on the payment: the same form
 posted again (reload, back button) shows that payment's outcome and
 charges nothing more."""
+import datetime as dt
 import re
 import secrets
 
 from trytond.exceptions import UserError
 from trytond.pool import Pool
+from trytond.transaction import Transaction
 
 # The Drop-in of production, from Braintree's CDN (not reachable from
 # the test machines: the sandbox renders SANDBOX_NONCES instead).
@@ -190,3 +192,72 @@ def _outcome(payment):
     if payment.state == 'succeeded':
         return '/account?done=top-up-credited'
     return '/account?done=top-up'
+
+
+# --- SEPA direct-debit mandates (account_payment_sepa) ------------------
+
+def mandates_available():
+    return _model('account.payment.sepa.mandate') is not None
+
+
+def mandates(account):
+    "The account's customer's mandates with the account's tenant"
+    Mandate = _model('account.payment.sepa.mandate')
+    if Mandate is None:
+        return []
+    return Mandate.search([
+            ('party', '=', account.party.id),
+            ('company', '=', account.company.id),
+            ], order=[('id', 'DESC')])
+
+
+def iban(form, name):
+    "An IBAN as typed (spaces, any case), compacted, or Invalid"
+    from stdnum import iban as stdnum_iban
+    from stdnum.exceptions import ValidationError
+
+    from .forms import Invalid, text
+    value = text(form, name, required=True, max_length=50)
+    try:
+        return stdnum_iban.validate(value)
+    except ValidationError:
+        raise Invalid("This is not a valid IBAN: check each character "
+            "against your bank statement (e.g. BE68 5390 0754 7034).")
+
+
+def masked_iban(number):
+    "The IBAN as the customer recognises it, the middle hidden"
+    compact = number.replace(' ', '')
+    return f'{compact[:4]} …{compact[-4:]}'
+
+
+def sign_mandate(account, number, street, postal_code, city):
+    """The customer's recurrent SEPA Core mandate to its account's tenant
+    on the IBAN ``number`` (valid), signed today online: requested, then
+    validated by the tenant's back office as any mandate received."""
+    pool = Pool()
+    BankAccount = pool.get('bank.account')
+    Address = pool.get('party.address')
+    Mandate = pool.get('account.payment.sepa.mandate')
+    party, company = account.party, account.company
+    with Transaction().set_context(company=company.id):
+        address, = Address.create([{
+                    'party': party.id, 'street': street,
+                    'postal_code': postal_code, 'city': city}])
+        bank_account, = BankAccount.create([{
+                    'owners': [('add', [party.id])],
+                    'numbers': [('create', [
+                                {'type': 'iban', 'number': number}])],
+                    }])
+        count = Mandate.search([('company', '=', company.id),
+                ('party', '=', party.id)], count=True)
+        mandate, = Mandate.create([{
+                    'party': party.id, 'company': company.id,
+                    'address': address.id,
+                    'account_number': bank_account.numbers[0].id,
+                    'identification': f'{account.code}-{count + 1}',
+                    'type': 'recurrent', 'scheme': 'CORE',
+                    'signature_date': dt.date.today(),
+                    }])
+        Mandate.request([mandate])
+    return mandate

@@ -272,6 +272,40 @@ def top_up_page(ctx, account, errors, status=200):
     return response
 
 
+@route('/direct-debit', 'customer', methods=('GET', 'POST'))
+def direct_debit(ctx):
+    """The customer's SEPA direct-debit mandates with its provider, and a
+    new one signed online (postpaid invoices, SEPA top-ups)"""
+    account = ctx.scope.account
+    values = {'account': account,
+        'available': payments.mandates_available()}
+    if ctx.request.method == 'GET' or not values['available']:
+        return ctx.render('direct_debit.html', errors={},
+            mandates=payments.mandates(account), **values)
+    from .forms import Invalid
+
+    def consent(form, name):
+        if form.get(name) != 'yes':
+            raise Invalid("Tick this box to sign the mandate.")
+        return True
+    data, errors = read(ctx.request.form, {
+            'iban': payments.iban,
+            'street': lambda f, n: text(f, n, True),
+            'postal_code': lambda f, n: text(f, n, True, 20),
+            'city': lambda f, n: text(f, n, True, 100),
+            'consent': consent})
+    if not errors:
+        try:
+            payments.sign_mandate(account, data['iban'], data['street'],
+                data['postal_code'], data['city'])
+        except UserError as exception:
+            errors['iban'] = exception.message
+        else:
+            return ctx.redirect('/direct-debit', done='mandate')
+    return ctx.form_error('direct_debit.html', errors,
+        mandates=payments.mandates(account), **values)
+
+
 @route('/shop', 'customer')
 def shop(ctx):
     return ctx.render('shop.html', errors={}, available=bool(
