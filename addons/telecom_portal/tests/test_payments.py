@@ -1,5 +1,6 @@
-"""Top-ups by PayPal the Braintree way and SEPA direct-debit mandates,
-through the portal over HTTP.
+"""The portal's pages of the optional modules, over HTTP: top-ups by
+PayPal the Braintree way and SEPA direct-debit mandates (telecom_payment),
+concurrent-call limits (telecom_switch).
 
 telecom_payment and account_payment_braintree run unchanged; Braintree's
 sandbox is telecom_payment's local stand-in (tests/braintree_sandbox.py):
@@ -30,8 +31,8 @@ def checkout_of(body):
 
 
 class PaymentPortalTestCase(PortalClientCase):
-    "Test top-ups by PayPal through Braintree in the portal"
-    extras = ['telecom_payment']
+    "Test the portal's payment and call-control pages"
+    extras = ['telecom_payment', 'telecom_switch']
 
     @classmethod
     def setUpClass(cls):
@@ -72,7 +73,9 @@ class PaymentPortalTestCase(PortalClientCase):
                     'telecom_account': t.r2_customer.id}, {
                     'email': 'otto@example.com', 'password': PASSWORD,
                     'email_valid': True,
-                    'telecom_account': t.owner_customer.id}])
+                    'telecom_account': t.owner_customer.id}, {
+                    'email': 'rex@example.com', 'password': PASSWORD,
+                    'email_valid': True, 'reseller': t.r2.id}])
         cls.account_id = t.r2_customer.id
         cls.plan_id = plan.id
 
@@ -306,3 +309,37 @@ class PaymentPortalTestCase(PortalClientCase):
             as_text=True)
         self.assertIn('Your invoices are paid by SEPA direct debit', body)
         self.assertIn('I authorise Two Talk', body)
+
+    # --- concurrent-call limits (telecom_switch) ---------------------------
+
+    def test_reseller_sets_call_limits(self):
+        """A reseller sets its customer's concurrent-call limits; a bad one
+        is said next to its field and nothing is changed"""
+        client = self.sign_in('rex@example.com')
+        url = f'/reseller/customers/{self.account_id}'
+        body = self.get(client, url).get_data(as_text=True)
+        self.assertIn('Outbound calls at once', body)
+
+        def limits():
+            with self.db():
+                account = Pool().get('telecom.account')(self.account_id)
+                return (account.max_inbound, account.max_outbound,
+                    account.max_total)
+        before = limits()
+        for name, value in [('max_outbound', '-1'), ('max_total', 'two'),
+                ('max_inbound', '10001')]:
+            with self.subTest(name=name, value=value):
+                response = self.post(client, url, {
+                        'credit_limit': '', 'plan': '', name: value})
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                self.assertIn('A whole number of calls', re.search(
+                        rf'id="e-{name}">([^<]+)<',
+                        response.get_data(as_text=True)).group(1))
+        self.assertEqual(limits(), before)
+        response = self.post(client, url, {'credit_limit': '', 'plan': '',
+                'max_inbound': '', 'max_outbound': '2', 'max_total': '3'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(limits(), (None, 2, 3))
+        body = self.get(client, url).get_data(as_text=True)
+        self.assertIn('name="max_total" type="number" value="3"', body)

@@ -283,14 +283,18 @@ class ResellerScope(InvoicesScope):
                         }])
         return account
 
-    def update_customer(self, account_id, credit_limit, plan_id):
+    def update_customer(self, account_id, credit_limit, plan_id,
+            call_limits=None):
+        """Set the customer's credit limit, its plan among the reseller's
+        (None: unchanged, 0: none) and ``call_limits`` (telecom_switch's
+        max_inbound / max_outbound / max_total: None for no limit)"""
         Account = Pool().get('telecom.account')
         account = self.customer(account_id)
         # The reseller's plans on the account are replaced; plans that are
         # not the reseller's own (none should be) are left alone.
         own = [p.id for p in account.rate_plans
             if p.company.id == self.company_id]
-        values = {'credit_limit': credit_limit}
+        values = {'credit_limit': credit_limit, **(call_limits or {})}
         if plan_id is not None:
             new = [self.plan(plan_id).id] if plan_id else []
             values['rate_plans'] = [('remove', own), ('add', new)]

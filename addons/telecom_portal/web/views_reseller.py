@@ -14,10 +14,37 @@ from .views_customer import (
     call_filters, format_cursor, invoice_list, parse_cursor)
 
 
+# Concurrent-call limits of an account (telecom_switch's fields, when
+# call control is activated): name → label.
+CALL_LIMITS = [
+    ('max_inbound', "Inbound calls at once"),
+    ('max_outbound', "Outbound calls at once"),
+    ('max_total', "Calls at once in all"),
+    ]
+
+
+def call_limits_available():
+    from trytond.pool import Pool
+    return 'max_total' in Pool().get('telecom.account')._fields
+
+
+def call_limit(form, name):
+    "A whole number of calls from 0 to 10,000, or None (no limit)"
+    from .forms import Invalid
+    value = (form.get(name) or '').strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > 10000:
+        raise Invalid("A whole number of calls from 0 to 10000, or empty "
+            "for no limit.")
+    return int(value)
+
+
 def customer_form(ctx, account=None, errors=None, status=200, values=None):
     return ctx.render('reseller_customer.html', status=status,
         account=account, plans=ctx.scope.plans(), errors=errors or {},
-        values=values or {}, flavours=FLAVOURS, billing_modes=BILLING_MODES)
+        values=values or {}, flavours=FLAVOURS, billing_modes=BILLING_MODES,
+        call_limits=CALL_LIMITS if call_limits_available() else [])
 
 
 @route('/reseller/customers', 'reseller')
@@ -61,10 +88,14 @@ def customer(ctx, account_id):
     if ctx.request.method == 'GET':
         return customer_form(ctx, account)
     form = ctx.request.form
-    values, errors = read(form, {
-            'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
-            'plan': record_id,
-            })
+    readers = {
+        'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
+        'plan': record_id,
+        }
+    limits = [name for name, _ in CALL_LIMITS] if (
+        call_limits_available()) else []
+    readers.update({name: call_limit for name in limits})
+    values, errors = read(form, readers)
     if values.get('plan') and values['plan'] not in {
             p.id for p in ctx.scope.plans()}:
         errors['plan'] = "Choose one of your plans."
@@ -72,7 +103,8 @@ def customer(ctx, account_id):
         ctx.undo()
         return customer_form(ctx, account, errors, 400, form)
     ctx.scope.update_customer(
-        account.id, values['credit_limit'], values['plan'] or 0)
+        account.id, values['credit_limit'], values['plan'] or 0,
+        {name: values[name] for name in limits})
     return ctx.redirect(f'/reseller/customers/{account.id}', done='saved')
 
 
