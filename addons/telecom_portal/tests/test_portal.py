@@ -117,6 +117,16 @@ class PortalTestCase(PortalClientCase):
         # One company per call: account 8.0's Move.post mixes them up.
         Invoice.post([owner_invoice])
         Invoice.post([ann_invoice])
+        # Reseller One's method for payments received outside the portal.
+        Account = pool.get('account.account')
+        Journal = pool.get('account.journal')
+        Method = pool.get('account.invoice.payment.method')
+        r1_cash, = Account.search([
+                ('company', '=', t.r1.id), ('code', '=', '1.1.1')])
+        Method.create([{'name': "Bank transfer", 'company': t.r1.id,
+                    'journal': Journal.search([('type', '=', 'cash')])[0].id,
+                    'debit_account': r1_cash.id,
+                    'credit_account': r1_cash.id}])
         t.r3_plan, = Plan.create([{
                     'name': "R3 retail", 'company': t.r3.id,
                     'currency': t.currency.id, 'decimals': 4,
@@ -689,6 +699,60 @@ class PortalTestCase(PortalClientCase):
             self.get(dave, '/reseller/invoices').get_data(as_text=True))
 
     # --- brands (F34) ----------------------------------------------------
+
+    def test_reseller_reminds_then_marks_paid(self):
+        """A reseller e-mails its customer a reminder of an unpaid invoice
+        (the brand's name, the customer's invoice e-mail), then marks it
+        paid: reconciled, listed paid, neither action possible again"""
+        carol = self.sign_in('carol@example.com')
+        invoice_id = self.ids['ann_invoice']
+        body = self.get(carol, '/reseller/invoices').get_data(as_text=True)
+        self.assertIn(f'/reseller/invoices/{invoice_id}/remind', body)
+        sent = []
+        with patch('trytond.sendmail.send_message_transactional',
+                lambda msg, **kwargs: sent.append(msg)):
+            response = self.post(
+                carol, f'/reseller/invoices/{invoice_id}/remind')
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        message, = sent
+        self.assertEqual(message['To'],
+            '"<script>alert(\\"x\\")</script> Ann Ltd" '
+            '<ap@r1-customer.example>')
+        self.assertIn(
+            f'payment reminder for invoice {self.ann_invoice_number}',
+            message['Subject'])
+        # Ann's invoice of 0.11 (5 minutes at 0.0220), all of it to pay.
+        text = message.get_body(('plain',)).get_content()
+        self.assertIn('0.11 EUR to pay', text)
+        with self.db():
+            Email = Pool().get('ir.email')
+            self.assertEqual(Email.search([('resource', '=',
+                            f'account.invoice,{invoice_id}')], count=True), 1)
+
+        # Received on a date of the fixture's fiscal year (2024).
+        response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
+            {'date': 'not a date'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('Received on: Write the date as YYYY-MM-DD',
+            response.get_data(as_text=True))
+        response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
+            {'date': '2024-02-15'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        with self.db():
+            invoice = Pool().get('account.invoice')(invoice_id)
+            self.assertEqual(invoice.state, 'paid')
+            self.assertEqual(invoice.amount_to_pay, Decimal(0))
+        body = self.get(carol, '/reseller/invoices?status=paid').get_data(
+            as_text=True)
+        self.assertIn(self.ann_invoice_number, body)
+        for action in ['paid', 'remind']:
+            response = self.post(
+                carol, f'/reseller/invoices/{invoice_id}/{action}')
+            self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+            self.assertIn('only an unpaid invoice',
+                response.get_data(as_text=True))
 
     def test_brand_by_host_and_by_account(self):
         "The Host picks the brand; once signed in, the account's tenant's"

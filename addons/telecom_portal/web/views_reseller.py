@@ -1,6 +1,7 @@
 """A reseller's pages (F8–F10, F30, F35): its customers, its rate plans,
 its invoices to its customers. Nothing here names or prices anything of
 the reseller's parent (F2)."""
+import datetime as dt
 from decimal import Decimal
 
 from werkzeug.exceptions import BadRequest
@@ -209,7 +210,26 @@ def import_rates(ctx, plan_id):
 
 @route('/reseller/invoices', 'reseller')
 def invoices(ctx):
-    return invoice_list(ctx, ctx.scope, 'invoices.html')
+    return invoice_list(
+        ctx, ctx.scope, 'invoices.html', today=dt.date.today())
+
+
+@route('/reseller/invoices/<int:invoice_id>/paid', 'reseller',
+    methods=('POST',))
+def mark_paid(ctx, invoice_id):
+    from .forms import date
+    values, errors = read(ctx.request.form, {'date': date})
+    if errors:
+        raise BadRequest(f"Received on: {errors['date']}")
+    ctx.scope.mark_paid(invoice_id, values['date'])
+    return ctx.redirect('/reseller/invoices', done='paid')
+
+
+@route('/reseller/invoices/<int:invoice_id>/remind', 'reseller',
+    methods=('POST',))
+def remind(ctx, invoice_id):
+    ctx.scope.send_reminder(invoice_id)
+    return ctx.redirect('/reseller/invoices', done='reminded')
 
 
 @route('/reseller/profile', 'reseller')
