@@ -700,6 +700,62 @@ class PortalTestCase(PortalClientCase):
 
     # --- brands (F34) ----------------------------------------------------
 
+    def test_reseller_edits_its_brand(self):
+        """A reseller edits its brand: colours only as #rrggbb, addresses
+        checked, errors next to their fields, nothing saved on error; an
+        SVG logo is stored without script and served sandboxed"""
+        dave = self.sign_in('dave@example.com')
+        body = self.get(dave, '/reseller/brand').get_data(as_text=True)
+        self.assertIn('value="Three Talk"', body)
+        good = {'name': 'Three Talk', 'primary_colour': '#0B6E4F',
+            'secondary_colour': '#e0f2f1', 'support_email': '',
+            'support_phone': '+44 20 7946 0333',
+            'email_from': 'Three Talk <billing@three.example>'}
+        for changes, field, text in [
+                ({'primary_colour': 'red;}body{x'}, 'primary_colour',
+                    'as #rrggbb'),
+                ({'secondary_colour': ''}, 'secondary_colour',
+                    'Fill this in.'),
+                ({'email_from': 'billing at three'}, 'email_from',
+                    'Write an e-mail address'),
+                ({'name': ''}, 'name', 'Fill this in.'),
+                ]:
+            with self.subTest(field=field):
+                response = self.post(
+                    dave, '/reseller/brand', {**good, **changes})
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                self.assertIn(text, re.search(rf'id="e-{field}">([^<]+)<',
+                        response.get_data(as_text=True)).group(1))
+        svg = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
+            b'<script>alert(2)</script><rect width="9" height="9" '
+            b'fill="#0b6e4f"/></svg>')
+        response = self.post(dave, '/reseller/brand', {**good,
+                'logo': (io.BytesIO(b'GIF89a not taken'), 'logo.gif')})
+        self.assertIn('Send an SVG, PNG or JPEG', response.get_data(
+                as_text=True))
+        response = self.post(dave, '/reseller/brand', {**good,
+                'logo': (io.BytesIO(svg), 'logo.svg')})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        with self.db():
+            Brand = Pool().get('telecom.brand')
+            brand, = Brand.search([('name', '=', 'Three Talk')])
+            self.assertEqual((brand.primary_colour, brand.email_from,
+                    brand.support_phone, brand.logo_type), (
+                    '#0b6e4f', 'Three Talk <billing@three.example>',
+                    '+44 20 7946 0333', 'image/svg+xml'))
+            logo = bytes(brand.logo)
+        self.assertNotIn(b'script', logo)
+        self.assertNotIn(b'onload', logo)
+        self.assertIn(b'<rect width="9"', logo)
+        response = self.get(dave, '/brand/logo')
+        self.assertEqual(response.get_data(), logo)
+        self.assertIn('sandbox', response.headers['Content-Security-Policy'])
+        # The customers of Reseller Three see the new colour.
+        page = self.get(self.sign_in('bob@example.com'), '/account')
+        self.assertIn('--primary: #0b6e4f', page.get_data(as_text=True))
+
     def test_reseller_reminds_then_marks_paid(self):
         """A reseller e-mails its customer a reminder of an unpaid invoice
         (the brand's name, the customer's invoice e-mail), then marks it

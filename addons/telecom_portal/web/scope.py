@@ -371,6 +371,29 @@ class ResellerScope(InvoicesScope):
     def import_rates(self, plan_id, data, filename, replace=False):
         return self.plan(plan_id).import_rates(data, filename, replace=replace)
 
+    # --- branding (F34) ---------------------------------------------------
+
+    def brand(self):
+        "The reseller's default brand, or None"
+        Brand = Pool().get('telecom.brand')
+        brands = Brand.search([('company', '=', self.company_id),
+                ('default', '=', True)], limit=1)
+        return brands[0] if brands else None
+
+    def save_brand(self, values):
+        """Write ``values`` (name, colours, contacts, sender, logo) on the
+        reseller's default brand, made when it has none. Its host names
+        stay the platform's to set (they need DNS and TLS)."""
+        Brand = Pool().get('telecom.brand')
+        brand = self.brand()
+        if brand is None:
+            brand, = Brand.create([{
+                        'company': self.company_id, 'default': True,
+                        **values}])
+        else:
+            Brand.write([brand], values)
+        return brand
+
     # --- invoices to customers -------------------------------------------
 
     def _invoice_domain(self):

@@ -9,6 +9,7 @@ from werkzeug.exceptions import BadRequest
 from trytond.modules.telecom_base.account import BILLING_MODES, FLAVOURS
 
 from .app import route
+from .logo import MAX_SIZE as MAX_LOGO
 from .documents import download
 from .forms import amount, choice, read, record_id, text
 from .views_customer import (
@@ -230,6 +231,65 @@ def mark_paid(ctx, invoice_id):
 def remind(ctx, invoice_id):
     ctx.scope.send_reminder(invoice_id)
     return ctx.redirect('/reseller/invoices', done='reminded')
+
+
+BRAND_FIELDS = [
+    ('name', "Brand name"), ('primary_colour', "Main colour"),
+    ('secondary_colour', "Highlight colour"),
+    ('support_email', "Support e-mail"), ('support_phone', "Support phone"),
+    ('email_from', "Sender of e-mails"),
+    ]
+
+
+def colour(form, name):
+    from .brand import COLOUR
+    from .forms import Invalid
+    value = text(form, name, required=True, max_length=50).lower()
+    if not COLOUR.match(value):
+        raise Invalid("Write the colour as #rrggbb, e.g. #3f51b5.")
+    return value
+
+
+def email_address(form, name):
+    "An e-mail address, optionally with a name: Ann <ann@example.com>"
+    from email.utils import parseaddr
+
+    from .forms import Invalid
+    value = text(form, name, max_length=320)
+    if value and '@' not in parseaddr(value)[1]:
+        raise Invalid("Write an e-mail address, e.g. "
+            "Bluebell <billing@bluebell.example>.")
+    return value or None
+
+
+@route('/reseller/brand', 'reseller', methods=('GET', 'POST'))
+def brand(ctx):
+    """The reseller's brand: name, colours, logo, support contacts and
+    the sender of its e-mails (F34)"""
+    from .logo import Refused, read_logo
+    record = ctx.scope.brand()
+    if ctx.request.method == 'GET':
+        return ctx.render('reseller_brand.html', errors={}, record=record,
+            fields=BRAND_FIELDS, form={})
+    values, errors = read(ctx.request.form, {
+            'name': lambda f, n: text(f, n, required=True, max_length=100),
+            'primary_colour': colour, 'secondary_colour': colour,
+            'support_email': email_address,
+            'support_phone': lambda f, n: text(f, n, max_length=40) or None,
+            'email_from': email_address,
+            })
+    upload = ctx.request.files.get('logo')
+    if upload and upload.filename:
+        try:
+            values['logo'], values['logo_type'] = read_logo(
+                upload.filename, upload.read(MAX_LOGO + 1))
+        except Refused as exception:
+            errors['logo'] = str(exception)
+    if errors:
+        return ctx.form_error('reseller_brand.html', errors, record=record,
+            fields=BRAND_FIELDS, form=ctx.request.form)
+    ctx.scope.save_brand(values)
+    return ctx.redirect('/reseller/brand', done='brand')
 
 
 @route('/reseller/profile', 'reseller')
