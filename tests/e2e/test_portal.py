@@ -1,16 +1,37 @@
 """The customer and reseller portal of `make demo`, in a real browser
 (Debian's Chromium through Playwright): each customer flavour, two brands
 on two host names, sign-up with the e-mail link caught by a local SMTP
-server, a reseller changing a markup. Saves docs/screenshots/portal-*.png.
+server, a PayPal top-up through Braintree (telecom_payment's sandbox
+stand-in: only HTTP is replaced), calls placed through a real
+telecom-callcontrol on the same database and rated by its rating worker,
+a reseller changing a markup, an invoice downloaded. Saves
+docs/screenshots/portal-*.png.
+
+Prices of the demo (telecom_base/demo.py): Bluebell buys on "Northwind
+Wholesale" (UK mobiles 447: 0.0500 a minute, France 33: 0.0150; first 60 s
+then per second) and sells on "Bluebell Home" with 25 % on all
+destinations but UK mobiles (40 %); its 100 included minutes are for UK
+fixed numbers, so the calls here go to mobiles and to France.
 """
 import email
+import io
+import json
 import os
 import re
 import socketserver
+import subprocess
+import sys
 import threading
+import time
+import uuid
+from decimal import Decimal
 from email import policy
+from types import SimpleNamespace
 
+import httpx
 import pytest
+
+from trytond.modules.telecom_payment.tests.braintree_sandbox import Sandbox
 
 from .conftest import (
     BIN, CHROMIUM, CHROMIUM_ARGS, ROOT, copy_demo, free_port, serve,
@@ -65,10 +86,129 @@ def mailbox():
     server.server_close()
 
 
+# The operator's set-up of Bluebell for the scenario, as in its back office:
+# books and prepaid configuration (a chart, this year's fiscal year, the
+# usage product of its invoices), a Braintree sandbox merchant account
+# settling at once and the PayPal payment journal of its top-ups.
+PAYMENT_SETUP = """
+import datetime as dt
+# The singletons created below lock their table: asked for first, before
+# anything is written (tryton_exec then starts again holding them).
+for name in ['account.configuration', 'telecom.payment.configuration',
+        'telecom.billing.configuration']:
+    pool.get(name).lock()
+from trytond.modules.telecom_billing.tests.database import (
+    create_usage_product)
+Company = pool.get('company.company')
+Account = pool.get('account.account')
+Journal = pool.get('account.journal')
+PaymentJournal = pool.get('account.payment.journal')
+Merchant = pool.get('account.payment.braintree.account')
+Configuration = pool.get('telecom.payment.configuration')
+User = pool.get('res.user')
+bluebell, = Company.search([('party.name', '=', 'Bluebell Telecom')])
+User.write([User(Transaction().user)], {
+        'companies': [('add', [bluebell.id])], 'company': bluebell.id})
+create_usage_product(bluebell, fiscal_year=dt.date.today())
+with Transaction().set_context(company=bluebell.id):
+    def account(kind):
+        return Account.search([(f'type.{kind}', '=', True),
+                ('company', '=', bluebell.id), ('closed', '!=', True)],
+            limit=1)[0]
+    cash, = Account.search([('company', '=', bluebell.id),
+            ('code', '=', '1.1.1')])
+    configuration = Configuration(1)
+    for name, value in {
+            'prepaid_account': account('payable'),
+            'call_revenue_account': account('revenue'),
+            'topup_account': cash, 'voucher_account': account('payable'),
+            'prepaid_journal': Journal.search([('code', '=', 'MISC')])[0],
+            }.items():
+        configuration.set_multivalue(name, value, company=bluebell.id)
+    configuration.save()
+    merchant, = Merchant.create([{
+                'name': 'Bluebell PayPal', 'environment': 'sandbox',
+                'currency': bluebell.currency.id,
+                'merchant_id': 'bluebell', 'public_key': 'public',
+                'private_key': 'private',
+                'sandbox_settle_transaction': True}])
+    PaymentJournal.create([{
+                'name': 'PayPal', 'company': bluebell.id,
+                'currency': bluebell.currency.id,
+                'process_method': 'braintree',
+                'braintree_account': merchant.id}])
+result = bluebell.id
+"""
+
+
+class Platform(SimpleNamespace):
+    "The demo database served by the portal and by telecom-callcontrol"
+
+    def tryton(self, code):
+        "Run ``code`` in a transaction of the database; return ``result``"
+        result = subprocess.run(
+            [sys.executable, '-m', 'tests.e2e.tryton_exec',
+                str(self.config), 'demo'], input=code, env=self.env,
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def api(self):
+        "A client of the call-control API, as the demo's switch"
+        return httpx.Client(base_url=self.api_url, timeout=30,
+            headers={'Authorization': 'Bearer demo-switch-key'})
+
+    def call(self, sip_username, callee, seconds, price_per_minute):
+        """A call of ``seconds`` through the call-control API: authorized
+        (once the API's snapshot prices it at ``price_per_minute``),
+        answered, ended, its CDR posted; return its call id once the rating
+        worker rated it."""
+        call_id = f'portal-{uuid.uuid4().hex[:12]}'
+        deadline = time.monotonic() + 30
+        with self.api() as api:
+            while True:
+                answer = api.post('/v1/authorize', json={
+                        'call_id': call_id, 'sip_username': sip_username,
+                        'callee': callee}).json()
+                # A new account, credential or price is in the API's
+                # snapshot within its refresh period.
+                if (answer.get('decision') == 'allow' and Decimal(
+                            answer['price_per_minute']) == price_per_minute):
+                    break
+                assert time.monotonic() < deadline, answer
+                time.sleep(0.5)
+            end = time.time()
+            start = end - seconds
+
+            def instant(value):
+                return time.strftime(
+                    '%Y-%m-%dT%H:%M:%SZ', time.gmtime(value))
+            assert api.post(f'/v1/calls/{call_id}/answer', json={
+                    'answered_at': instant(start)}).status_code == 204
+            assert api.post(f'/v1/calls/{call_id}/end', json={
+                    'ended_at': instant(end)}).status_code == 204
+            stored = api.post('/v1/cdrs', json={
+                    'call_id': call_id, 'callee': callee,
+                    'start': instant(start), 'answer': instant(start),
+                    'end': instant(end), 'billable_seconds': seconds,
+                    'hangup_cause': 16}).json()
+            assert stored['accepted'] == 1, stored
+        deadline = time.monotonic() + 60
+        while self.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = [c.state for c in Cdr.search([('call_id', '=', {call_id!r})])]
+""") != ['rated']:
+            assert time.monotonic() < deadline, f"{call_id} not rated"
+            time.sleep(0.5)
+        return call_id
+
+
 @pytest.fixture(scope='module')
 def portal(tmp_path_factory, mailbox, demo_database):
     """A copy of the demo database (telecom demo-setup, then the portal's
-    demo log-ins and brands) served by telecom-portal on a free port"""
+    demo log-ins and brands) with Bluebell's payments set up, served by
+    telecom-portal (its Braintree sandbox on the local stand-in) and by
+    telecom-callcontrol on free ports"""
     db_path = tmp_path_factory.mktemp('portal-db')
     copy_demo(demo_database, db_path)
     port = free_port()
@@ -78,12 +218,24 @@ def portal(tmp_path_factory, mailbox, demo_database):
         config.write_text(re.sub(r'(?m)^uri = smtp://.*$',
                 f'uri = smtp://127.0.0.1:{mailbox.server_address[1]}',
                 source.read()))
-    with serve([os.path.join(BIN, 'telecom-portal'), '-c', str(config),
-                '-d', 'demo', '--insecure-cookies',
+    env = sqlite_env(db_path, TRYTOND_CACHE__CLEAN_TIMEOUT='0')
+    platform = Platform(port=port, config=config, env=env)
+    platform.tryton(PAYMENT_SETUP)
+    api_port = free_port()
+    platform.api_url = f'http://127.0.0.1:{api_port}'
+    with Sandbox() as sandbox, \
+            serve([sys.executable, '-m', 'tests.e2e.portal_braintree',
+                '-c', str(config), '-d', 'demo', '--insecure-cookies',
                 '--listen', f'127.0.0.1:{port}'],
-            sqlite_env(db_path), f'http://127.0.0.1:{port}/login',
-            db_path / 'portal.log'):
-        yield port
+            {**env, 'BRAINTREE_SANDBOX': f'127.0.0.1:{sandbox.port}'},
+            f'http://127.0.0.1:{port}/login', db_path / 'portal.log'), \
+            serve([os.path.join(BIN, 'telecom-callcontrol'), '-c',
+                str(config), '-d', 'demo', '--listen',
+                f'127.0.0.1:{api_port}', '--refresh', '0.5',
+                '--rater-poll', '0.3'], env, platform.api_url + '/health',
+            db_path / 'api.log', timeout=120):
+        platform.sandbox = sandbox
+        yield platform
 
 
 @pytest.fixture(scope='module')
@@ -141,7 +293,7 @@ def sign_in(page, base, email_address, password=PASSWORD):
         ('rosa@demo.example', 'residential', 'Your phone lines'),
         ])
 def test_customer_flavours(portal, desktop, login, flavour, heading):
-    base = f'http://127.0.0.1:{portal}'
+    base = f'http://127.0.0.1:{portal.port}'
     sign_in(desktop, base, login)
     assert heading in desktop.inner_text('main')
     assert desktop.locator('svg.chart').count() == 1
@@ -155,10 +307,10 @@ def test_customer_flavours(portal, desktop, login, flavour, heading):
 
 
 def test_two_brands_and_a_phone(portal, phone):
-    phone.goto(f'http://127.0.0.1:{portal}/login')
+    phone.goto(f'http://127.0.0.1:{portal.port}/login')
     owner = phone.inner_text('header .brand')
     shot(phone, 'portal-brand-owner-phone.png')
-    phone.goto(f'http://bluebell.localhost:{portal}/login')
+    phone.goto(f'http://bluebell.localhost:{portal.port}/login')
     assert phone.inner_text('header .brand') == 'Bluebell Voice'
     assert owner != 'Bluebell Voice'
     colour = phone.evaluate(
@@ -171,8 +323,30 @@ def test_two_brands_and_a_phone(portal, phone):
         'document.documentElement.scrollWidth') <= 390
 
 
-def test_signup_validate_sign_in(portal, desktop, mailbox):
-    base = f'http://bluebell.localhost:{portal}'
+def provision(portal, name, username, login=None):
+    """The operator gives the account named ``name`` a SIP line (and a
+    portal log-in ``login``), as its back office does"""
+    return portal.tryton(f"""
+Account = pool.get('telecom.account')
+Credential = pool.get('telecom.credential')
+WebUser = pool.get('web.user')
+account, = Account.search([('party.name', '=', {name!r})])
+Credential.create([{{'account': account.id, 'kind': 'sip',
+            'username': {username!r}, 'realm': 'sip.example.net',
+            'password': {username!r} + '-secret'}}])
+if {login!r}:
+    WebUser.create([{{'email': {login!r}, 'password': {PASSWORD!r},
+                'email_valid': True, 'telecom_account': account.id}}])
+result = account.code
+""")
+
+
+def test_signup_top_up_call(portal, desktop, mailbox):
+    """Sign up on Bluebell's brand, validate the e-mail from its link, top
+    up 10.00 EUR by PayPal (a declined card first), call through the
+    call-control API: the portal shows the rated call and the balance
+    fallen by its price"""
+    base = f'http://bluebell.localhost:{portal.port}'
     desktop.goto(f'{base}/signup')
     desktop.get_by_label('Name or company').fill('Walter Walk-in')
     desktop.get_by_label('E-mail').fill('walter@walkin.example')
@@ -190,9 +364,46 @@ def test_signup_validate_sign_in(portal, desktop, mailbox):
     assert 'Top up your balance' in desktop.inner_text('h1')
     assert desktop.inner_text('header .brand') == 'Bluebell Voice'
 
+    # The Drop-in's form: a card the sandbox's processor declines first.
+    desktop.get_by_label('Amount in EUR').fill('10.00')
+    desktop.get_by_label('Visa card the processor declines').check()
+    desktop.get_by_role('button', name='Pay with PayPal').click()
+    assert 'declined: Do Not Honor' in desktop.inner_text('#e-amount')
+    assert desktop.get_attribute('#f-amount', 'aria-describedby') == (
+        'e-amount')
+    assert '0.00 EUR' in desktop.inner_text('.balance')
+    shot(desktop, 'portal-top-up-declined.png')
+    # Then PayPal, keyboard only: the amount, the method, Enter.
+    desktop.get_by_label('Amount in EUR').fill('10.00')
+    desktop.get_by_label('PayPal (sandbox account)').focus()
+    desktop.keyboard.press('Space')
+    shot(desktop, 'portal-top-up.png')
+    desktop.get_by_label('Amount in EUR').press('Enter')
+    desktop.wait_for_url(re.compile(r'.*/account\?done=top-up-credited$'))
+    assert 'paid and credited' in desktop.inner_text('.notice')
+    assert desktop.inner_text('.big') == '10.00 EUR'
+    sales = [t for t in portal.sandbox.transactions.values()
+        if t['amount'] == Decimal('10.00')]
+    assert sorted((t['nonce'], t['status']) for t in sales) == [
+        ('fake-paypal-one-time-nonce', 'settled'),
+        ('fake-processor-declined-visa-nonce', 'processor_declined')]
+
+    # Its line is provisioned; a call of 4 minutes to a UK mobile.
+    provision(portal, 'Walter Walk-in', 'walter-home')
+    # 0.0500 × 1.40 = 0.0700 a minute; 240 s = 4 × 0.0700 = 0.2800
+    portal.call('walter-home', '447700900123', 240, Decimal('0.0700'))
+    desktop.click('text=Calls')
+    desktop.wait_for_url(re.compile(r'.*/calls$'))
+    row = desktop.locator('tbody tr').first.inner_text()
+    assert '447700900123' in row and '0.2800' in row, row
+    shot(desktop, 'portal-calls-after-call.png')
+    desktop.click('text=Account')
+    # 10.00 − 0.28 = 9.72
+    assert desktop.inner_text('.big') == '9.72 EUR'
+
 
 def test_reseller_changes_a_markup(portal, desktop):
-    base = f'http://bluebell.localhost:{portal}'
+    base = f'http://bluebell.localhost:{portal.port}'
     sign_in(desktop, base, 'bluebell@demo.example')
     desktop.click('text=Rate plans')
     desktop.locator('table a').first.click()
@@ -205,3 +416,84 @@ def test_reseller_changes_a_markup(portal, desktop):
     for path in ['/reseller/customers', '/reseller/plans']:
         desktop.goto(base + path)
         assert 'Northwind' not in desktop.content()
+
+
+def test_markup_prices_the_next_call_and_invoice(portal, desktop, browser):
+    """Bluebell marks calls to France up 60 %: its postpaid customer's
+    next call, priced by the call-control API and rated by its worker,
+    costs that; invoiced by Bluebell's monthly run, the customer downloads
+    the invoice's PDF from the portal"""
+    base = f'http://bluebell.localhost:{portal.port}'
+    sign_in(desktop, base, 'bluebell@demo.example')
+    desktop.click('text=Rate plans')
+    desktop.click('text=Bluebell Home')
+    desktop.get_by_label('Destination group').select_option(
+        label='France')
+    desktop.get_by_label('Percent').fill('60')
+    desktop.get_by_role('button', name='Save markup').click()
+    assert 'The markup was saved' in desktop.inner_text('.notice')
+    assert 'France\t60' in desktop.inner_text('table')
+
+    provision(portal, 'Harbour Dental', 'harbour-desk',
+        'harbour@demo.example')
+    # 0.0150 × 1.60 = 0.0240 a minute; 300 s = 5 × 0.0240 = 0.1200
+    call_id = portal.call(
+        'harbour-desk', '0033142000000', 300, Decimal('0.0240'))
+    amounts = portal.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+cdr, = Cdr.search([('call_id', '=', {call_id!r})])
+result = [str(c.amount) for c in cdr.charges
+    if c.current and c.account == cdr.account]
+""")
+    assert [Decimal(a) for a in amounts] == [Decimal('0.1200')]
+
+    # Bluebell's monthly run, from the first of the month to today (the
+    # customer's invoice address given first, as its back office would).
+    invoice_id = portal.tryton("""
+import datetime as dt
+Company = pool.get('company.company')
+Run = pool.get('telecom.billing.run')
+Invoice = pool.get('account.invoice')
+Party = pool.get('party.party')
+Address = pool.get('party.address')
+harbour, = Party.search([('name', '=', 'Harbour Dental')])
+Address.create([{'party': harbour.id, 'street': '1 Quay Street',
+            'city': 'Bristol'}])
+bluebell, = Company.search([('party.name', '=', 'Bluebell Telecom')])
+today = dt.date.today()
+run = Run.bill(bluebell, today.replace(day=1), today, invoice_date=today)
+invoice, = [i for i in run.invoices
+    if i.telecom_account.party.name == 'Harbour Dental']
+result = invoice.id
+""")
+    # Posted apart: posting locks the sequence and the moves, and
+    # tryton_exec starts again holding the locks.
+    number = portal.tryton(f"""
+Invoice = pool.get('account.invoice')
+invoice = Invoice({invoice_id})
+if invoice.state != 'posted':
+    Invoice.post([invoice])
+result = [invoice.number, str(invoice.total_amount)]
+""")
+    # One line, 0.12 (no tax in the demo)
+    assert Decimal(number[1]) == Decimal('0.12')
+
+    context = browser.new_context(
+        viewport={'width': 1280, 'height': 800}, accept_downloads=True)
+    harbour = context.new_page()
+    try:
+        sign_in(harbour, base, 'harbour@demo.example')
+        harbour.click('text=Invoices')
+        assert number[0] in harbour.inner_text('table')
+        shot(harbour, 'portal-invoices.png')
+        with harbour.expect_download() as download:
+            harbour.click(f'text=PDF of {number[0]}')
+        data = open(download.value.path(), 'rb').read()
+    finally:
+        context.close()
+    from pypdf import PdfReader
+    text = '\n'.join(page.extract_text()
+        for page in PdfReader(io.BytesIO(data)).pages)
+    assert number[0] in text
+    assert 'Harbour Dental' in text
+    assert '0.12' in text

@@ -14,13 +14,23 @@ def main():
     from trytond import config as tryton_config
     tryton_config.update_etc(config)
     from trytond.pool import Pool
-    from trytond.transaction import Transaction
+    from trytond.transaction import Transaction, TransactionError
     pool = Pool(database)
     pool.init()
-    scope = {'pool': pool, 'Transaction': Transaction}
-    with Transaction().start(database, 0) as transaction:
-        exec(code, scope)
-        transaction.commit()
+    extras = {}
+    while True:
+        scope = {'pool': pool, 'Transaction': Transaction}
+        with Transaction().start(database, 0, **extras) as transaction:
+            try:
+                exec(code, scope)
+            except TransactionError as error:
+                # Table locks asked for (a singleton's first save, on
+                # SQLite): again holding them, as trytond's dispatcher.
+                transaction.rollback()
+                error.fix(extras)
+                continue
+            transaction.commit()
+        break
     print(json.dumps(scope.get('result'), default=str))
 
 

@@ -5,11 +5,19 @@ account_payment_braintree and the ``braintree`` SDK run unchanged.
 
 Requests come as the SDK writes them (XML, underscores); answers as the
 gateway writes them (XML, dashes). It knows what the top-up flow uses:
+a client token for the Drop-in (``POST /merchants/<id>/client_token``),
 create a sale (``POST /merchants/<id>/transactions``), find one (``GET
 …/transactions/<id>``) and the sandbox's testing call that settles one
 (``PUT …/<id>/settle``).
+
+Declines are the sandbox's documented ones: the test nonces
+``fake-processor-declined-*-nonce`` and amounts from 2000.00 to 3000.99
+are refused by the processor ("Do Not Honor", code 2000), as an
+``api-error-response`` with HTTP 422; the declined transaction is kept.
 """
+import base64
 import itertools
+import json
 import re
 import threading
 from decimal import Decimal
@@ -34,6 +42,25 @@ def transaction_xml(transaction):
         '</transaction>')
 
 
+def declined_xml(transaction):
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<api-error-response>'
+        '<errors><errors type="array"/></errors>'
+        '<message>Do Not Honor</message>'
+        + transaction_xml(transaction).split('\n', 1)[1].replace(
+            '</transaction>',
+            '<processor-response-code>2000</processor-response-code>'
+            '<processor-response-text>Do Not Honor'
+            '</processor-response-text></transaction>')
+        + '</api-error-response>')
+
+
+def declines(nonce, amount):
+    "Whether the sandbox's processor declines this sale"
+    return ((nonce or '').startswith('fake-processor-declined-')
+        or Decimal('2000') <= amount < Decimal('3001'))
+
+
 class Sandbox:
     "The server, its transactions (id → dict) and the requests it saw"
 
@@ -41,6 +68,7 @@ class Sandbox:
         self.currency = currency
         self.transactions = {}
         self.requests = []
+        self.client_tokens = 0
         self._ids = (f'tx{i:06d}' for i in itertools.count(1))
         sandbox = self
 
@@ -63,6 +91,16 @@ class Sandbox:
             def do_POST(self):
                 body = self._body()
                 sandbox.requests.append(('POST', self.path, body))
+                if re.fullmatch(r'/merchants/[^/]+/client_token', self.path):
+                    sandbox.client_tokens += 1
+                    token = base64.b64encode(json.dumps({
+                                'version': 2, 'environment': 'sandbox',
+                                'authorizationFingerprint':
+                                f'sandbox-{sandbox.client_tokens}',
+                                }).encode()).decode()
+                    return self._answer(201, '<?xml version="1.0" '
+                        'encoding="UTF-8"?>\n<client-token><value>'
+                        f'{token}</value></client-token>')
                 if not re.fullmatch(r'/merchants/[^/]+/transactions',
                         self.path):
                     return self._answer(404, '')
@@ -77,6 +115,10 @@ class Sandbox:
                     'status': ('submitted_for_settlement'
                         if settle in {'true', '1'} else 'authorized'),
                     }
+                if declines(transaction['nonce'], transaction['amount']):
+                    transaction['status'] = 'processor_declined'
+                    sandbox.transactions[transaction['id']] = transaction
+                    return self._answer(422, declined_xml(transaction))
                 sandbox.transactions[transaction['id']] = transaction
                 self._answer(201, transaction_xml(transaction))
 

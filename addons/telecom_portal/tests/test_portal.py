@@ -36,8 +36,9 @@ def csrf_of(response):
     return found.group(1) if found else None
 
 
-class PortalTestCase(RouteTestCase):
-    "Test the portal over HTTP"
+class PortalClientCase(RouteTestCase):
+    """The portal's test client and its helpers; a class of tests gives
+    ``setUpDatabase``"""
     module = 'telecom_portal'
 
     @classmethod
@@ -56,6 +57,50 @@ class PortalTestCase(RouteTestCase):
                     continue
             break
 
+    def setUp(self):
+        super().setUp()
+        self.portal = Portal(DB_NAME, secure_cookies=True)
+
+    def client(self):
+        return Client(self.portal)
+
+    def get(self, client, path, **kwargs):
+        return client.get(path, base_url=BASE, **kwargs)
+
+    def post(self, client, path, data=None, token=True, **kwargs):
+        data = dict(data or {})
+        if token is True:
+            data['csrf_token'] = self.token(client)
+        elif token:
+            data['csrf_token'] = token
+        return client.post(path, base_url=BASE, data=data, **kwargs)
+
+    def token(self, client):
+        "The CSRF token of the client's session, read from a form"
+        response = self.get(client, '/')
+        if response.status_code == HTTPStatus.SEE_OTHER and (
+                not response.headers['Location'].startswith('/login')):
+            page = ('/profile' if response.headers['Location'] == '/account'
+                else '/reseller/profile')
+        else:
+            page = '/login'
+        return csrf_of(self.get(client, page))
+
+    def sign_in(self, email):
+        client = self.client()
+        response = self.post(client, '/login', {
+                'email': email, 'password': PASSWORD})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        return client
+
+    def db(self):
+        return Transaction().start(DB_NAME, 0)
+
+
+class PortalTestCase(PortalClientCase):
+    "Test the portal over HTTP"
+
     @classmethod
     def setUpDatabase(cls):
         pool = Pool()
@@ -72,6 +117,16 @@ class PortalTestCase(RouteTestCase):
         # One company per call: account 8.0's Move.post mixes them up.
         Invoice.post([owner_invoice])
         Invoice.post([ann_invoice])
+        # Reseller One's method for payments received outside the portal.
+        Account = pool.get('account.account')
+        Journal = pool.get('account.journal')
+        Method = pool.get('account.invoice.payment.method')
+        r1_cash, = Account.search([
+                ('company', '=', t.r1.id), ('code', '=', '1.1.1')])
+        Method.create([{'name': "Bank transfer", 'company': t.r1.id,
+                    'journal': Journal.search([('type', '=', 'cash')])[0].id,
+                    'debit_account': r1_cash.id,
+                    'credit_account': r1_cash.id}])
         t.r3_plan, = Plan.create([{
                     'name': "R3 retail", 'company': t.r3.id,
                     'currency': t.currency.id, 'decimals': 4,
@@ -129,46 +184,6 @@ class PortalTestCase(RouteTestCase):
             'owner_invoice': owner_invoice.id, 'ann_invoice': ann_invoice.id,
             }
         cls.ann_invoice_number = ann_invoice.number
-
-    def setUp(self):
-        super().setUp()
-        self.portal = Portal(DB_NAME, secure_cookies=True)
-
-    def client(self):
-        return Client(self.portal)
-
-    def get(self, client, path, **kwargs):
-        return client.get(path, base_url=BASE, **kwargs)
-
-    def post(self, client, path, data=None, token=True, **kwargs):
-        data = dict(data or {})
-        if token is True:
-            data['csrf_token'] = self.token(client)
-        elif token:
-            data['csrf_token'] = token
-        return client.post(path, base_url=BASE, data=data, **kwargs)
-
-    def token(self, client):
-        "The CSRF token of the client's session, read from a form"
-        response = self.get(client, '/')
-        if response.status_code == HTTPStatus.SEE_OTHER and (
-                not response.headers['Location'].startswith('/login')):
-            page = ('/profile' if response.headers['Location'] == '/account'
-                else '/reseller/profile')
-        else:
-            page = '/login'
-        return csrf_of(self.get(client, page))
-
-    def sign_in(self, email):
-        client = self.client()
-        response = self.post(client, '/login', {
-                'email': email, 'password': PASSWORD})
-        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
-            response.get_data(as_text=True))
-        return client
-
-    def db(self):
-        return Transaction().start(DB_NAME, 0)
 
     # --- log-in, sessions, cookies ---------------------------------------
 
@@ -399,6 +414,29 @@ class PortalTestCase(RouteTestCase):
             SipAddress = Pool().get('telecom.sip_address')
             self.assertEqual(SipAddress.search(
                     [('address', '=', 'csrf@ann.example')]), [])
+
+    def test_every_form_needs_csrf(self):
+        """Every POST route of the URL map, sent by the principal it is for
+        without the form's CSRF token, is refused (403) before its
+        handler runs"""
+        clients = {'customer': self.sign_in('ann@example.com'),
+            'signed-in': self.sign_in('ann@example.com'),
+            'reseller': self.sign_in('carol@example.com')}
+        ids = {'account_id': self.ids['r1_customer'],
+            'address_id': self.ids['ann_sip'], 'plan_id': self.ids['r1_plan'],
+            'invoice_id': self.ids['ann_invoice']}
+        checked = 0
+        for rule, kind, method in self.rules():
+            if method != 'POST':
+                continue
+            client = clients.get(kind) or self.client()
+            with self.subTest(url=rule.rule, kind=kind):
+                response = self.post(client, self.url(rule, ids), {
+                        'amount': '10', 'iban': 'BE85735556927306'},
+                    token=False)
+                self.assertEqual(response.status_code, HTTPStatus.FORBIDDEN)
+                checked += 1
+        self.assertGreater(checked, 15)
 
     def test_output_escaped(self):
         "A party name with <script> renders escaped"
@@ -661,6 +699,116 @@ class PortalTestCase(RouteTestCase):
             self.get(dave, '/reseller/invoices').get_data(as_text=True))
 
     # --- brands (F34) ----------------------------------------------------
+
+    def test_reseller_edits_its_brand(self):
+        """A reseller edits its brand: colours only as #rrggbb, addresses
+        checked, errors next to their fields, nothing saved on error; an
+        SVG logo is stored without script and served sandboxed"""
+        dave = self.sign_in('dave@example.com')
+        body = self.get(dave, '/reseller/brand').get_data(as_text=True)
+        self.assertIn('value="Three Talk"', body)
+        good = {'name': 'Three Talk', 'primary_colour': '#0B6E4F',
+            'secondary_colour': '#e0f2f1', 'support_email': '',
+            'support_phone': '+44 20 7946 0333',
+            'email_from': 'Three Talk <billing@three.example>'}
+        for changes, field, text in [
+                ({'primary_colour': 'red;}body{x'}, 'primary_colour',
+                    'as #rrggbb'),
+                ({'secondary_colour': ''}, 'secondary_colour',
+                    'Fill this in.'),
+                ({'email_from': 'billing at three'}, 'email_from',
+                    'Write an e-mail address'),
+                ({'name': ''}, 'name', 'Fill this in.'),
+                ]:
+            with self.subTest(field=field):
+                response = self.post(
+                    dave, '/reseller/brand', {**good, **changes})
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                self.assertIn(text, re.search(rf'id="e-{field}">([^<]+)<',
+                        response.get_data(as_text=True)).group(1))
+        svg = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
+            b'<script>alert(2)</script><rect width="9" height="9" '
+            b'fill="#0b6e4f"/></svg>')
+        response = self.post(dave, '/reseller/brand', {**good,
+                'logo': (io.BytesIO(b'GIF89a not taken'), 'logo.gif')})
+        self.assertIn('Send an SVG, PNG or JPEG', response.get_data(
+                as_text=True))
+        response = self.post(dave, '/reseller/brand', {**good,
+                'logo': (io.BytesIO(svg), 'logo.svg')})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        with self.db():
+            Brand = Pool().get('telecom.brand')
+            brand, = Brand.search([('name', '=', 'Three Talk')])
+            self.assertEqual((brand.primary_colour, brand.email_from,
+                    brand.support_phone, brand.logo_type), (
+                    '#0b6e4f', 'Three Talk <billing@three.example>',
+                    '+44 20 7946 0333', 'image/svg+xml'))
+            logo = bytes(brand.logo)
+        self.assertNotIn(b'script', logo)
+        self.assertNotIn(b'onload', logo)
+        self.assertIn(b'<rect width="9"', logo)
+        response = self.get(dave, '/brand/logo')
+        self.assertEqual(response.get_data(), logo)
+        self.assertIn('sandbox', response.headers['Content-Security-Policy'])
+        # The customers of Reseller Three see the new colour.
+        page = self.get(self.sign_in('bob@example.com'), '/account')
+        self.assertIn('--primary: #0b6e4f', page.get_data(as_text=True))
+
+    def test_reseller_reminds_then_marks_paid(self):
+        """A reseller e-mails its customer a reminder of an unpaid invoice
+        (the brand's name, the customer's invoice e-mail), then marks it
+        paid: reconciled, listed paid, neither action possible again"""
+        carol = self.sign_in('carol@example.com')
+        invoice_id = self.ids['ann_invoice']
+        body = self.get(carol, '/reseller/invoices').get_data(as_text=True)
+        self.assertIn(f'/reseller/invoices/{invoice_id}/remind', body)
+        sent = []
+        with patch('trytond.sendmail.send_message_transactional',
+                lambda msg, **kwargs: sent.append(msg)):
+            response = self.post(
+                carol, f'/reseller/invoices/{invoice_id}/remind')
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        message, = sent
+        self.assertEqual(message['To'],
+            '"<script>alert(\\"x\\")</script> Ann Ltd" '
+            '<ap@r1-customer.example>')
+        self.assertIn(
+            f'payment reminder for invoice {self.ann_invoice_number}',
+            message['Subject'])
+        # Ann's invoice of 0.11 (5 minutes at 0.0220), all of it to pay.
+        text = message.get_body(('plain',)).get_content()
+        self.assertIn('0.11 EUR to pay', text)
+        with self.db():
+            Email = Pool().get('ir.email')
+            self.assertEqual(Email.search([('resource', '=',
+                            f'account.invoice,{invoice_id}')], count=True), 1)
+
+        # Received on a date of the fixture's fiscal year (2024).
+        response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
+            {'date': 'not a date'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('Received on: Write the date as YYYY-MM-DD',
+            response.get_data(as_text=True))
+        response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
+            {'date': '2024-02-15'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        with self.db():
+            invoice = Pool().get('account.invoice')(invoice_id)
+            self.assertEqual(invoice.state, 'paid')
+            self.assertEqual(invoice.amount_to_pay, Decimal(0))
+        body = self.get(carol, '/reseller/invoices?status=paid').get_data(
+            as_text=True)
+        self.assertIn(self.ann_invoice_number, body)
+        for action in ['paid', 'remind']:
+            response = self.post(
+                carol, f'/reseller/invoices/{invoice_id}/{action}')
+            self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+            self.assertIn('only an unpaid invoice',
+                response.get_data(as_text=True))
 
     def test_brand_by_host_and_by_account(self):
         "The Host picks the brand; once signed in, the account's tenant's"

@@ -23,8 +23,10 @@ from werkzeug.wrappers import Request, Response
 from trytond.exceptions import UserError, UserWarning
 from trytond.pool import Pool
 from trytond.transaction import Transaction, TransactionError
+from trytond.worker import run_task
 
 from . import brand as branding
+from .payments import masked_iban
 from .scope import principal_scope
 
 logger = logging.getLogger('telecom.portal')
@@ -174,6 +176,7 @@ class Portal:
         self.jinja.filters['money'] = branding.money
         self.jinja.globals['status_of'] = branding.invoice_status
         self.jinja.globals['due_date_of'] = branding.due_date
+        self.jinja.globals['masked'] = masked_iban
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -233,6 +236,14 @@ class Portal:
                     message=exception.message)
             if ctx.discard:
                 transaction.rollback()
+                transaction.tasks.clear()
+            tasks = list(transaction.tasks)
+            transaction.tasks.clear()
+        # As trytond's dispatcher without a queue worker: what the request
+        # queued (an invoice's state after a reconciliation) runs once the
+        # request is committed, each task in a transaction of its own.
+        for task_id in tasks:
+            run_task(Pool(self.database), task_id)
         for name, value, max_age in ctx.new_cookies:
             self.set_cookie(response, name, value, max_age)
         response.headers.setdefault('Cache-Control', 'no-store')

@@ -8,6 +8,9 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 PASSWORD = 'portal-demo-2026'
+# The portal and what its pages offer when activated: top-ups (PayPal
+# through Braintree, SEPA) and vouchers of telecom_payment.
+MODULES = ['telecom_portal', 'telecom_payment']
 # e-mail → (account name or company name, kind)
 LOGINS = {
     'acme@demo.example': ("Acme Offices", 'customer'),
@@ -26,16 +29,16 @@ BRANDS = {
     }
 
 
-def is_activated(database):
+def is_activated(database, modules=('telecom_portal',)):
     from trytond.modules.telecom_base.demo import is_activated
-    return is_activated(database, ['telecom_portal'])
+    return is_activated(database, modules)
 
 
 def activate(config, database):
-    "Activate telecom_portal (and what it needs) in the demo database"
+    "Activate the portal's MODULES (and what they need) in the database"
     admin = Path(sys.executable).with_name('trytond-admin')
     subprocess.run([str(admin), '-c', config, '-d', database,
-            '--activate-dependencies', '-u', 'telecom_portal'], check=True)
+            '--activate-dependencies', '-u', *MODULES], check=True)
 
 
 def load(database):

@@ -17,6 +17,7 @@ from sql.functions import Function
 from werkzeug.exceptions import NotFound
 
 from trytond import backend
+from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -25,6 +26,10 @@ from trytond.modules.telecom_base.balance import to_decimal
 PAGE_SIZE = 50
 CSV_LIMIT = 100000
 INVOICE_STATES = ['posted', 'paid', 'cancelled']
+
+
+class InvoiceRefused(UserError):
+    "An invoice action the reseller cannot take, and why"
 
 
 def _one(records):
@@ -283,14 +288,18 @@ class ResellerScope(InvoicesScope):
                         }])
         return account
 
-    def update_customer(self, account_id, credit_limit, plan_id):
+    def update_customer(self, account_id, credit_limit, plan_id,
+            call_limits=None):
+        """Set the customer's credit limit, its plan among the reseller's
+        (None: unchanged, 0: none) and ``call_limits`` (telecom_switch's
+        max_inbound / max_outbound / max_total: None for no limit)"""
         Account = Pool().get('telecom.account')
         account = self.customer(account_id)
         # The reseller's plans on the account are replaced; plans that are
         # not the reseller's own (none should be) are left alone.
         own = [p.id for p in account.rate_plans
             if p.company.id == self.company_id]
-        values = {'credit_limit': credit_limit}
+        values = {'credit_limit': credit_limit, **(call_limits or {})}
         if plan_id is not None:
             new = [self.plan(plan_id).id] if plan_id else []
             values['rate_plans'] = [('remove', own), ('add', new)]
@@ -362,6 +371,29 @@ class ResellerScope(InvoicesScope):
     def import_rates(self, plan_id, data, filename, replace=False):
         return self.plan(plan_id).import_rates(data, filename, replace=replace)
 
+    # --- branding (F34) ---------------------------------------------------
+
+    def brand(self):
+        "The reseller's default brand, or None"
+        Brand = Pool().get('telecom.brand')
+        brands = Brand.search([('company', '=', self.company_id),
+                ('default', '=', True)], limit=1)
+        return brands[0] if brands else None
+
+    def save_brand(self, values):
+        """Write ``values`` (name, colours, contacts, sender, logo) on the
+        reseller's default brand, made when it has none. Its host names
+        stay the platform's to set (they need DNS and TLS)."""
+        Brand = Pool().get('telecom.brand')
+        brand = self.brand()
+        if brand is None:
+            brand, = Brand.create([{
+                        'company': self.company_id, 'default': True,
+                        **values}])
+        else:
+            Brand.write([brand], values)
+        return brand
+
     # --- invoices to customers -------------------------------------------
 
     def _invoice_domain(self):
@@ -370,6 +402,73 @@ class ResellerScope(InvoicesScope):
     def calls(self, account_id, filters, after=None, limit=PAGE_SIZE):
         return calls_page(
             [self.customer(account_id).id], filters, after, limit)
+
+    def _unpaid(self, invoice_id):
+        invoice = self.invoice(invoice_id)
+        if invoice.state != 'posted':
+            raise InvoiceRefused(
+                f"Invoice {invoice.number} is {invoice.state}: only an "
+                "unpaid invoice can be marked paid or reminded.")
+        return invoice
+
+    def mark_paid(self, invoice_id, received=None):
+        """Record that the customer paid the invoice's amount to pay on
+        ``received`` (default today) outside the platform — a bank
+        transfer, cash — through the reseller's first invoice payment
+        method, and reconcile it: the invoice becomes paid."""
+        pool = Pool()
+        Method = pool.get('account.invoice.payment.method')
+        MoveLine = pool.get('account.move.line')
+        invoice = self._unpaid(invoice_id)
+        methods = Method.search([('company', '=', self.company_id)],
+            order=[('id', 'ASC')], limit=1)
+        if not methods:
+            raise InvoiceRefused("You have no payment method for received "
+                "payments yet: add one in the back office (Invoice "
+                "Payment Methods), then mark the invoice paid.")
+        with Transaction().set_context(company=self.company_id):
+            lines = invoice.pay_invoice(invoice.amount_to_pay, methods[0],
+                received or dt.date.today(), "Marked paid in the portal")
+            MoveLine.reconcile([line for line in invoice.lines_to_pay
+                    if not line.reconciliation] + list(lines))
+        return invoice
+
+    def send_reminder(self, invoice_id):
+        """E-mail the customer a reminder of the unpaid invoice, from the
+        sender of the invoice's brand, logged on the invoice"""
+        from email.message import EmailMessage
+
+        from trytond.config import config
+        from trytond.sendmail import send_message_transactional
+        from trytond.tools.email_ import format_address, set_from_header
+        Email = Pool().get('ir.email')
+        invoice = self._unpaid(invoice_id)
+        party = invoice.party
+        mechanism = (party.contact_mechanism_get('email', usage='invoice')
+            or party.contact_mechanism_get('email'))
+        if not mechanism or not mechanism.email:
+            raise InvoiceRefused(f"{party.rec_name} has no e-mail address: "
+                "add one to the customer, then send the reminder.")
+        look = invoice.telecom_look()
+        due = due_date(invoice)
+        msg = EmailMessage()
+        msg.set_content(
+            f"Dear {party.rec_name},\n\n"
+            f"Our invoice {invoice.number} of {invoice.invoice_date} for "
+            f"{invoice.total_amount} {invoice.currency.code}"
+            + (f", due on {due}," if due else "")
+            + f" is still unpaid: {invoice.amount_to_pay} "
+            f"{invoice.currency.code} to pay. Please pay it soon; if you "
+            "have paid it already, please ignore this message.\n\n"
+            f"{look.name}\n{look.support or ''}\n")
+        from_ = config.get('email', 'from')
+        set_from_header(msg, from_, look.email_from or from_)
+        msg['To'] = format_address(mechanism.email, party.rec_name)
+        msg['Subject'] = (
+            f"{look.name}: payment reminder for invoice {invoice.number}")
+        send_message_transactional(msg, strict=True)
+        Email.from_message(msg, resource=invoice).save()
+        return mechanism.email
 
 
 def search_invoices(domain, filters):

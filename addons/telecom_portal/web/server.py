@@ -30,7 +30,8 @@ def main(argv=None):
     from trytond.pool import Pool
     Pool.start()
     from . import demo
-    if not demo.is_activated(args.database):
+    if not demo.is_activated(args.database,
+            demo.MODULES if args.demo else ['telecom_portal']):
         if not args.demo:
             parser.error(
                 f"telecom_portal is not activated in {args.database}: run "

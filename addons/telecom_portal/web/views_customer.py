@@ -236,21 +236,74 @@ def top_up(ctx):
     errors = {}
     if ctx.request.method == 'POST':
         from .forms import amount
-        values, errors = read(ctx.request.form, {
+        form = ctx.request.form
+        values, errors = read(form, {
                 'amount': lambda f, n: amount(
                     f, n, required=True, minimum=1, places=2)})
         if not errors:
             try:
                 url = payments.start_top_up(
-                    account, values['amount'], ctx.request.host_url)
+                    account, values['amount'],
+                    nonce=form.get('payment_method_nonce'),
+                    checkout_id=form.get('checkout_id'),
+                    device_data=form.get('device_data'))
             except payments.Refused as exception:
-                errors['amount'] = str(exception)
+                errors[exception.field] = str(exception)
             else:
                 return ctx.redirect(url)
-        return ctx.form_error('top_up.html', errors, account=account,
-            available=payments.top_up_available())
-    return ctx.render('top_up.html', errors=errors, account=account,
+        ctx.undo()
+        return top_up_page(ctx, account, errors, status=400)
+    return top_up_page(ctx, account, errors)
+
+
+def top_up_page(ctx, account, errors, status=200):
+    "The top-up form, with a new checkout of the tenant's gateway"
+    checkout = None
+    if account.billing_mode == 'prepaid':
+        try:
+            checkout = payments.checkout(account)
+        except payments.Refused as exception:
+            errors.setdefault('', str(exception))
+    response = ctx.render('top_up.html', status=status, errors=errors,
+        account=account, checkout=checkout,
         available=payments.top_up_available())
+    if checkout and checkout['script']:
+        response.headers['Content-Security-Policy'] = payments.DROPIN_CSP
+    return response
+
+
+@route('/direct-debit', 'customer', methods=('GET', 'POST'))
+def direct_debit(ctx):
+    """The customer's SEPA direct-debit mandates with its provider, and a
+    new one signed online (postpaid invoices, SEPA top-ups)"""
+    account = ctx.scope.account
+    values = {'account': account,
+        'available': payments.mandates_available()}
+    if ctx.request.method == 'GET' or not values['available']:
+        return ctx.render('direct_debit.html', errors={},
+            mandates=payments.mandates(account), **values)
+    from .forms import Invalid
+
+    def consent(form, name):
+        if form.get(name) != 'yes':
+            raise Invalid("Tick this box to sign the mandate.")
+        return True
+    data, errors = read(ctx.request.form, {
+            'iban': payments.iban,
+            'street': lambda f, n: text(f, n, True),
+            'postal_code': lambda f, n: text(f, n, True, 20),
+            'city': lambda f, n: text(f, n, True, 100),
+            'consent': consent})
+    if not errors:
+        try:
+            payments.sign_mandate(account, data['iban'], data['street'],
+                data['postal_code'], data['city'])
+        except UserError as exception:
+            errors['iban'] = exception.message
+        else:
+            return ctx.redirect('/direct-debit', done='mandate')
+    return ctx.form_error('direct_debit.html', errors,
+        mandates=payments.mandates(account), **values)
 
 
 @route('/shop', 'customer')

@@ -1,6 +1,7 @@
 """A reseller's pages (F8–F10, F30, F35): its customers, its rate plans,
 its invoices to its customers. Nothing here names or prices anything of
 the reseller's parent (F2)."""
+import datetime as dt
 from decimal import Decimal
 
 from werkzeug.exceptions import BadRequest
@@ -8,16 +9,44 @@ from werkzeug.exceptions import BadRequest
 from trytond.modules.telecom_base.account import BILLING_MODES, FLAVOURS
 
 from .app import route
+from .logo import MAX_SIZE as MAX_LOGO
 from .documents import download
 from .forms import amount, choice, read, record_id, text
 from .views_customer import (
     call_filters, format_cursor, invoice_list, parse_cursor)
 
 
+# Concurrent-call limits of an account (telecom_switch's fields, when
+# call control is activated): name → label.
+CALL_LIMITS = [
+    ('max_inbound', "Inbound calls at once"),
+    ('max_outbound', "Outbound calls at once"),
+    ('max_total', "Calls at once in all"),
+    ]
+
+
+def call_limits_available():
+    from trytond.pool import Pool
+    return 'max_total' in Pool().get('telecom.account')._fields
+
+
+def call_limit(form, name):
+    "A whole number of calls from 0 to 10,000, or None (no limit)"
+    from .forms import Invalid
+    value = (form.get(name) or '').strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > 10000:
+        raise Invalid("A whole number of calls from 0 to 10000, or empty "
+            "for no limit.")
+    return int(value)
+
+
 def customer_form(ctx, account=None, errors=None, status=200, values=None):
     return ctx.render('reseller_customer.html', status=status,
         account=account, plans=ctx.scope.plans(), errors=errors or {},
-        values=values or {}, flavours=FLAVOURS, billing_modes=BILLING_MODES)
+        values=values or {}, flavours=FLAVOURS, billing_modes=BILLING_MODES,
+        call_limits=CALL_LIMITS if call_limits_available() else [])
 
 
 @route('/reseller/customers', 'reseller')
@@ -61,10 +90,14 @@ def customer(ctx, account_id):
     if ctx.request.method == 'GET':
         return customer_form(ctx, account)
     form = ctx.request.form
-    values, errors = read(form, {
-            'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
-            'plan': record_id,
-            })
+    readers = {
+        'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
+        'plan': record_id,
+        }
+    limits = [name for name, _ in CALL_LIMITS] if (
+        call_limits_available()) else []
+    readers.update({name: call_limit for name in limits})
+    values, errors = read(form, readers)
     if values.get('plan') and values['plan'] not in {
             p.id for p in ctx.scope.plans()}:
         errors['plan'] = "Choose one of your plans."
@@ -72,7 +105,8 @@ def customer(ctx, account_id):
         ctx.undo()
         return customer_form(ctx, account, errors, 400, form)
     ctx.scope.update_customer(
-        account.id, values['credit_limit'], values['plan'] or 0)
+        account.id, values['credit_limit'], values['plan'] or 0,
+        {name: values[name] for name in limits})
     return ctx.redirect(f'/reseller/customers/{account.id}', done='saved')
 
 
@@ -177,7 +211,85 @@ def import_rates(ctx, plan_id):
 
 @route('/reseller/invoices', 'reseller')
 def invoices(ctx):
-    return invoice_list(ctx, ctx.scope, 'invoices.html')
+    return invoice_list(
+        ctx, ctx.scope, 'invoices.html', today=dt.date.today())
+
+
+@route('/reseller/invoices/<int:invoice_id>/paid', 'reseller',
+    methods=('POST',))
+def mark_paid(ctx, invoice_id):
+    from .forms import date
+    values, errors = read(ctx.request.form, {'date': date})
+    if errors:
+        raise BadRequest(f"Received on: {errors['date']}")
+    ctx.scope.mark_paid(invoice_id, values['date'])
+    return ctx.redirect('/reseller/invoices', done='paid')
+
+
+@route('/reseller/invoices/<int:invoice_id>/remind', 'reseller',
+    methods=('POST',))
+def remind(ctx, invoice_id):
+    ctx.scope.send_reminder(invoice_id)
+    return ctx.redirect('/reseller/invoices', done='reminded')
+
+
+BRAND_FIELDS = [
+    ('name', "Brand name"), ('primary_colour', "Main colour"),
+    ('secondary_colour', "Highlight colour"),
+    ('support_email', "Support e-mail"), ('support_phone', "Support phone"),
+    ('email_from', "Sender of e-mails"),
+    ]
+
+
+def colour(form, name):
+    from .brand import COLOUR
+    from .forms import Invalid
+    value = text(form, name, required=True, max_length=50).lower()
+    if not COLOUR.match(value):
+        raise Invalid("Write the colour as #rrggbb, e.g. #3f51b5.")
+    return value
+
+
+def email_address(form, name):
+    "An e-mail address, optionally with a name: Ann <ann@example.com>"
+    from email.utils import parseaddr
+
+    from .forms import Invalid
+    value = text(form, name, max_length=320)
+    if value and '@' not in parseaddr(value)[1]:
+        raise Invalid("Write an e-mail address, e.g. "
+            "Bluebell <billing@bluebell.example>.")
+    return value or None
+
+
+@route('/reseller/brand', 'reseller', methods=('GET', 'POST'))
+def brand(ctx):
+    """The reseller's brand: name, colours, logo, support contacts and
+    the sender of its e-mails (F34)"""
+    from .logo import Refused, read_logo
+    record = ctx.scope.brand()
+    if ctx.request.method == 'GET':
+        return ctx.render('reseller_brand.html', errors={}, record=record,
+            fields=BRAND_FIELDS, form={})
+    values, errors = read(ctx.request.form, {
+            'name': lambda f, n: text(f, n, required=True, max_length=100),
+            'primary_colour': colour, 'secondary_colour': colour,
+            'support_email': email_address,
+            'support_phone': lambda f, n: text(f, n, max_length=40) or None,
+            'email_from': email_address,
+            })
+    upload = ctx.request.files.get('logo')
+    if upload and upload.filename:
+        try:
+            values['logo'], values['logo_type'] = read_logo(
+                upload.filename, upload.read(MAX_LOGO + 1))
+        except Refused as exception:
+            errors['logo'] = str(exception)
+    if errors:
+        return ctx.form_error('reseller_brand.html', errors, record=record,
+            fields=BRAND_FIELDS, form=ctx.request.form)
+    ctx.scope.save_brand(values)
+    return ctx.redirect('/reseller/brand', done='brand')
 
 
 @route('/reseller/profile', 'reseller')

@@ -123,6 +123,13 @@ def validate_email(ctx):
         raise BadRequest(
             "This link was already used or has expired: sign in.")
     user, = users
-    next_ = '/top-up' if (user.telecom_account
-        and user.telecom_account.billing_mode == 'prepaid') else '/account'
+    # The first payment step: a top-up (prepaid), a direct-debit mandate
+    # (postpaid) where telecom_payment offers them.
+    from .payments import mandates_available
+    next_ = '/account'
+    if user.telecom_account and (
+            user.telecom_account.billing_mode == 'prepaid'):
+        next_ = '/top-up'
+    elif user.telecom_account and mandates_available():
+        next_ = '/direct-debit'
     return sign_in(ctx, user, next_)
