@@ -383,7 +383,7 @@ class PortalTestCase(PortalClientCase):
             '/reseller/invoices', '/reseller/profile']
         menu = re.findall(r'<li><a href="(/[^"]*)">', self.get(
                 client, '/reseller/customers').get_data(as_text=True))
-        self.assertEqual(len(menu), 4)
+        self.assertEqual(len(menu), 6)
         for page in pages + menu:
             with self.subTest(page=page):
                 response = self.get(client, page)
