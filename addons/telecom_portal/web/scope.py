@@ -394,6 +394,46 @@ class ResellerScope(InvoicesScope):
             Brand.write([brand], values)
         return brand
 
+    # --- vouchers (F32), through telecom_payment -------------------------
+
+    @staticmethod
+    def _batches():
+        try:
+            return Pool().get('telecom.voucher.batch')
+        except KeyError:
+            return None
+
+    def voucher_batches(self):
+        Batch = self._batches()
+        if Batch is None:
+            return []
+        return Batch.search([('company', '=', self.company_id)],
+            order=[('id', 'DESC')])
+
+    def voucher_batch(self, batch_id):
+        Batch = self._batches()
+        if Batch is None:
+            raise NotFound()
+        return _one(Batch.search([
+                    ('company', '=', self.company_id),
+                    ('id', '=', batch_id)]))
+
+    def create_voucher_batch(self, name, value, expiry, quantity):
+        """A batch of ``quantity`` vouchers of ``value`` in the reseller's
+        currency, its codes drawn at once (telecom_payment's bulk
+        generation)"""
+        Batch = self._batches()
+        batch, = Batch.create([{
+                    'name': name, 'company': self.company_id,
+                    'value': value, 'currency': self.company.currency.id,
+                    'expiry': expiry, 'quantity': quantity}])
+        Batch.generate([batch])
+        return batch
+
+    def voucher_csv(self, batch_id):
+        batch = self.voucher_batch(batch_id)
+        return batch, self._batches().export_csv([batch])
+
     # --- invoices to customers -------------------------------------------
 
     def _invoice_domain(self):

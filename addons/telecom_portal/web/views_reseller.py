@@ -292,6 +292,59 @@ def brand(ctx):
     return ctx.redirect('/reseller/brand', done='brand')
 
 
+# A portal request draws at most this many codes (the back office more).
+MAX_VOUCHERS = 10000
+
+
+@route('/reseller/vouchers', 'reseller', methods=('GET', 'POST'))
+def vouchers(ctx):
+    "The reseller's voucher batches, and a new one generated (F32)"
+    from .forms import Invalid, date
+    scope = ctx.scope
+    available = scope._batches() is not None
+    values = {'available': available, 'maximum': MAX_VOUCHERS,
+        'currency': scope.company.currency}
+    if ctx.request.method == 'GET' or not available:
+        return ctx.render('reseller_vouchers.html', errors={},
+            batches=scope.voucher_batches(), **values)
+
+    def quantity(form, name):
+        value = (form.get(name) or '').strip()
+        if not value.isdigit() or not 1 <= int(value) <= MAX_VOUCHERS:
+            raise Invalid(f"A whole number from 1 to {MAX_VOUCHERS}.")
+        return int(value)
+
+    def expiry(form, name):
+        value = date(form, name)
+        if value is None:
+            raise Invalid("Fill this in.")
+        if value < dt.date.today():
+            raise Invalid("The expiry is in the past.")
+        return value
+    data, errors = read(ctx.request.form, {
+            'name': lambda f, n: text(f, n, required=True, max_length=100),
+            'value': lambda f, n: amount(f, n, required=True,
+                minimum=Decimal('0.01'), places=scope.company.currency.digits),
+            'expiry': expiry, 'quantity': quantity})
+    if errors:
+        return ctx.form_error('reseller_vouchers.html', errors,
+            batches=scope.voucher_batches(), **values)
+    batch = scope.create_voucher_batch(
+        data['name'], data['value'], data['expiry'], data['quantity'])
+    return ctx.redirect('/reseller/vouchers', done='vouchers',
+        batch=batch.id)
+
+
+@route('/reseller/vouchers/<int:batch_id>.csv', 'reseller')
+def vouchers_csv(ctx, batch_id):
+    from werkzeug.wrappers import Response
+    batch, data = ctx.scope.voucher_csv(batch_id)
+    response = Response(data, mimetype='text/csv')
+    response.headers['Content-Disposition'] = (
+        f'attachment; filename="vouchers-{batch.id}.csv"')
+    return response
+
+
 @route('/reseller/profile', 'reseller')
 def profile(ctx):
     return ctx.render('reseller_profile.html', errors={})

@@ -271,6 +271,10 @@ class Bridge:
     def _finish(self, call, end, cause):
         if call.finished:
             return
+        if call.answer is None and call.seen_up is not None:
+            # Asterisk's answer time never came (timed out, the bridge
+            # stopping)
+            self._answered_when_seen_up(call)
         call.finished = True
         self.calls.pop(call.channel_id, None)
         self.finished[call.channel_id] = True
@@ -468,8 +472,8 @@ class Bridge:
             channel = live.get(channel_id)
             if (channel and channel.get('state') == 'Up' and not call.answer
                     and call.learning is None):
-                call.learning = self._spawn(
-                    self._learn_answer(call, noticed))
+                call.seen_up = noticed
+                call.learning = self._spawn(self._learn_answer(call))
                 learning.append(call.learning)
         if learning:
             await asyncio.wait(learning)
@@ -486,10 +490,10 @@ class Bridge:
         logs.info('reconciled', live_channels=len(live),
             tracked=len(self.calls), vanished=len(vanished), adopted=adopted)
 
-    async def _learn_answer(self, call, noticed):
+    async def _learn_answer(self, call):
         """The call was answered while the bridge was deaf: ask Asterisk
-        when (its CDR's answer time); if it cannot tell, ``noticed`` (when
-        the channel list showed it Up) — never later than its end."""
+        when (its CDR's answer time); if it cannot tell, when the channel
+        list showed it Up — never later than its end."""
         try:
             stamp = await self._variable(call.channel_id, 'CDR(answer,u)')
         except (AriError, httpx.HTTPError, ValueError) as exception:
@@ -500,14 +504,24 @@ class Bridge:
             return
         answer = _from_epoch(stamp)
         if answer is None:
-            logs.warning('answer time unknown: billed from when the bridge '
-                'saw the call up', call_id=call.channel_id)
-        self._answered(call, answer or noticed)
+            self._answered_when_seen_up(call)
+        else:
+            self._answered(call, answer)
+
+    def _answered_when_seen_up(self, call):
+        logs.warning('answer time unknown: billed from when the bridge saw '
+            'the call up', call_id=call.channel_id)
+        self._answered(call, call.seen_up)
 
     async def _finish_when_learnt(self, call, end, cause):
-        "The call's end, once its answer time is known (or not coming)."
-        await asyncio.wait({call.learning}, timeout=self.config.ari_timeout)
-        self._finish(call, end, cause)
+        """The call's end, once its answer time is known (or not coming);
+        also when the bridge stops meanwhile: the channel is gone, no
+        later run would see it."""
+        try:
+            await asyncio.wait(
+                {call.learning}, timeout=self.config.ari_timeout)
+        finally:
+            self._finish(call, end, cause)
 
     async def _finish_vanished(self, call):
         # its ChannelDestroyed may still be in flight on the new socket

@@ -73,8 +73,10 @@ class Call:
     hangup_cause: int = None
     finished: bool = False
     # the task asking Asterisk when the call was answered (after a
-    # reconnection), which its end waits for
+    # reconnection), which its end waits for, and when the channel list
+    # showed it Up (the answer time if Asterisk's never comes)
     learning: object = None
+    seen_up: dt.datetime = None
 
     def cdr(self, end, cause):
         return {

@@ -316,6 +316,16 @@ async def _answer_lost_in_a_drop(sim, api):
     return cid
 
 
+async def _answer_lost_then_asked(sim, api, delay):
+    """The same, and Asterisk has read the call's CDR(answer,u) for the
+    bridge reconciling: its answer is on the way, ``delay`` seconds."""
+    sim.variable_delay = delay
+    cid = await _answer_lost_in_a_drop(sim, api)
+    path = '/ari/channels/%s/variable' % cid
+    await sim.wait_for(lambda: ('GET', path) in sim.received)
+    return cid
+
+
 async def _hangup_and_check_billed_from_answer(sim, api, cid):
     """Hang the call up 42 s after its answer: one CDR carrying
     Asterisk's answer time (to the millisecond) and 42 billable seconds,
@@ -359,12 +369,35 @@ def test_hangup_while_the_answer_time_is_asked_keeps_it(tmp_path):
     the CDR as unanswered (0 billable seconds, the call under-billed)."""
     async def scenario():
         async with switch(tmp_path) as (sim, api, bridge):
-            sim.variable_delay = 0.5
-            cid = await _answer_lost_in_a_drop(sim, api)
-            path = '/ari/channels/%s/variable' % cid
-            await sim.wait_for(lambda: ('GET', path) in sim.received)
-            # Asterisk has read CDR(answer); its answer is on the way
+            cid = await _answer_lost_then_asked(sim, api, 0.5)
             await _hangup_and_check_billed_from_answer(sim, api, cid)
+    run(scenario)
+
+
+def test_bridge_stopped_while_the_answer_time_is_asked_keeps_the_cdr(
+        tmp_path):
+    """The same race, and the bridge stops before Asterisk answers the
+    read: the channel is gone (no later run would see it), so the CDR is
+    posted on the way out, billed from when the channel list showed the
+    call Up (milliseconds after the answer: 41 or 42 of 42 s)."""
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            # longer than the bridge waits before it is stopped
+            cid = await _answer_lost_then_asked(sim, api, 3)
+            answered_at = sim.channel(cid).answered_at
+            sim.advance(42)
+            sim.hangup(cid, cause=16)
+            await asyncio.sleep(0.2)
+            assert (cid, 'a') not in api.cdrs   # still waiting for the read
+        # stopped (switch() stops the bridge): the CDR went out on the way
+        cdr = api.cdrs[(cid, 'a')]
+        import datetime as dt
+        answer = dt.datetime.fromisoformat(cdr['answer'])
+        assert dt.timedelta(0) <= answer - answered_at < dt.timedelta(
+            seconds=1)
+        assert cdr['billable_seconds'] in (41, 42)
+        assert cdr['disposition'] == 'ANSWERED'
+        assert len(api.posts_for_call(cid, 'end')) == 1
     run(scenario)
 
 
