@@ -497,3 +497,60 @@ result = [invoice.number, str(invoice.total_amount)]
     assert number[0] in text
     assert 'Harbour Dental' in text
     assert '0.12' in text
+
+
+def test_new_pages_on_a_phone(portal, phone):
+    """The reseller's brand, vouchers and invoices, and a customer's direct
+    debit fit a phone's screen; a voucher batch and a mandate are made
+    with the keyboard only, errors next to their fields"""
+    base = f'http://bluebell.localhost:{portal.port}'
+    sign_in(phone, base, 'bluebell@demo.example')
+    for path, name in [('/reseller/brand', 'portal-reseller-brand.png'),
+            ('/reseller/invoices', 'portal-reseller-invoices.png')]:
+        phone.goto(base + path)
+        shot(phone, name)
+        wide = phone.evaluate("""[...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > 391)
+            .map(e => e.tagName + '.' + e.className + '#' + e.id)
+            .slice(0, 8)""")
+        assert phone.evaluate(
+            'document.documentElement.scrollWidth') <= 390, wide
+    phone.goto(base + '/reseller/vouchers')
+    phone.get_by_label('Name').focus()
+    phone.keyboard.type('Market stall')
+    phone.keyboard.press('Tab')
+    phone.keyboard.type('5.00')
+    phone.keyboard.press('Tab')
+    phone.keyboard.press('Tab')
+    phone.keyboard.type('0')
+    phone.keyboard.press('Enter')
+    # No expiry and no quantity: said next to each.
+    assert 'A whole number from 1' in phone.inner_text('#e-quantity')
+    assert 'Fill this in' in phone.inner_text('#e-expiry')
+    phone.get_by_label('Number of vouchers').fill('20')
+    phone.get_by_label('Last day to redeem').fill('2030-12-31')
+    phone.get_by_label('Number of vouchers').press('Enter')
+    phone.wait_for_url(re.compile(r'.*/reseller/vouchers\?done=vouchers'))
+    assert 'Market stall' in phone.inner_text('table')
+    assert phone.evaluate('document.documentElement.scrollWidth') <= 390
+    shot(phone, 'portal-reseller-vouchers.png')
+
+    phone.context.clear_cookies()
+    sign_in(phone, f'http://127.0.0.1:{portal.port}', 'acme@demo.example')
+    phone.goto(f'http://127.0.0.1:{portal.port}/direct-debit')
+    phone.get_by_label('IBAN').fill('BE85 7355 5692 7307')
+    phone.get_by_label('Street and number').fill('1 Acme Way')
+    phone.get_by_label('Postal code').fill('EC1A 1BB')
+    phone.get_by_label('City').fill('London')
+    phone.get_by_label('City').press('Enter')
+    assert 'not a valid IBAN' in phone.inner_text('#e-iban')
+    assert 'Tick this box' in phone.inner_text('#e-consent')
+    shot(phone, 'portal-direct-debit-errors.png')
+    phone.get_by_label('IBAN').fill('BE85 7355 5692 7306')
+    phone.locator('#f-consent').focus()
+    phone.keyboard.press('Space')
+    phone.get_by_label('City').press('Enter')
+    phone.wait_for_url(re.compile(r'.*/direct-debit\?done=mandate$'))
+    assert 'awaiting confirmation' in phone.inner_text('table')
+    assert phone.evaluate('document.documentElement.scrollWidth') <= 390
+    shot(phone, 'portal-direct-debit.png')
