@@ -64,10 +64,22 @@ def id_chunks(ids):
     return _chunks(ids, size)
 
 
+class _AnyOf(Any):
+    "ANY of an array parameter, parenthesised as python-sql does a list's"
+    __slots__ = ()
+
+    def _format(self, operand, param=None):
+        return '(%s)' % super()._format(operand, param=param)
+
+
 def in_ids(column, ids):
-    "``column`` IN ``ids``: ``= ANY(array)`` on PostgreSQL, one parameter"
+    """``column`` IN ``ids`` (integers): ``= ANY(array)`` on PostgreSQL,
+    one parameter, sent as the array's text (an untyped literal that
+    PostgreSQL reads as an array of the column's type): psycopg dumps a
+    list of 20,000 ints at ≈ 0.56 µs an id, the text is joined at ≈ 0.12.
+    """
     if backend.name == 'postgresql':
-        return column == Any(list(ids))
+        return column == _AnyOf('{' + ','.join(map(str, map(int, ids))) + '}')
     return column.in_(list(ids))
 
 
