@@ -57,6 +57,19 @@ def amount(form, name, required=False, minimum=None, places=4):
     return result
 
 
+def whole_number(form, name, minimum, maximum, required=True,
+        message=None):
+    """A whole number from ``minimum`` (≥ 0) to ``maximum``; None when
+    empty and not ``required``"""
+    value = (form.get(name) or '').strip()
+    if not value and not required:
+        return None
+    if not value.isdigit() or not minimum <= int(value) <= maximum:
+        raise Invalid(
+            message or f"A whole number from {minimum} to {maximum}.")
+    return int(value)
+
+
 def choice(form, name, choices, required=True):
     value = form.get(name) or ''
     if not value and not required:

@@ -58,7 +58,8 @@ class Refused(Exception):
         self.field = field
 
 
-def _model(name):
+def optional_model(name):
+    "The model ``name``, or None when its module is not activated"
     try:
         return Pool().get(name)
     except KeyError:
@@ -66,16 +67,16 @@ def _model(name):
 
 
 def vouchers_available():
-    return _model('telecom.voucher') is not None
+    return optional_model('telecom.voucher') is not None
 
 
 def top_up_available():
-    Payment = _model('account.payment')
+    Payment = optional_model('account.payment')
     return Payment is not None and hasattr(Payment, 'top_up')
 
 
 def redeem_voucher(account, code):
-    Voucher = _model('telecom.voucher')
+    Voucher = optional_model('telecom.voucher')
     if Voucher is None:
         raise Refused("Vouchers are not offered on this platform.")
     try:
@@ -87,7 +88,7 @@ def redeem_voucher(account, code):
 def top_up_journal(account):
     """The payment journal of a top-up: the tenant's, in the account's
     currency; a card/PayPal gateway (Braintree) before direct debit."""
-    Journal = _model('account.payment.journal')
+    Journal = optional_model('account.payment.journal')
     journals = Journal.search([
             ('company', '=', account.company.id),
             ('currency', '=', account.currency.id),
@@ -197,12 +198,12 @@ def _outcome(payment):
 # --- SEPA direct-debit mandates (account_payment_sepa) ------------------
 
 def mandates_available():
-    return _model('account.payment.sepa.mandate') is not None
+    return optional_model('account.payment.sepa.mandate') is not None
 
 
 def mandates(account):
     "The account's customer's mandates with the account's tenant"
-    Mandate = _model('account.payment.sepa.mandate')
+    Mandate = optional_model('account.payment.sepa.mandate')
     if Mandate is None:
         return []
     return Mandate.search([

@@ -315,16 +315,10 @@ def shop(ctx):
 
 @route('/shop/order', 'customer', methods=('POST',))
 def shop_order(ctx):
-    from .forms import Invalid
-
-    def quantity(form, name):
-        value = (form.get(name) or '').strip()
-        if not value.isdigit() or not 1 <= int(value) <= 100:
-            raise Invalid("A whole number from 1 to 100.")
-        return int(value)
+    from .forms import whole_number
     values, errors = read(ctx.request.form, {
             'product': lambda f, n: record_id(f, n, required=True),
-            'quantity': quantity})
+            'quantity': lambda f, n: whole_number(f, n, 1, 100)})
     if not errors:
         try:
             ctx.scope.order(values['product'], values['quantity'])

@@ -32,14 +32,10 @@ def call_limits_available():
 
 def call_limit(form, name):
     "A whole number of calls from 0 to 10,000, or None (no limit)"
-    from .forms import Invalid
-    value = (form.get(name) or '').strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) > 10000:
-        raise Invalid("A whole number of calls from 0 to 10000, or empty "
-            "for no limit.")
-    return int(value)
+    from .forms import whole_number
+    return whole_number(form, name, 0, 10000, required=False,
+        message="A whole number of calls from 0 to 10000, or empty for no "
+        "limit.")
 
 
 def customer_form(ctx, account=None, errors=None, status=200, values=None):
@@ -299,7 +295,7 @@ MAX_VOUCHERS = 10000
 @route('/reseller/vouchers', 'reseller', methods=('GET', 'POST'))
 def vouchers(ctx):
     "The reseller's voucher batches, and a new one generated (F32)"
-    from .forms import Invalid, date
+    from .forms import Invalid, date, whole_number
     scope = ctx.scope
     available = scope._batches() is not None
     values = {'available': available, 'maximum': MAX_VOUCHERS,
@@ -307,12 +303,6 @@ def vouchers(ctx):
     if ctx.request.method == 'GET' or not available:
         return ctx.render('reseller_vouchers.html', errors={},
             batches=scope.voucher_batches(), **values)
-
-    def quantity(form, name):
-        value = (form.get(name) or '').strip()
-        if not value.isdigit() or not 1 <= int(value) <= MAX_VOUCHERS:
-            raise Invalid(f"A whole number from 1 to {MAX_VOUCHERS}.")
-        return int(value)
 
     def expiry(form, name):
         value = date(form, name)
@@ -325,7 +315,8 @@ def vouchers(ctx):
             'name': lambda f, n: text(f, n, required=True, max_length=100),
             'value': lambda f, n: amount(f, n, required=True,
                 minimum=Decimal('0.01'), places=scope.company.currency.digits),
-            'expiry': expiry, 'quantity': quantity})
+            'expiry': expiry,
+            'quantity': lambda f, n: whole_number(f, n, 1, MAX_VOUCHERS)})
     if errors:
         return ctx.form_error('reseller_vouchers.html', errors,
             batches=scope.voucher_batches(), **values)
@@ -337,12 +328,8 @@ def vouchers(ctx):
 
 @route('/reseller/vouchers/<int:batch_id>.csv', 'reseller')
 def vouchers_csv(ctx, batch_id):
-    from werkzeug.wrappers import Response
     batch, data = ctx.scope.voucher_csv(batch_id)
-    response = Response(data, mimetype='text/csv')
-    response.headers['Content-Disposition'] = (
-        f'attachment; filename="vouchers-{batch.id}.csv"')
-    return response
+    return download(data, f'vouchers-{batch.id}.csv', 'text/csv')
 
 
 @route('/reseller/profile', 'reseller')
