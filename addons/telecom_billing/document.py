@@ -322,9 +322,7 @@ class Invoice(metaclass=PoolMeta):
 
     def telecom_send(self):
         "E-mail the posted invoice with its PDF and UBL XML attached"
-        pool = Pool()
-        Email = pool.get('ir.email')
-        Attachment = pool.get('ir.attachment')
+        Attachment = Pool().get('ir.attachment')
         party, address = self.telecom_recipient()
         look = self.telecom_look()
         files = [InvoiceDocument.pdf(self), self.telecom_ubl()]
@@ -336,21 +334,26 @@ class Invoice(metaclass=PoolMeta):
                 if name.endswith('.pdf') else ('application', 'xml'))
             msg.add_attachment(
                 data, maintype=maintype, subtype=subtype, filename=name)
-        from_ = config.get('email', 'from')
-        set_from_header(msg, from_, look.email_from or from_)
-        msg['To'] = format_address(address, party.rec_name)
-        msg['Subject'] = gettext(
-            'telecom_billing.msg_invoice_email_subject',
-            brand=look.name, number=self.number)
-        send_message_transactional(msg, strict=True)
-
-        email = Email.from_message(msg, resource=self)
-        email.save()
+        self.telecom_mail(msg, look, party, address, gettext(
+                'telecom_billing.msg_invoice_email_subject',
+                brand=look.name, number=self.number))
         # The documents as sent, for the customer to download again.
         Attachment.save([Attachment(resource=self, name=name, data=data)
                 for name, data in files])
         self.telecom_sent_to = address
         self.save()
+
+    def telecom_mail(self, msg, look, party, address, subject):
+        """Send ``msg`` about the invoice to ``party`` at ``address`` from
+        the sender of its brand (``look``) when the transaction commits,
+        and log it on the invoice"""
+        Email = Pool().get('ir.email')
+        from_ = config.get('email', 'from')
+        set_from_header(msg, from_, look.email_from or from_)
+        msg['To'] = format_address(address, party.rec_name)
+        msg['Subject'] = subject
+        send_message_transactional(msg, strict=True)
+        Email.from_message(msg, resource=self).save()
 
     def _telecom_email_body(self, look, party):
         lang = Pool().get('ir.lang').get(self.party_lang)

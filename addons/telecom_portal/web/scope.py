@@ -398,10 +398,8 @@ class ResellerScope(InvoicesScope):
 
     @staticmethod
     def _batches():
-        try:
-            return Pool().get('telecom.voucher.batch')
-        except KeyError:
-            return None
+        from .payments import optional_model
+        return optional_model('telecom.voucher.batch')
 
     def voucher_batches(self):
         Batch = self._batches()
@@ -477,11 +475,6 @@ class ResellerScope(InvoicesScope):
         """E-mail the customer a reminder of the unpaid invoice, from the
         sender of the invoice's brand, logged on the invoice"""
         from email.message import EmailMessage
-
-        from trytond.config import config
-        from trytond.sendmail import send_message_transactional
-        from trytond.tools.email_ import format_address, set_from_header
-        Email = Pool().get('ir.email')
         invoice = self._unpaid(invoice_id)
         party = invoice.party
         mechanism = (party.contact_mechanism_get('email', usage='invoice')
@@ -501,13 +494,8 @@ class ResellerScope(InvoicesScope):
             f"{invoice.currency.code} to pay. Please pay it soon; if you "
             "have paid it already, please ignore this message.\n\n"
             f"{look.name}\n{look.support or ''}\n")
-        from_ = config.get('email', 'from')
-        set_from_header(msg, from_, look.email_from or from_)
-        msg['To'] = format_address(mechanism.email, party.rec_name)
-        msg['Subject'] = (
+        invoice.telecom_mail(msg, look, party, mechanism.email,
             f"{look.name}: payment reminder for invoice {invoice.number}")
-        send_message_transactional(msg, strict=True)
-        Email.from_message(msg, resource=invoice).save()
         return mechanism.email
 
 
