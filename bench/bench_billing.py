@@ -210,9 +210,10 @@ def main():
     os.environ['DB_NAME'] = database
     os.environ.pop('DB_CACHE', None)
     from trytond import backend
+    from trytond.modules.telecom_base.locking import run_committed
     from trytond.pool import Pool
     from trytond.tests.test_tryton import activate_module, drop_db
-    from trytond.transaction import Transaction, TransactionError
+    from trytond.transaction import Transaction
     assert backend.name == 'postgresql', "a postgresql:// URI is needed"
 
     print(f"Python {sys.version.split()[0]}, PostgreSQL at {uri}, "
@@ -226,19 +227,9 @@ def main():
     pool = Pool(database)
     try:
         start = time.perf_counter()
-        extras = {}
-        while True:
-            with Transaction().start(database, 0, **extras) as transaction:
-                try:
-                    t, accounts = build_tenant(sizes)
-                except TransactionError as error:
-                    # A singleton's first write locks its table: start
-                    # again holding the lock, as Tryton's dispatcher does.
-                    transaction.rollback()
-                    error.fix(extras)
-                    continue
-                transaction.commit()
-                break
+        # A singleton's first write locks its table: run_committed starts
+        # again holding the lock, as Tryton's dispatcher does.
+        t, accounts = run_committed(database, lambda pool: build_tenant(sizes))
         with Transaction().start(database, 0) as transaction:
             print(f"accounts: {len(accounts):,} customers with 2 lines and "
                 f"a charge, through the ORM: "

@@ -13,25 +13,17 @@ def main():
     code = sys.stdin.read()
     from trytond import config as tryton_config
     tryton_config.update_etc(config)
+    from trytond.modules.telecom_base.locking import run_committed
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, TransactionError
-    pool = Pool(database)
-    pool.init()
-    extras = {}
-    while True:
+    from trytond.transaction import Transaction
+    Pool(database).init()
+
+    def work(pool):
+        # A fresh scope each try: a retried run sees nothing of the last
         scope = {'pool': pool, 'Transaction': Transaction}
-        with Transaction().start(database, 0, **extras) as transaction:
-            try:
-                exec(code, scope)
-            except TransactionError as error:
-                # Table locks asked for (a singleton's first save, on
-                # SQLite): again holding them, as trytond's dispatcher.
-                transaction.rollback()
-                error.fix(extras)
-                continue
-            transaction.commit()
-        break
-    print(json.dumps(scope.get('result'), default=str))
+        exec(code, scope)
+        return scope.get('result')
+    print(json.dumps(run_committed(database, work), default=str))
 
 
 if __name__ == '__main__':

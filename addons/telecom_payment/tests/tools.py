@@ -4,6 +4,7 @@ its prepaid ledger. The chart is made by hand: Tryton's universal chart
 costs ~20 s a company, four accounts cost nothing."""
 from decimal import Decimal
 
+from trytond.modules.telecom_base.locking import run_committed
 from trytond.modules.telecom_billing.tests.tools import create_fiscalyear
 from trytond.pool import Pool
 from trytond.transaction import Transaction
@@ -117,20 +118,5 @@ def redeem(config, code, account_id):
     return as_root(config.database_name, work)
 
 
-def as_root(database_name, work):
-    """Run ``work(pool)`` in a committed root transaction — what a cron
-    or a worker does — again with the table locks it asks for, as
-    trytond's dispatcher; return its result."""
-    from trytond.transaction import TransactionError
-    extras = {}
-    while True:
-        with Transaction().start(
-                database_name, 0, **extras) as transaction:
-            try:
-                result = work(Pool())
-            except TransactionError as exception:
-                transaction.rollback()
-                exception.fix(extras)
-                continue
-            transaction.commit()
-            return result
+# A committed root transaction, as a cron or a worker runs
+as_root = run_committed
