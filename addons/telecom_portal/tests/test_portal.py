@@ -767,7 +767,9 @@ class PortalTestCase(PortalClientCase):
         body = self.get(carol, '/reseller/invoices').get_data(as_text=True)
         self.assertIn(f'/reseller/invoices/{invoice_id}/remind', body)
         sent = []
-        with patch('trytond.sendmail.send_message_transactional',
+        # The reminder goes through telecom_billing's Invoice.telecom_mail.
+        with patch('trytond.modules.telecom_billing.document.'
+                'send_message_transactional',
                 lambda msg, **kwargs: sent.append(msg)):
             response = self.post(
                 carol, f'/reseller/invoices/{invoice_id}/remind')
