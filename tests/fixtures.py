@@ -34,9 +34,14 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_http(url, timeout=60):
+def wait_http(url, timeout=60, process=None):
+    """Until ``url`` answers; fail at once if ``process`` (the server)
+    exits meanwhile"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"the server of {url} exited ({process.returncode})")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -62,7 +67,14 @@ def serve(command, env, url, log_path, timeout=60):
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log,
             stderr=subprocess.STDOUT)
         try:
-            wait_http(url, timeout=timeout)
+            try:
+                wait_http(url, timeout=timeout, process=server)
+            except (TimeoutError, RuntimeError) as error:
+                # What the server said is why it did not answer.
+                log.flush()
+                with open(log_path) as said:
+                    tail = ''.join(said.readlines()[-30:])
+                raise type(error)(f"{error}; {log_path} ends:\n{tail}")
             yield server
         finally:
             server.terminate()
