@@ -699,6 +699,32 @@ def test_admissions_match_the_live_calls_after_random_events(platform):
                 if platform.backend == 'postgresql':
                     await check_counter(step)
             if platform.backend == 'postgresql':
+                # Admissions and ends at once on 8 connections at a limit
+                # of 2 (each allowed call ended at once): some refused,
+                # and the counter lost no update on the way.
+                crowd = sql.PostgreSQLStore(
+                    PG_URI.rstrip('/') + '/' + platform.database, 8, 8)
+                await crowd.pool.open()
+                limits[990004] = (sql.Limits(total=2), None)
+
+                async def call(i):
+                    call_id = f'{prefix}-crowd-{i}'
+                    got = await crowd.admit(
+                        request(call_id, 990004, 'outbound'))
+                    if got.allowed:
+                        await crowd.end(switch, call_id, 'a', now, now)
+                    return got.allowed
+                try:
+                    allowed = await asyncio.gather(
+                        *(call(i) for i in range(400)))
+                finally:
+                    await crowd.close()
+                assert 2 <= sum(allowed) < 400, sum(allowed)
+                (live,), = await store.fetch(
+                    "SELECT COUNT(*) FROM telecom_live_call "
+                    "WHERE account = 990004 AND state != 'ended'")
+                assert live == 0
+                await check_counter('crowd')
                 # A counter gone wrong (a restore without the triggers) is
                 # right again after the next start.
                 await store.execute(
