@@ -7,6 +7,8 @@ prepaid reservations — in ``telecom.live_call`` rows.
 import hashlib
 import secrets
 
+from sql import Null
+
 from trytond.cache import Cache
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
@@ -155,9 +157,17 @@ class LiveCall(ModelSQL, ModelView):
             ('call_unique', Unique(t, t.switch, t.call_id, t.leg),
                 'telecom_switch.msg_live_call_unique'),
             ]
-        cls._sql_indexes.add(
-            Index(t, (t.account, Index.Range()),
-                (t.expires_at, Index.Range())))
+        cls._sql_indexes.update({
+                Index(t, (t.account, Index.Range()),
+                    (t.expires_at, Index.Range())),
+                # What ended calls hold until rated, read at each prepaid
+                # admission (the live ones are in the store's counter row,
+                # api/store.py). On ended_at, not state: an answer then
+                # stays a HOT update.
+                Index(t, (t.account, Index.Range()),
+                    (t.expires_at, Index.Range()),
+                    where=t.ended_at != Null),
+                })
         cls.__access__.add('account')
         cls._order = [('authorized_at', 'DESC'), ('id', 'DESC')]
 

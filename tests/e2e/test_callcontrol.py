@@ -9,12 +9,14 @@ in 60-second steps. Carriers: Alpha (44 at 0.01, 447 at 0.05), Beta (44 at
 import asyncio
 import base64
 import concurrent.futures
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from decimal import Decimal
 
 import httpx
@@ -581,3 +583,178 @@ result = True
             break
         assert time.monotonic() < deadline, answer
         time.sleep(0.5)
+
+
+def test_admissions_match_the_live_calls_after_random_events(platform):
+    """A seeded random life of calls — admissions (limits, over-limit at a
+    cost, a credit limit), answers, ends, the TTL passing, the expiry
+    loop, reconcile and rating dropping rows — decided by the store as by
+    counting the live rows (``store.decide``, the reference), on both
+    backends. PostgreSQL decides from a counter row per account kept by
+    triggers: after every event it equals the rows it counts, and a start
+    counts it again from the rows."""
+    import random
+
+    from trytond.modules.telecom_switch.api import store as sql
+    if platform.backend == 'sqlite':
+        store = sql.SQLiteStore(os.path.join(
+                platform.env['TRYTOND_DATABASE__PATH'],
+                platform.database + '.sqlite'))
+    else:
+        store = sql.PostgreSQLStore(
+            PG_URI.rstrip('/') + '/' + platform.database, 1, 2)
+    switch, prefix = 990001, uuid.uuid4().hex[:8]
+    # Accounts with no telecom_account row (the live call has no foreign
+    # key): balance 0, so the money account spends its credit limit.
+    limits = {
+        990001: (sql.Limits(outbound=3, inbound=2, total=4), None),
+        990002: (sql.Limits(total=2, over_limit='charge'), None),
+        # 1.50 of credit at 0.01 a second: 150 seconds in all
+        990003: (sql.Limits(outbound=5), Decimal('1.50')),
+        }
+    clock = [sql.Store.now().replace(microsecond=0)]
+    store.now = lambda: clock[0]
+    rows = {}   # call id -> the model's row
+
+    def counted(now):
+        "What the reference counts: live calls not expired"
+        return [r for r in rows.values() if r['expires'] > now]
+
+    def request(call_id, account, direction):
+        account_limits, credit = limits[account]
+        return sql.Request(switch, call_id, 'a', account, direction,
+            '442079460000', False, account_limits, credit, False,
+            lambda seconds: Decimal('0.01') * seconds, Decimal('0.60'),
+            120, 600)
+
+    async def life():
+        if platform.backend == 'postgresql':
+            await store.open()
+        rng = random.Random(5)
+        decisions = Counter()
+        try:
+            for step in range(400):
+                now = clock[0]
+                live = sorted(rows)
+                event = rng.choice(['admit'] * 5 + [
+                        'answer', 'end', 'end', 'time', 'expire', 'forget',
+                        'rate'])
+                if event == 'admit' or not live:
+                    call_id = f'{prefix}-{step}'
+                    account = rng.choice(list(limits))
+                    direction = rng.choice(['outbound', 'inbound'])
+                    asked = request(call_id, account, direction)
+                    mine = [r for r in counted(now)
+                        if r['account'] == account]
+                    expected = sql.decide(asked, Counter(
+                            r['direction'] for r in mine
+                            if r['state'] != 'ended'),
+                        sum((r['reserved'] for r in mine), Decimal(0)),
+                        None)
+                    got = await store.admit(asked)
+                    assert (got.allowed, got.reason, got.max_duration,
+                        got.reserved, got.over_limit) == (
+                        expected.allowed, expected.reason,
+                        expected.max_duration, expected.reserved,
+                        expected.over_limit), (step, account, direction)
+                    decisions[got.reason, got.over_limit] += 1
+                    if got.allowed:
+                        rows[call_id] = {
+                            'account': account, 'direction': direction,
+                            'state': 'authorized', 'answered': None,
+                            'reserved': got.reserved,
+                            'expires': store.insert_values(
+                                asked, got, now)[7]}
+                    continue
+                call_id = rng.choice(live)
+                row = rows[call_id]
+                if event == 'answer':
+                    await store.execute(store.q(sql.ANSWER), now, switch,
+                        call_id, 'a')
+                    if row['state'] == 'authorized':
+                        row.update(state='answered', answered=now)
+                elif event == 'end':
+                    expires = now + dt.timedelta(
+                        seconds=rng.randint(10, 200))
+                    await store.end(switch, call_id, 'a', now, expires)
+                    if row['state'] != 'ended':
+                        # every started minute plus one at 0.60, at
+                        # most what was reserved (0 if never answered)
+                        row.update(state='ended', expires=expires,
+                            reserved=sql.estimate(row['answered'], now,
+                                Decimal('0.60'), row['reserved']))
+                elif event == 'time':
+                    clock[0] += dt.timedelta(seconds=rng.randint(1, 90))
+                elif event == 'expire':
+                    await store.execute(store.q(sql.EXPIRE), now)
+                    for key in [k for k, r in rows.items()
+                            if r['expires'] <= now]:
+                        del rows[key]
+                else:
+                    # reconcile forgets the call; rating its CDR deletes
+                    # the row the same way, ended or not
+                    await store.execute(
+                        store.q(sql.FORGET), switch, call_id, 'a')
+                    del rows[call_id]
+                if platform.backend == 'postgresql':
+                    await check_counter(step)
+            if platform.backend == 'postgresql':
+                # Admissions and ends at once on 8 connections at a limit
+                # of 2 (each allowed call ended at once): some refused,
+                # and the counter lost no update on the way.
+                crowd = sql.PostgreSQLStore(
+                    PG_URI.rstrip('/') + '/' + platform.database, 8, 8)
+                await crowd.pool.open()
+                limits[990004] = (sql.Limits(total=2), None)
+
+                async def call(i):
+                    call_id = f'{prefix}-crowd-{i}'
+                    got = await crowd.admit(
+                        request(call_id, 990004, 'outbound'))
+                    if got.allowed:
+                        await crowd.end(switch, call_id, 'a', now, now)
+                    return got.allowed
+                try:
+                    allowed = await asyncio.gather(
+                        *(call(i) for i in range(400)))
+                finally:
+                    await crowd.close()
+                assert 2 <= sum(allowed) < 400, sum(allowed)
+                (live,), = await store.fetch(
+                    "SELECT COUNT(*) FROM telecom_live_call "
+                    "WHERE account = 990004 AND state != 'ended'")
+                assert live == 0
+                await check_counter('crowd')
+                # A counter gone wrong (a restore without the triggers) is
+                # right again after the next start.
+                await store.execute(
+                    'UPDATE telecom_live_call_count SET total = total + 7')
+                await store.open()
+                await check_counter('restart')
+        finally:
+            await store.close()
+        return decisions
+
+    async def check_counter(step):
+        counters = await store.fetch(
+            "SELECT account, total, outbound, inbound, reserved, "
+            "next_expiry FROM telecom_live_call_count "
+            "WHERE account >= 990001 AND total + outbound + inbound > 0 "
+            "ORDER BY account")
+        database = await store.fetch(
+            "SELECT account, COUNT(*), "
+            "COUNT(*) FILTER (WHERE direction = 'outbound'), "
+            "COUNT(*) FILTER (WHERE direction = 'inbound'), "
+            "SUM(reserved), MIN(expires_at) FROM telecom_live_call "
+            "WHERE account >= 990001 AND state != 'ended' "
+            "GROUP BY account ORDER BY account")
+        assert [c[:5] for c in counters] == [d[:5] for d in database], step
+        # never later than the earliest TTL it stands for
+        for counter, rows_of in zip(counters, database):
+            assert counter[5] <= rows_of[5], step
+
+    decisions = run_async(life)
+    # The sequence reached every kind of decision it is about.
+    assert {reason for reason, _ in decisions} == {
+        'ok', 'concurrency_limit', 'insufficient_credit'}, decisions
+    assert decisions['ok', True], decisions

@@ -492,15 +492,104 @@ class PostgreSQLStore(Store):
         "WHERE switch = %s AND call_id = %s AND leg = %s "
         "AND state != 'ended'")
 
+    # Each account's live calls, counted: the admission reads one row
+    # instead of counting (and for money summing) the account's rows —
+    # hundreds for a busy trunk. Kept by triggers on telecom_live_call, so
+    # every writer (admission, answer, end, expiry, reconcile, rating,
+    # trytond's cascades) keeps it. It counts the calls not ended
+    # (ended_at IS NULL, as state != 'ended': the end sets both) — the
+    # slots — and what they reserve. An ended call's estimate is not in
+    # it: rating deletes ended rows in its own, longer transaction, and
+    # counting them here would make every admission of those accounts
+    # wait for the rating run's commit on this row; the admission sums the
+    # few ended rows of a money account instead (partial index, switch.py).
+    # ``next_expiry`` is at most the earliest expires_at of the counted
+    # calls (lowered on insert, recomputed when reached): when it has
+    # passed, the admission drops the account's expired calls first, so
+    # the counts are of calls not expired, exactly as counting was.
+    COUNTER = """
+CREATE TABLE IF NOT EXISTS telecom_live_call_count (
+    account integer PRIMARY KEY,
+    total integer NOT NULL,
+    outbound integer NOT NULL,
+    inbound integer NOT NULL,
+    reserved numeric NOT NULL,
+    next_expiry timestamp) WITH (fillfactor = 50);
+CREATE OR REPLACE FUNCTION telecom_live_call_counted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP != 'INSERT' AND OLD.ended_at IS NULL THEN
+        UPDATE telecom_live_call_count c SET total = c.total - 1,
+            outbound = c.outbound
+                - (OLD.direction IS NOT DISTINCT FROM 'outbound')::int,
+            inbound = c.inbound
+                - (OLD.direction IS NOT DISTINCT FROM 'inbound')::int,
+            reserved = c.reserved - COALESCE(OLD.reserved, 0)
+            WHERE c.account = OLD.account;
+    END IF;
+    IF TG_OP != 'DELETE' AND NEW.ended_at IS NULL THEN
+        INSERT INTO telecom_live_call_count AS c (account, total, outbound,
+            inbound, reserved, next_expiry)
+        VALUES (NEW.account, 1,
+            (NEW.direction IS NOT DISTINCT FROM 'outbound')::int,
+            (NEW.direction IS NOT DISTINCT FROM 'inbound')::int,
+            COALESCE(NEW.reserved, 0), NEW.expires_at)
+        ON CONFLICT (account) DO UPDATE SET total = c.total + 1,
+            outbound = c.outbound + EXCLUDED.outbound,
+            inbound = c.inbound + EXCLUDED.inbound,
+            reserved = c.reserved + EXCLUDED.reserved,
+            next_expiry = LEAST(c.next_expiry, EXCLUDED.next_expiry);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER telecom_live_call_count_insert
+    AFTER INSERT ON telecom_live_call FOR EACH ROW
+    WHEN (NEW.ended_at IS NULL)
+    EXECUTE FUNCTION telecom_live_call_counted();
+CREATE OR REPLACE TRIGGER telecom_live_call_count_delete
+    AFTER DELETE ON telecom_live_call FOR EACH ROW
+    WHEN (OLD.ended_at IS NULL)
+    EXECUTE FUNCTION telecom_live_call_counted();
+-- An answer changes nothing counted: no trigger call.
+CREATE OR REPLACE TRIGGER telecom_live_call_count_update
+    AFTER UPDATE ON telecom_live_call FOR EACH ROW
+    WHEN ((OLD.ended_at IS NULL OR NEW.ended_at IS NULL) AND (
+        OLD.ended_at IS DISTINCT FROM NEW.ended_at
+        OR OLD.account IS DISTINCT FROM NEW.account
+        OR OLD.direction IS DISTINCT FROM NEW.direction
+        OR OLD.reserved IS DISTINCT FROM NEW.reserved
+        OR OLD.expires_at IS DISTINCT FROM NEW.expires_at))
+    EXECUTE FUNCTION telecom_live_call_counted();
+"""
+    # Counted again from the rows at each start, under a lock that holds
+    # off every writer of live calls meanwhile (a few milliseconds): a
+    # database whose triggers were missing (before 2026-12-03, restored
+    # without them) starts right.
+    RECOUNT = """
+LOCK TABLE telecom_live_call IN SHARE ROW EXCLUSIVE MODE;
+DELETE FROM telecom_live_call_count;
+INSERT INTO telecom_live_call_count (account, total, outbound, inbound,
+    reserved, next_expiry)
+SELECT account, COUNT(*),
+    COUNT(*) FILTER (WHERE direction = 'outbound'),
+    COUNT(*) FILTER (WHERE direction = 'inbound'),
+    COALESCE(SUM(reserved), 0), MIN(expires_at)
+FROM telecom_live_call WHERE ended_at IS NULL GROUP BY account;
+"""
+
     # The whole admission in one statement (so one round trip): the
-    # account's lock, the retry check, for accounts with a balance the
-    # check that the reservation priced beforehand fits ('retry' with
-    # what is available, o_available, when it does not: first asked for
-    # the longest call, or another call took the money meanwhile), then
-    # the limits (money first: a broke account at its limit is refused
-    # for credit, as when the state was read apart). Each statement of a
-    # PL/pgSQL function sees what was committed before it ran: the counts
-    # are read under the lock.
+    # account's lock, the retry check, its counter row, for accounts with
+    # a balance the check that the reservation priced beforehand fits
+    # ('retry' with what is available, o_available, when it does not:
+    # first asked for the longest call, or another call took the money
+    # meanwhile), then the limits (money first: a broke account at its
+    # limit is refused for credit, as when the state was read apart).
+    # Each statement of a PL/pgSQL function sees what was committed before
+    # it ran: the counter is read under the lock, after the previous
+    # admission's commit. What others change meanwhile (an end, rating)
+    # only lowers what is held, read before the balance: never an
+    # overspend.
     ADMIT_FUNCTION = """
 CREATE OR REPLACE FUNCTION telecom_callcontrol_admit(
     p_switch integer, p_call_id varchar, p_leg varchar, p_account integer,
@@ -513,9 +602,12 @@ CREATE OR REPLACE FUNCTION telecom_callcontrol_admit(
     OUT o_reserved numeric, OUT o_over boolean, OUT o_available numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_same bigint;
-    v_total bigint;
-    v_held numeric;
+    v_total integer;
+    v_outbound integer;
+    v_inbound integer;
+    v_live numeric;
+    v_next timestamp;
+    v_ended numeric;
     v_balance numeric;
 BEGIN
     PERFORM pg_advisory_xact_lock(%(namespace)d, p_account);
@@ -528,36 +620,50 @@ BEGIN
         o_result := 'existing';
         RETURN;
     END IF;
+    SELECT c.total, c.outbound, c.inbound, c.reserved, c.next_expiry
+        INTO v_total, v_outbound, v_inbound, v_live, v_next
+        FROM telecom_live_call_count c WHERE c.account = p_account;
+    IF v_next <= p_now THEN
+        -- A call of the account outlived its TTL (no end came): dropped,
+        -- as the expiry loop would (the trigger uncounts it).
+        DELETE FROM telecom_live_call l
+            WHERE l.account = p_account AND l.ended_at IS NULL
+                AND l.expires_at <= p_now;
+        UPDATE telecom_live_call_count c SET next_expiry = (
+                SELECT MIN(l.expires_at) FROM telecom_live_call l
+                WHERE l.account = p_account AND l.ended_at IS NULL)
+            WHERE c.account = p_account
+            RETURNING c.total, c.outbound, c.inbound, c.reserved
+            INTO v_total, v_outbound, v_inbound, v_live;
+    END IF;
     IF p_money THEN
-        SELECT COALESCE(SUM(l.reserved), 0) INTO v_held
-            FROM telecom_live_call l
-            WHERE l.account = p_account AND l.expires_at > p_now;
-        SELECT a.balance INTO v_balance
-            FROM telecom_account a WHERE a.id = p_account;
+        -- One snapshot: rating deletes an ended call and debits its cost
+        -- in one commit, seen both or neither.
+        SELECT (SELECT a.balance FROM telecom_account a
+                WHERE a.id = p_account),
+            (SELECT SUM(l.reserved) FROM telecom_live_call l
+                WHERE l.account = p_account AND l.ended_at IS NOT NULL
+                    AND l.expires_at > p_now)
+            INTO v_balance, v_ended;
         o_available := COALESCE(v_balance, 0) + COALESCE(p_credit, 0)
-            - v_held;
+            - COALESCE(v_live, 0) - COALESCE(v_ended, 0);
         IF o_available < p_reserve THEN
             o_result := 'retry';
             RETURN;
         END IF;
     END IF;
     o_over := false;
-    IF NOT p_emergency
-            AND (p_same_limit IS NOT NULL OR p_total_limit IS NOT NULL) THEN
-        SELECT COUNT(*) FILTER (WHERE l.direction = p_direction), COUNT(*)
-            INTO v_same, v_total
-            FROM telecom_live_call l
-            WHERE l.account = p_account AND l.state != 'ended'
-                AND l.expires_at > p_now;
-        IF (p_same_limit IS NOT NULL AND v_same >= p_same_limit)
-                OR (p_total_limit IS NOT NULL
-                    AND v_total >= p_total_limit) THEN
-            IF NOT p_charge_over THEN
-                o_result := 'concurrency_limit';
-                RETURN;
-            END IF;
-            o_over := true;
+    IF NOT p_emergency AND (
+            (p_same_limit IS NOT NULL AND COALESCE(CASE p_direction
+                    WHEN 'outbound' THEN v_outbound
+                    WHEN 'inbound' THEN v_inbound END, 0) >= p_same_limit)
+            OR (p_total_limit IS NOT NULL
+                AND COALESCE(v_total, 0) >= p_total_limit)) THEN
+        IF NOT p_charge_over THEN
+            o_result := 'concurrency_limit';
+            RETURN;
         END IF;
+        o_over := true;
     END IF;
     INSERT INTO telecom_live_call (switch, call_id, leg, account,
         direction, callee, state, authorized_at, expires_at,
@@ -611,7 +717,9 @@ $$""" % {'namespace': LOCK_NAMESPACE}
                         for names, in await cursor.fetchall()):
                     await cursor.execute(
                         'DROP FUNCTION telecom_callcontrol_admit')
+                await cursor.execute(self.COUNTER)
                 await cursor.execute(self.ADMIT_FUNCTION)
+                await cursor.execute(self.RECOUNT)
 
     async def admit(self, request):
         limits = request.limits
