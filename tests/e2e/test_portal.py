@@ -352,6 +352,12 @@ def bill_bluebell(portal, start, end, customer, street):
     state] of the customer's invoice"""
     return portal.tryton(f"""
 import datetime as dt
+# What posting locks (a prepaid invoice is posted by the run), asked for
+# before anything is written: tryton_exec starts again holding them, and
+# a run retried half-way would find itself already done.
+for name in ['account.journal.period', 'ir.sequence', 'ir.sequence.strict',
+        'account.move']:
+    pool.get(name).lock()
 Company = pool.get('company.company')
 Run = pool.get('telecom.billing.run')
 Party = pool.get('party.party')
