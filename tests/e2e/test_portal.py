@@ -118,13 +118,15 @@ with Transaction().set_context(company=bluebell.id):
             limit=1)[0]
     cash, = Account.search([('company', '=', bluebell.id),
             ('code', '=', '1.1.1')])
+    payable = account('payable')
+    # Of the payable type too, without party: made after the search above.
     usage_invoiced, = Account.create([{'name': "Prepaid usage invoiced",
-                'company': bluebell.id, 'type': account('payable').type.id}])
+                'company': bluebell.id, 'type': payable.type.id}])
     configuration = Configuration(1)
     for name, value in {
-            'prepaid_account': account('payable'),
+            'prepaid_account': payable,
             'call_revenue_account': account('revenue'),
-            'topup_account': cash, 'voucher_account': account('payable'),
+            'topup_account': cash, 'voucher_account': payable,
             'prepaid_usage_account': usage_invoiced,
             'prepaid_journal': Journal.search([('code', '=', 'MISC')])[0],
             }.items():
