@@ -44,6 +44,7 @@ class BillingRun(metaclass=PoolMeta):
     def _bill(self):
         pool = Pool()
         Invoice = pool.get('account.invoice')
+        self._lock_for_posting()
         run = super()._bill()
         invoices = Invoice.search([
                 ('telecom_run', '=', run.id),
@@ -54,3 +55,24 @@ class BillingRun(metaclass=PoolMeta):
             logger.info("%s: %d/%d prepaid invoices paid", run.rec_name,
                 min(i + CHUNK, len(invoices)), len(invoices))
         return run
+
+    def _lock_for_posting(self):
+        """Ask, before anything is written, for the locks that posting the
+        prepaid invoices takes — the tenant's strict sequences (invoice and
+        move numbers) and the journal periods — so that the transaction
+        started again holding them (cron, RPC, run_committed) does not bill
+        the whole run twice."""
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        SequenceStrict = pool.get('ir.sequence.strict')
+        JournalPeriod = pool.get('account.journal.period')
+        if not Account.search([
+                    ('company', '=', self.company.id),
+                    ('billing_mode', '=', 'prepaid'),
+                    ], limit=1):
+            return
+        SequenceStrict.lock(SequenceStrict.search(['OR',
+                    ('company', '=', self.company.id),
+                    ('company', '=', None),
+                    ]))
+        JournalPeriod.lock()
