@@ -21,10 +21,12 @@ class BillingRun(metaclass=PoolMeta):
         """Return {account: [invoice line values]}: for each affiliate of
         ``accounts``, one credit line per referred invoice whose
         commissions are due — minus their sum, rounded once to the invoice
-        currency's digits."""
+        currency's digits. Prepaid affiliates are left out: their
+        commissions go to their balance (``credit_prepaid``), once."""
         pool = Pool()
         Affiliation = pool.get('telecom.affiliation')
         period = (self.start_date, self.end_date)
+        accounts = [a for a in accounts if a.billing_mode != 'prepaid']
         by_id = {a.id: a for a in accounts}
         result = {}
         due = Affiliation.due_commissions(accounts, self.end_date)

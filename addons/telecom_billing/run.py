@@ -1,8 +1,10 @@
 """Billing runs: a tenant's draft invoices for a period (F27).
 
 A run reads, in SQL, the current rated charges its tenant sells (seller =
-the tenant) to its postpaid accounts — customers and resellers' own
-accounts alike — that no run has billed yet and whose call started before
+the tenant) to the accounts it bills (``_billed_modes``: postpaid ones;
+prepaid ones too where telecom_payment settles their invoices from the
+balance) — customers and resellers' own accounts alike — that no run has
+billed yet and whose call started before
 the end of the period, grouped per buyer account, plan, destination and
 currency. A charge that replaces a version already billed (re-rating, F16)
 is grouped apart and billed as the difference: a debit or credit line. The
@@ -203,8 +205,22 @@ class BillingRun(Workflow, ModelSQL, ModelView):
     # --- the run -------------------------------------------------------
 
     @classmethod
+    def _billed_modes(cls):
+        """The billing modes of the accounts a run invoices. Postpaid only
+        here: a prepaid account's calls were already debited from its
+        balance, so its invoice must be paid from it — telecom_payment
+        adds prepaid accounts and settles their invoices."""
+        return ['postpaid']
+
+    @classmethod
+    def _billed(cls, account, company):
+        "The SQL condition on ``account`` (a table) of the accounts billed"
+        return ((account.company == company.id)
+            & account.billing_mode.in_(cls._billed_modes()))
+
+    @classmethod
     def bill(cls, company, start_date, end_date, invoice_date=None):
-        """Invoice ``company``'s postpaid accounts for the period and
+        """Invoice ``company``'s billed accounts for the period and
         return the run. Raise BillingError, having written nothing, when
         the period cannot be billed."""
         pool = Pool()
@@ -247,7 +263,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         usage = self._usage()
         accounts = Account.search([
                 ('company', '=', self.company.id),
-                ('billing_mode', '=', 'postpaid'),
+                ('billing_mode', 'in', self._billed_modes()),
                 ], order=[('code', 'ASC'), ('id', 'ASC')])
         self.calls = sum(row[4] for rows in usage.values() for row in rows)
         self.save()
@@ -268,7 +284,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
 
     def _create_invoices(self, ctx, accounts, usage):
         """Write and return the ids of the draft invoices of ``accounts``
-        (a chunk of the tenant's postpaid accounts) in bulk SQL: the
+        (a chunk of the tenant's billed accounts) in bulk SQL: the
         invoices, their lines, the lines' taxes and the invoices' taxes,
         each in multi-row INSERTs (COPY on PostgreSQL), holding what
         Tryton's ``Invoice.create`` and ``update_taxes`` would store —
@@ -394,12 +410,13 @@ class BillingRun(Workflow, ModelSQL, ModelView):
 
     def _extra_lines(self, ctx, accounts):
         """Return {account: [invoice line values]}: what other modules add
-        to the run's invoices of ``accounts`` (a chunk of the tenant's
-        postpaid accounts, up to CHUNK) for the run's period. Extend it by
-        inheritance, in bulk (one query for the chunk, not one per
-        account), and build each line with ``self._line(ctx, …)`` so that
-        it takes its product's revenue account and taxes less the
-        account's exemptions, and its unit price in the account's currency
+        to the run's invoices of ``accounts`` (a chunk of the accounts the
+        tenant bills, up to CHUNK: see ``_billed_modes``) for the run's
+        period. Extend it by inheritance, in bulk (one query for the chunk,
+        not one per account), and build each line with
+        ``self._line(ctx, …)`` so that it takes its product's revenue
+        account and taxes less the account's exemptions, and its unit price
+        in the account's currency
         (see ``self._unit_price`` and ``self._rounded``)."""
         return {}
 
@@ -761,8 +778,8 @@ class BillingRun(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def _unbilled(cls, company, end_date):
-        """The current rated charges ``company`` sells to its postpaid
-        accounts, for calls started up to ``end_date``, that no run billed:
+        """The current rated charges ``company`` sells to the accounts it
+        bills, for calls started up to ``end_date``, that no run billed:
         (charge table, FROM, WHERE)."""
         pool = Pool()
         Charge = pool.get('telecom.cdr.charge')
@@ -778,8 +795,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
             & (charge.current == True)  # noqa: E712
             & (charge.billing_run == Null)
             & (cdr.start < before)
-            & (account.company == company.id)
-            & (account.billing_mode == 'postpaid'))
+            & cls._billed(account, company))
         return charge, from_, where
 
     def _usage(self):
@@ -852,16 +868,15 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         charge, from_, where = self._unbilled(self.company, self.end_date)
         # A charge left open once this run has claimed its own: current,
         # unbilled and not one of this run's (another seller's, or not
-        # sold to one of its postpaid accounts).
-        postpaid = account.select(account.id,
-            where=(account.company == self.company.id)
-            & (account.billing_mode == 'postpaid'))
+        # sold to one of the accounts it bills).
+        billed = account.select(account.id,
+            where=self._billed(account, self.company))
         still_open = Exists(open_.select(open_.id,
                 where=(open_.cdr == cdr.id)
                 & (open_.current == True)  # noqa: E712
                 & (open_.billing_run == Null)
                 & ~((open_.seller == self.company.id)
-                    & open_.account.in_(postpaid))))
+                    & open_.account.in_(billed))))
         cursor.execute(*cdr.update(
                 [cdr.invoiced, cdr.adjustment],
                 [True, Case((cdr.adjustment == True, still_open),  # noqa: E712

@@ -44,6 +44,24 @@ COUNTERPART = {
     }
 # Movements rating writes: many a day, posted together per account and day.
 BATCHED = {'call', 'adjustment'}
+# What the ledger's entries need; the settlement of prepaid invoices needs
+# SETTLEMENT (invoice.py).
+LEDGER = ['prepaid_journal', 'prepaid_account', 'call_revenue_account',
+    'topup_account', 'voucher_account']
+SETTLEMENT = ['prepaid_journal', 'prepaid_account', 'prepaid_usage_account']
+
+
+def move_line(account, amount, second_amount=None, second_currency=None,
+        party=None):
+    """A move line of ``amount`` in the company's currency (positive: a
+    debit) and, with ``second_currency``, ``second_amount`` in it."""
+    MoveLine = Pool().get('account.move.line')
+    return MoveLine(
+        account=account, party=party,
+        debit=amount if amount > 0 else Decimal(0),
+        credit=-amount if amount < 0 else Decimal(0),
+        second_currency=second_currency,
+        amount_second_currency=second_amount if second_currency else None)
 
 
 class BalanceLine(metaclass=PoolMeta):
@@ -55,10 +73,17 @@ class BalanceLine(metaclass=PoolMeta):
         "until it is posted.")
 
     @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        # The part of a prepaid invoice not debited at rating, paid from
+        # the balance by the invoice's settlement (its move).
+        cls.kind.selection.append(('invoice', "Invoice"))
+
+    @classmethod
     def get_origins(cls):
         pool = Pool()
         IrModel = pool.get('ir.model')
-        names = ['account.payment', 'telecom.voucher']
+        names = ['account.payment', 'telecom.voucher', 'account.invoice']
         return super().get_origins() + [
             (n, IrModel.get_name(n)) for n in names]
 
@@ -160,7 +185,6 @@ class BalanceLine(metaclass=PoolMeta):
     def _move(cls, account, lines, date, amount):
         pool = Pool()
         Move = pool.get('account.move')
-        MoveLine = pool.get('account.move.line')
         Period = pool.get('account.period')
         Currency = pool.get('currency.currency')
         config = account.prepaid_configuration()
@@ -170,17 +194,11 @@ class BalanceLine(metaclass=PoolMeta):
         with Transaction().set_context(date=date):
             amount_company = Currency.compute(
                 account.currency, amount, company.currency)
-        second = {}
-        if account.currency != company.currency:
-            second = {'second_currency': account.currency}
+        second = (account.currency
+            if account.currency != company.currency else None)
 
         def line(gl_account, value, second_value, party=None):
-            return MoveLine(
-                account=gl_account, party=party,
-                debit=value if value > 0 else Decimal(0),
-                credit=-value if value < 0 else Decimal(0),
-                amount_second_currency=second_value if second else None,
-                **second)
+            return move_line(gl_account, value, second_value, second, party)
         # A credit of the customer is a credit of the liability.
         move_lines = [
             line(config['prepaid_account'], -amount_company, -amount,
@@ -220,15 +238,14 @@ class Account(metaclass=PoolMeta):
     def default_low_balance_notified(cls):
         return False
 
-    def prepaid_configuration(self):
-        """The tenant's prepaid accounting as a dict, or a clear error
-        naming the tenant and what is missing."""
+    def prepaid_configuration(self, names=LEDGER):
+        """The settings ``names`` of the tenant's prepaid accounting as a
+        dict, or a clear error naming the tenant and what is missing."""
         pool = Pool()
         Configuration = pool.get('telecom.payment.configuration')
         configuration = Configuration(1)
         values = {}
-        for name in ['prepaid_journal', 'prepaid_account',
-                'call_revenue_account', 'topup_account', 'voucher_account']:
+        for name in names:
             values[name] = configuration.get_multivalue(
                 name, company=self.company.id)
             if not values[name]:

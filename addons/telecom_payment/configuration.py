@@ -1,6 +1,7 @@
 """Prepaid money configuration, per tenant (company): where the ledger of
-prepaid balances lands in the tenant's books, the low-balance threshold
-and the largest top-up accepted."""
+prepaid balances and the settlement of prepaid invoices land in the
+tenant's books, the low-balance threshold and the largest top-up
+accepted."""
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.modules.company.model import (
     CompanyMultiValueMixin, CompanyValueMixin)
@@ -9,8 +10,8 @@ from trytond.pyson import Eval
 
 _FIELDS = {
     'prepaid_journal', 'prepaid_account', 'call_revenue_account',
-    'topup_account', 'voucher_account', 'low_balance_threshold',
-    'topup_maximum'}
+    'topup_account', 'voucher_account', 'prepaid_usage_account',
+    'low_balance_threshold', 'topup_maximum'}
 
 
 def _account(string, help):
@@ -47,6 +48,12 @@ class Configuration(
             'account.account', "Vouchers Sold Account",
             help="The liability for vouchers sold and not yet redeemed; "
             "a redemption moves the value to the customer's balance."))
+    prepaid_usage_account = fields.MultiValue(fields.Many2One(
+            'account.account', "Prepaid Usage Invoiced Account",
+            help="A clearing account for the usage lines of prepaid "
+            "customers' invoices: their calls were booked as call revenue "
+            "when rated, so the invoice credits this account instead and "
+            "its payment from the balance debits it back (it stays at 0)."))
     low_balance_threshold = fields.MultiValue(fields.Numeric(
             "Low Balance Threshold", digits=(16, 4),
             help="When a movement takes a prepaid balance below this, the "
@@ -73,6 +80,8 @@ class ConfigurationCompany(ModelSQL, CompanyValueMixin):
     call_revenue_account = _account("Call Revenue Account", None)
     topup_account = _account("Top-up Receipts Account", None)
     voucher_account = _account("Vouchers Sold Account", None)
+    prepaid_usage_account = _account(
+        "Prepaid Usage Invoiced Account", "A clearing account, no party.")
     low_balance_threshold = fields.Numeric(
         "Low Balance Threshold", digits=(16, 4))
     topup_maximum = fields.Numeric("Top-up Maximum", digits=(16, 4))

@@ -88,7 +88,8 @@ def mailbox():
 
 # The operator's set-up of Bluebell for the scenario, as in its back office:
 # books and prepaid configuration (a chart, this year's fiscal year, the
-# usage product of its invoices), a Braintree sandbox merchant account
+# usage product of its invoices, the clearing account of the prepaid usage
+# its invoices show), a Braintree sandbox merchant account
 # settling at once and the PayPal payment journal of its top-ups.
 PAYMENT_SETUP = """
 import datetime as dt
@@ -117,11 +118,16 @@ with Transaction().set_context(company=bluebell.id):
             limit=1)[0]
     cash, = Account.search([('company', '=', bluebell.id),
             ('code', '=', '1.1.1')])
+    payable = account('payable')
+    # Of the payable type too, without party: made after the search above.
+    usage_invoiced, = Account.create([{'name': "Prepaid usage invoiced",
+                'company': bluebell.id, 'type': payable.type.id}])
     configuration = Configuration(1)
     for name, value in {
-            'prepaid_account': account('payable'),
+            'prepaid_account': payable,
             'call_revenue_account': account('revenue'),
-            'topup_account': cash, 'voucher_account': account('payable'),
+            'topup_account': cash, 'voucher_account': payable,
+            'prepaid_usage_account': usage_invoiced,
             'prepaid_journal': Journal.search([('code', '=', 'MISC')])[0],
             }.items():
         configuration.set_multivalue(name, value, company=bluebell.id)
@@ -341,11 +347,59 @@ result = account.code
 """)
 
 
+def bill_bluebell(portal, start, end, customer, street):
+    """Bluebell's billing run from ``start`` to ``end`` (expressions of
+    ``today``), invoiced today, as its back office runs it — ``customer``'s
+    invoice address (``street``) given first; return [number, total,
+    state] of the customer's invoice"""
+    return portal.tryton(f"""
+import datetime as dt
+# What posting locks (a prepaid invoice is posted by the run), asked for
+# before anything is written: tryton_exec starts again holding them, and
+# a run retried half-way would find itself already done.
+for name in ['account.journal.period', 'ir.sequence', 'ir.sequence.strict',
+        'account.move']:
+    pool.get(name).lock()
+Company = pool.get('company.company')
+Run = pool.get('telecom.billing.run')
+Party = pool.get('party.party')
+Address = pool.get('party.address')
+party, = Party.search([('name', '=', {customer!r})])
+if not party.addresses:
+    Address.create([{{'party': party.id, 'street': {street!r},
+                'city': 'Bristol'}}])
+bluebell, = Company.search([('party.name', '=', 'Bluebell Telecom')])
+today = dt.date.today()
+run = Run.bill(bluebell, {start}, {end}, invoice_date=today)
+invoice, = [i for i in run.invoices if i.party == party]
+if invoice.state == 'draft':
+    # A postpaid customer's draft, posted as the tenant's review would.
+    Invoice = pool.get('account.invoice')
+    Invoice.post([invoice])
+result = [invoice.number, str(invoice.total_amount), invoice.state]
+""")
+
+
+def invoice_pdf_text(page, number):
+    "The text of the PDF of invoice ``number``, downloaded from /invoices"
+    from pypdf import PdfReader
+    page.click('text=Invoices')
+    page.wait_for_url(re.compile(r'.*/invoices$'))
+    assert number in page.inner_text('table')
+    with page.expect_download() as download:
+        page.click(f'text=PDF of {number}')
+    data = open(download.value.path(), 'rb').read()
+    return '\n'.join(
+        p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
 def test_signup_top_up_call(portal, desktop, mailbox):
     """Sign up on Bluebell's brand, validate the e-mail from its link, top
     up 10.00 EUR by PayPal (a declined card first), call through the
     call-control API: the portal shows the rated call and the balance
-    fallen by its price"""
+    fallen by its price; Bluebell's monthly run invoices the prepaid
+    customer, the invoice paid from the balance, and the customer downloads
+    it"""
     base = f'http://bluebell.localhost:{portal.port}'
     desktop.goto(f'{base}/signup')
     desktop.get_by_label('Name or company').fill('Walter Walk-in')
@@ -401,6 +455,23 @@ def test_signup_top_up_call(portal, desktop, mailbox):
     # 10.00 − 0.28 = 9.72
     assert desktop.inner_text('.big') == '9.72 EUR'
 
+    # Bluebell's run of the month: the call, 0.28 (no tax, no charges in
+    # the demo), paid by the balance when it was rated — the invoice is
+    # paid at once and takes nothing more from the balance.
+    number, total, state = bill_bluebell(portal, 'today.replace(day=1)',
+        'today', 'Walter Walk-in', '2 Walk Lane')
+    assert (Decimal(total), state) == (Decimal('0.28'), 'paid')
+    text = invoice_pdf_text(desktop, number)
+    row = desktop.locator('tbody tr', has_text=number).inner_text()
+    assert 'paid' in row and '0.28' in row, row
+    shot(desktop, 'portal-invoices-prepaid.png')
+    # The heading holds the number (numbers are short: "1" alone proves
+    # nothing).
+    assert f'Invoice {number}' in text, text
+    assert 'Walter Walk-in' in text and '0.28' in text
+    desktop.click('text=Account')
+    assert desktop.inner_text('.big') == '9.72 EUR'
+
 
 def test_reseller_changes_a_markup(portal, desktop):
     base = f'http://bluebell.localhost:{portal.port}'
@@ -447,54 +518,26 @@ result = [str(c.amount) for c in cdr.charges
 """)
     assert [Decimal(a) for a in amounts] == [Decimal('0.1200')]
 
-    # Bluebell's monthly run, from the first of the month to today (the
-    # customer's invoice address given first, as its back office would).
-    invoice_id = portal.tryton("""
-import datetime as dt
-Company = pool.get('company.company')
-Run = pool.get('telecom.billing.run')
-Invoice = pool.get('account.invoice')
-Party = pool.get('party.party')
-Address = pool.get('party.address')
-harbour, = Party.search([('name', '=', 'Harbour Dental')])
-Address.create([{'party': harbour.id, 'street': '1 Quay Street',
-            'city': 'Bristol'}])
-bluebell, = Company.search([('party.name', '=', 'Bluebell Telecom')])
-today = dt.date.today()
-run = Run.bill(bluebell, today.replace(day=1), today, invoice_date=today)
-invoice, = [i for i in run.invoices
-    if i.telecom_account.party.name == 'Harbour Dental']
-result = invoice.id
-""")
-    # Posted apart: posting locks the sequence and the moves, and
-    # tryton_exec starts again holding the locks.
-    number = portal.tryton(f"""
-Invoice = pool.get('account.invoice')
-invoice = Invoice({invoice_id})
-if invoice.state != 'posted':
-    Invoice.post([invoice])
-result = [invoice.number, str(invoice.total_amount)]
-""")
+    # Bluebell's run of the next month: this month's ran when Walter's
+    # invoice was made (test_signup_top_up_call), and a call made since is
+    # caught up by the next run.
+    number, total, state = bill_bluebell(portal,
+        '(today.replace(day=1) + dt.timedelta(days=31)).replace(day=1)',
+        '(today.replace(day=1) + dt.timedelta(days=62)).replace(day=1)'
+        ' - dt.timedelta(days=1)', 'Harbour Dental', '1 Quay Street')
     # One line, 0.12 (no tax in the demo)
-    assert Decimal(number[1]) == Decimal('0.12')
+    assert (Decimal(total), state) == (Decimal('0.12'), 'posted')
 
     context = browser.new_context(
         viewport={'width': 1280, 'height': 800}, accept_downloads=True)
     harbour = context.new_page()
     try:
         sign_in(harbour, base, 'harbour@demo.example')
-        harbour.click('text=Invoices')
-        assert number[0] in harbour.inner_text('table')
+        text = invoice_pdf_text(harbour, number)
         shot(harbour, 'portal-invoices.png')
-        with harbour.expect_download() as download:
-            harbour.click(f'text=PDF of {number[0]}')
-        data = open(download.value.path(), 'rb').read()
     finally:
         context.close()
-    from pypdf import PdfReader
-    text = '\n'.join(page.extract_text()
-        for page in PdfReader(io.BytesIO(data)).pages)
-    assert number[0] in text
+    assert f'Invoice {number}' in text, text
     assert 'Harbour Dental' in text
     assert '0.12' in text
 

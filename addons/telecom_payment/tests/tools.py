@@ -16,9 +16,6 @@ def create_prepaid_books(company, **values):
     by role."""
     pool = Pool()
     Type = pool.get('account.account.type')
-    Account = pool.get('account.account')
-    Journal = pool.get('account.journal')
-    Configuration = pool.get('telecom.payment.configuration')
     with Transaction().set_context(company=company.id):
         create_fiscalyear(company)
         root, = Type.create([{'name': "Chart", 'company': company.id}])
@@ -35,7 +32,20 @@ def create_prepaid_books(company, **values):
                     'parent': root.id, 'statement': 'income',
                     'revenue': True,
                     }])
-        prepaid, revenue, cash, vouchers = Account.create([{
+    return add_prepaid_books(company, assets, liabilities, revenue, **values)
+
+
+def add_prepaid_books(company, assets, liabilities, revenue, **values):
+    """Add to ``company``'s chart the accounts of its prepaid money — of
+    the types ``assets``, ``liabilities`` and ``revenue`` — and set its
+    prepaid configuration (``values`` adds settings); return the accounts
+    by role."""
+    pool = Pool()
+    Account = pool.get('account.account')
+    Journal = pool.get('account.journal')
+    Configuration = pool.get('telecom.payment.configuration')
+    with Transaction().set_context(company=company.id):
+        prepaid, revenue, cash, vouchers, usage = Account.create([{
                     'name': "Prepaid customer balances",
                     'company': company.id, 'type': liabilities.id,
                     'party_required': True,
@@ -48,12 +58,16 @@ def create_prepaid_books(company, **values):
                     }, {
                     'name': "Vouchers sold", 'company': company.id,
                     'type': liabilities.id,
+                    }, {
+                    'name': "Prepaid usage invoiced", 'company': company.id,
+                    'type': liabilities.id,
                     }])
         books = {
             'prepaid_account': prepaid,
             'call_revenue_account': revenue,
             'topup_account': cash,
             'voucher_account': vouchers,
+            'prepaid_usage_account': usage,
             }
         journal, = Journal.search([('code', '=', 'MISC')])
         configuration = Configuration(1)
