@@ -22,7 +22,7 @@ postgresql://postgres@127.0.0.1:5432/) with telecom_billing activated:
    invoices' total is checked against the seeded charges.
 
 Usage: python bench/bench_billing.py [--quick] [--profile] [--keep]
-       python bench/bench_billing.py [--quick] --seed-only
+       python bench/bench_billing.py [--quick] --seed-only [--database NAME]
        python bench/bench_billing.py [--profile] [--commit] --again DATABASE
 """
 import argparse
@@ -200,12 +200,16 @@ def main():
         help="bill a database kept by --seed-only, and roll back")
     parser.add_argument('--commit', action='store_true',
         help="with --again: commit the run (timed), once per database")
+    parser.add_argument('--database', metavar='NAME',
+        help="the new database's name (default bench_billing_<pid>): "
+        "engineers sharing the server name theirs")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
 
     uri = os.environ.get(
         'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
-    database = args.again or f'bench_billing_{os.getpid()}'
+    database = (args.again or args.database
+        or f'bench_billing_{os.getpid()}')
     os.environ['TRYTOND_DATABASE_URI'] = uri
     os.environ['DB_NAME'] = database
     os.environ.pop('DB_CACHE', None)
