@@ -109,7 +109,7 @@ def seed_calls(cursor, t, accounts, count, seed=7):
     cdr_columns = ('id', 'switch', 'call_id', 'leg', 'account', 'company',
         'caller', 'callee', 'direction', 'service', 'start', 'answer',
         '"end"', 'duration', 'disposition', 'state', 'rating_version',
-        'invoiced', 'adjustment', 'create_uid', 'create_date')
+        'create_uid', 'create_date')
     charge_columns = ('cdr', 'version', 'current', 'level', 'seller',
         'account', 'buyer', 'plan', 'prefix', 'destination',
         'charged_seconds', 'bundle_seconds', 'amount', 'currency',
@@ -138,7 +138,7 @@ def seed_calls(cursor, t, accounts, count, seed=7):
             copy.write_row((id_, 'bench', f'call-{id_}', 'a', account,
                     t.r1.id, '442071230000', prefix + '123456', 'outbound',
                     'voice', begin, begin, end, seconds, 'ANSWERED',
-                    'rated', 1, False, False, 0, now))
+                    'rated', 1, 0, now))
     cursor.execute("SELECT setval('telecom_cdr_id_seq', %s)",
         (first + count,))
     with cursor.copy(f'COPY telecom_cdr_charge ({", ".join(charge_columns)})'
