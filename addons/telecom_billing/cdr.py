@@ -72,7 +72,7 @@ class Charge(metaclass=PoolMeta):
     def __register__(cls, module_name):
         super().__register__(module_name)
         cursor = Transaction().connection.cursor()
-        table = backend.TableHandler(cls, module_name)
+        table = cls.__table_handler__(module_name)
         created = not backend.TableHandler.table_exist(BILLED)
         # A plain table, not a model: 3 integers a charge, no id sequence,
         # no create/write columns. The primary key makes billing a charge

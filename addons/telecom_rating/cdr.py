@@ -418,7 +418,7 @@ class Cdr(ModelSQL, ModelView):
         super().__register__(module_name)
         cursor = Transaction().connection.cursor()
         table = cls._table
-        handler = backend.TableHandler(cls, module_name)
+        handler = cls.__table_handler__(module_name)
         # Whether a call is invoiced or needs an adjustment is billing's
         # (telecom_billing reads it from its claims): the flags stored here
         # were rewritten for every call of every billing run.
