@@ -22,7 +22,7 @@ postgresql://postgres@127.0.0.1:5432/) with telecom_billing activated:
    invoices' total is checked against the seeded charges.
 
 Usage: python bench/bench_billing.py [--quick] [--profile] [--keep]
-       python bench/bench_billing.py [--quick] --seed-only
+       python bench/bench_billing.py [--quick] --seed-only [--database NAME]
        python bench/bench_billing.py [--profile] [--commit] --again DATABASE
 """
 import argparse
@@ -109,7 +109,7 @@ def seed_calls(cursor, t, accounts, count, seed=7):
     cdr_columns = ('id', 'switch', 'call_id', 'leg', 'account', 'company',
         'caller', 'callee', 'direction', 'service', 'start', 'answer',
         '"end"', 'duration', 'disposition', 'state', 'rating_version',
-        'invoiced', 'adjustment', 'create_uid', 'create_date')
+        'create_uid', 'create_date')
     charge_columns = ('cdr', 'version', 'current', 'level', 'seller',
         'account', 'buyer', 'plan', 'prefix', 'destination',
         'charged_seconds', 'bundle_seconds', 'amount', 'currency',
@@ -138,7 +138,7 @@ def seed_calls(cursor, t, accounts, count, seed=7):
             copy.write_row((id_, 'bench', f'call-{id_}', 'a', account,
                     t.r1.id, '442071230000', prefix + '123456', 'outbound',
                     'voice', begin, begin, end, seconds, 'ANSWERED',
-                    'rated', 1, False, False, 0, now))
+                    'rated', 1, 0, now))
     cursor.execute("SELECT setval('telecom_cdr_id_seq', %s)",
         (first + count,))
     with cursor.copy(f'COPY telecom_cdr_charge ({", ".join(charge_columns)})'
@@ -200,12 +200,16 @@ def main():
         help="bill a database kept by --seed-only, and roll back")
     parser.add_argument('--commit', action='store_true',
         help="with --again: commit the run (timed), once per database")
+    parser.add_argument('--database', metavar='NAME',
+        help="the new database's name (default bench_billing_<pid>): "
+        "engineers sharing the server name theirs")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
 
     uri = os.environ.get(
         'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
-    database = args.again or f'bench_billing_{os.getpid()}'
+    database = (args.again or args.database
+        or f'bench_billing_{os.getpid()}')
     os.environ['TRYTOND_DATABASE_URI'] = uri
     os.environ['DB_NAME'] = database
     os.environ.pop('DB_CACHE', None)

@@ -128,8 +128,7 @@ def make_cdrs(cursor, account, company, count, now):
         INSERT INTO telecom_cdr (
             switch, call_id, leg, account, company, caller, callee,
             direction, service, start, duration, disposition, carrier,
-            pdd_ms, state, rating_version, invoiced, adjustment,
-            create_uid, create_date)
+            pdd_ms, state, rating_version, create_uid, create_date)
         SELECT 'bench', 'c' || g, 'a', %s, %s, '442071230000',
             ({countries})[1 + (g * 7) %% {len(COUNTRIES)}]
                 || lpad(((g::bigint * 7919) %% 1000000000)::text, 9, '0'),
@@ -141,7 +140,7 @@ def make_cdrs(cursor, account, company, count, now):
                 THEN 'ANSWERED' ELSE 'NO ANSWER' END,
             'c' || lpad((g %% {CARRIERS})::text, 2, '0'),
             CASE WHEN g %% 5 = 0 THEN NULL ELSE 800 + (g * 17) %% 4000 END,
-            'rated', 1, false, false, 0, now()
+            'rated', 1, 0, now()
         FROM generate_series(1, %s) AS g""",
         (account.id, company.id, now, count))
     for _, definition in indexes:

@@ -45,8 +45,8 @@ def seed(cdrs, busy, others, company_of, today):
     cursor = Transaction().connection.cursor()
     columns = ['switch', 'call_id', 'leg', 'account', 'company', 'caller',
         'callee', 'direction', 'service', 'start', '"end"', 'answer',
-        'duration', 'disposition', 'state', 'rating_version', 'invoiced',
-        'adjustment', 'create_uid', 'create_date']
+        'duration', 'disposition', 'state', 'rating_version',
+        'create_uid', 'create_date']
     first = dt.datetime.combine(today, dt.time()) - dt.timedelta(days=365)
     now = dt.datetime.now()
     accounts = [busy] * len(others) + others
@@ -65,7 +65,7 @@ def seed(cdrs, busy, others, company_of, today):
                         start + dt.timedelta(seconds=row['duration']),
                         start, row['duration'],
                         'ANSWERED' if row['duration'] else 'NO ANSWER',
-                        'rated', 1, False, False, 0, now])
+                        'rated', 1, 0, now])
     cursor.execute("""
         INSERT INTO telecom_cdr_charge (cdr, version, current, level,
             seller, account, plan, prefix, destination, charged_seconds,

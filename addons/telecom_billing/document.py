@@ -26,6 +26,7 @@ from trytond.tools.email_ import format_address, set_from_header
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from .cdr import billed_table
 from .exceptions import DocumentError
 
 # Where a browser finds the stylesheet that renders the XML (F30): beside
@@ -236,17 +237,18 @@ class Invoice(metaclass=PoolMeta):
         Charge = pool.get('telecom.cdr.charge')
         Cdr = pool.get('telecom.cdr')
         Currency = pool.get('currency.currency')
-        charge, cdr, currency = (
-            Charge.__table__(), Cdr.__table__(), Currency.__table__())
+        charge, cdr, currency, billed = (Charge.__table__(),
+            Cdr.__table__(), Currency.__table__(), billed_table())
         cursor = Transaction().connection.cursor()
-        cursor.execute(*charge
+        cursor.execute(*billed
+            .join(charge, condition=billed.charge == charge.id)
             .join(cdr, condition=charge.cdr == cdr.id)
             .join(currency, condition=charge.currency == currency.id)
             .select(cdr.start, cdr.callee,
                 charge.destination, charge.charged_seconds,
                 charge.amount, currency.code,
-                where=(charge.billing_run == self.telecom_run.id)
-                & (charge.account == self.telecom_account.id)
+                where=(billed.run == self.telecom_run.id)
+                & (billed.account == self.telecom_account.id)
                 & (charge.current == True),  # noqa: E712
                 order_by=[cdr.start, cdr.id]))
         return [AnnexCall(start, callee or '', destination or '',

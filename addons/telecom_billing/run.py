@@ -11,8 +11,8 @@ is grouped apart and billed as the difference: a debit or credit line. The
 run then adds the feature extras and the other charges of each account,
 converts into the account's currency at the invoice date, applies the
 products' taxes less the account's exemptions and saves one draft invoice
-per account. Finally it claims the charges it billed (one UPDATE) and
-flags their CDRs invoiced.
+per account. Finally it claims the charges it billed: one INSERT of
+(charge, run, account) rows into ``telecom_cdr_charge_billed`` (cdr.py).
 
 Runs of a tenant never overlap and never touch a closed fiscal period:
 such a run is refused before anything is written. A run holds the rating
@@ -25,9 +25,7 @@ from collections import defaultdict
 from decimal import Decimal
 from types import SimpleNamespace
 
-from sql import Column, Null
-from sql.conditionals import Case
-from sql.operators import Exists
+from sql import Column, Literal
 from sql.aggregate import Count, Max, Sum
 
 from trytond.i18n import gettext
@@ -43,6 +41,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import (
     Button, StateAction, StateTransition, StateView, Wizard)
 
+from .cdr import billed_before, billed_table, is_billed
 from .exceptions import BillingError
 from .recurring import (
     ONE_DAY, active_days, charge_period, extra_units, periods_ending_in,
@@ -793,7 +792,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
             .join(account, condition=charge.account == account.id))
         where = ((charge.seller == company.id)
             & (charge.current == True)  # noqa: E712
-            & (charge.billing_run == Null)
+            & ~is_billed(charge)
             & (cdr.start < before)
             & cls._billed(account, company))
         return charge, from_, where
@@ -810,17 +809,16 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         for kind in ['usage', 'adjustment']:
             charge, from_, where = self._unbilled(
                 self.company, self.end_date)
-            billed = Charge.__table__()
-            # A version billed for the same call and level, if any: only a
-            # re-rated charge (version > 1) can have one, so the first
-            # version — nearly every charge — is never looked up.
-            billed_same = ((billed.cdr == charge.cdr)
-                & (billed.level == charge.level)
-                & (billed.billing_run != Null))
             if kind == 'adjustment':
-                previous = Charge.__table__()
-                last_billed = billed.select(
-                    Max(billed.version), where=billed_same)
+                # The difference with the last version billed for the
+                # same call and level.
+                previous, older, billed = (
+                    Charge.__table__(), Charge.__table__(), billed_table())
+                last_billed = older.join(billed,
+                    condition=billed.charge == older.id).select(
+                    Max(older.version),
+                    where=(older.cdr == charge.cdr)
+                    & (older.level == charge.level))
                 from_ = from_.join(previous,
                     condition=(previous.cdr == charge.cdr)
                     & (previous.level == charge.level)
@@ -828,8 +826,10 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 where &= charge.version > 1
                 amount = Sum(charge.amount - previous.amount)
             else:
-                where &= (charge.version == 1) | ~Exists(
-                    billed.select(billed.id, where=billed_same))
+                # Only a re-rated charge (version > 1) can have a version
+                # billed before it: the first version — nearly every
+                # charge — is never looked up.
+                where &= (charge.version == 1) | ~billed_before(charge)
                 amount = Sum(charge.amount)
             cursor.execute(*from_.select(
                     charge.account, charge.plan, charge.destination,
@@ -850,45 +850,18 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         return result
 
     def _claim(self):
-        """Flag the CDRs of the charges this run bills invoiced, then mark
-        the charges billed: two set-based UPDATEs, whatever the number of
-        calls. The CDRs' one also clears ``adjustment`` on those left with
-        no unbilled current charge, and leaves alone the rows already
-        right (a call billed at another level first). Both select their
-        rows by the unbilled charges' condition, whose size the planner
-        knows (a new ``billing_run`` value it does not: it would loop over
-        millions of rows one index lookup at a time)."""
-        pool = Pool()
-        Charge = pool.get('telecom.cdr.charge')
-        Cdr = pool.get('telecom.cdr')
-        Account = pool.get('telecom.account')
-        cursor = Transaction().connection.cursor()
-        table, cdr = Charge.__table__(), Cdr.__table__()
-        open_, account = Charge.__table__(), Account.__table__()
+        """Record the charges this run bills as billed by it: one INSERT …
+        SELECT of (charge, run, account) rows, by the unbilled charges'
+        condition, whatever the number of calls. The charges and their
+        CDRs are not rewritten (cdr.py)."""
+        billed = billed_table()
         charge, from_, where = self._unbilled(self.company, self.end_date)
-        # A charge left open once this run has claimed its own: current,
-        # unbilled and not one of this run's (another seller's, or not
-        # sold to one of the accounts it bills).
-        billed = account.select(account.id,
-            where=self._billed(account, self.company))
-        still_open = Exists(open_.select(open_.id,
-                where=(open_.cdr == cdr.id)
-                & (open_.current == True)  # noqa: E712
-                & (open_.billing_run == Null)
-                & ~((open_.seller == self.company.id)
-                    & open_.account.in_(billed))))
-        cursor.execute(*cdr.update(
-                [cdr.invoiced, cdr.adjustment],
-                [True, Case((cdr.adjustment == True, still_open),  # noqa: E712
-                        else_=cdr.adjustment)],
-                where=cdr.id.in_(from_.select(charge.cdr, where=where))
-                & ((cdr.invoiced == False)  # noqa: E712
-                    | (cdr.adjustment == True))))  # noqa: E712
-        charge, from_, where = self._unbilled(self.company, self.end_date)
-        cursor.execute(*table.update(
-                [table.billing_run], [self.id],
-                where=table.id.in_(from_.select(charge.id, where=where))))
-        forget_cached(Charge, Cdr)
+        Transaction().connection.cursor().execute(*billed.insert(
+                [billed.charge, billed.run, billed.account],
+                from_.select(charge.id, Literal(self.id), charge.account,
+                    where=where)))
+        forget_cached(*(Pool().get(m)
+                for m in ['telecom.cdr.charge', 'telecom.cdr']))
 
     # --- undoing -------------------------------------------------------
 
@@ -896,30 +869,16 @@ class BillingRun(Workflow, ModelSQL, ModelView):
     def release(cls, pairs):
         """Give back to billing the charges that ``pairs`` (run, account)
         billed: their invoices were deleted or cancelled."""
-        pool = Pool()
-        Charge = pool.get('telecom.cdr.charge')
-        Cdr = pool.get('telecom.cdr')
         if not pairs:
             return
+        billed = billed_table()
         cursor = Transaction().connection.cursor()
-        charge, cdr, other = (
-            Charge.__table__(), Cdr.__table__(), Charge.__table__())
         for run_id, account_id in sorted(pairs):
-            where = ((charge.billing_run == run_id)
-                & (charge.account == account_id))
-            cursor.execute(*charge.select(charge.cdr, where=where))
-            cdr_ids = sorted({r[0] for r in cursor})
-            cursor.execute(*charge.update(
-                    [charge.billing_run], [Null], where=where))
-            for i in range(0, len(cdr_ids), 500):
-                sub_ids = cdr_ids[i:i + 500]
-                cursor.execute(*cdr.update(
-                        [cdr.invoiced], [False],
-                        where=cdr.id.in_(sub_ids)
-                        & ~cdr.id.in_(other.select(other.cdr,
-                                where=(other.billing_run != Null)
-                                & other.cdr.in_(sub_ids)))))
-        forget_cached(Charge, Cdr)
+            cursor.execute(*billed.delete(
+                    where=(billed.run == run_id)
+                    & (billed.account == account_id)))
+        forget_cached(*(Pool().get(m)
+                for m in ['telecom.cdr.charge', 'telecom.cdr']))
 
     @classmethod
     @ModelView.button

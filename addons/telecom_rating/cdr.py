@@ -4,8 +4,9 @@ A CDR is stored once (unique switch + call id + leg); ``Cdr.ingest`` is
 idempotent. Rating reads unrated CDRs with SQL, prices them with the engine
 (``tariff.load_tariff``) and writes one charge per tenant level with bulk
 INSERTs — never the ORM per call. Re-rating writes a new version of the
-charges and keeps the old one; an invoiced call whose price changes is
-flagged for adjustment, never silently changed.
+charges and keeps the old one: the price an invoice carried is never
+silently changed, and billing (telecom_billing) bills the difference of an
+invoiced call on the next invoice.
 """
 import datetime as dt
 import gc
@@ -383,11 +384,6 @@ class Cdr(ModelSQL, ModelView):
             'invisible': Eval('state') != 'unrated',
             })
     rating_version = fields.Integer("Rating Version", readonly=True)
-    invoiced = fields.Boolean("Invoiced", readonly=True)
-    adjustment = fields.Boolean(
-        "Needs Adjustment", readonly=True,
-        help="Re-rating changed the price of this invoiced call: the next "
-        "invoice carries the difference.")
     charges = fields.One2Many(
         'telecom.cdr.charge', 'cdr', "Charges", readonly=True,
         filter=[('current', '=', True)])
@@ -422,6 +418,13 @@ class Cdr(ModelSQL, ModelView):
         super().__register__(module_name)
         cursor = Transaction().connection.cursor()
         table = cls._table
+        handler = cls.__table_handler__(module_name)
+        # Whether a call is invoiced or needs an adjustment is billing's
+        # (telecom_billing reads it from its claims): the flags stored here
+        # were rewritten for every call of every billing run.
+        for column in ['invoiced', 'adjustment']:
+            if handler.column_exist(column):
+                handler.drop_column(column)
         created = not backend.TableHandler.table_exist(BACKLOG)
         cursor.execute(f'CREATE TABLE IF NOT EXISTS "{BACKLOG}" '
             '(cdr INTEGER PRIMARY KEY)')
@@ -508,8 +511,7 @@ class Cdr(ModelSQL, ModelView):
             table.service, table.start, table.answer, table.end,
             table.duration, table.disposition, table.hangup_cause,
             table.carrier, table.state, table.rating_version,
-            table.invoiced, table.adjustment, table.create_uid,
-            table.create_date]
+            table.create_uid, table.create_date]
 
         def naive(value):
             if value is not None and value.tzinfo is not None:
@@ -526,7 +528,7 @@ class Cdr(ModelSQL, ModelView):
                 r.get('disposition') or (
                     'ANSWERED' if r['duration'] else 'NO ANSWER'),
                 r.get('hangup_cause'), r.get('carrier'), 'unrated', 0,
-                False, False, transaction.user, CurrentTimestamp()]
+                transaction.user, CurrentTimestamp()]
             for r in rows]
         stored = 0
         if backend.name == 'postgresql':
@@ -590,8 +592,8 @@ class Cdr(ModelSQL, ModelView):
         """Rate ``cdrs`` again with today's tariff (F16).
 
         A call whose price is unchanged keeps its rating; a changed one gets
-        a new version of its charges (the old one is kept) and, when already
-        invoiced, is flagged for adjustment. Calls keep the bundle seconds
+        a new version of its charges (the old one is kept: billing bills the
+        difference of an invoiced call). Calls keep the bundle seconds
         they used: re-rating re-prices, it does not replay the month's
         bundle. Return (changed, unchanged, unrated).
         """
@@ -609,7 +611,7 @@ class Cdr(ModelSQL, ModelView):
     def _read_calls(cls, ids):
         """Return the rows of CDRs ``ids`` to rate: id, account, caller,
         callee, start (UTC epoch seconds), duration, direction, service,
-        disposition, rating version, invoiced."""
+        disposition, rating version."""
         cdr = cls.__table__()
         cursor = Transaction().connection.cursor()
         if backend.name == 'postgresql':
@@ -619,7 +621,7 @@ class Cdr(ModelSQL, ModelView):
             start = cdr.start
         columns = [cdr.id, cdr.account, cdr.caller, cdr.callee, start,
             cdr.duration, cdr.direction, cdr.service, cdr.disposition,
-            cdr.rating_version, cdr.invoiced]
+            cdr.rating_version]
         rows = []
         for sub_ids in id_chunks(ids):
             query = cdr.select(
@@ -627,7 +629,7 @@ class Cdr(ModelSQL, ModelView):
                 where=in_ids(cdr.id, sub_ids))
             if backend.name == 'sqlite':
                 sqlite_apply_types(query, [None] * 4 + ['TIMESTAMP']
-                    + [None] * 6)
+                    + [None] * 5)
             cursor.execute(*query)
             if backend.name == 'sqlite':
                 rows.extend(r[:4] + (epoch(r[4]),) + r[5:] for r in cursor)
@@ -739,7 +741,6 @@ class Cdr(ModelSQL, ModelView):
                 run.spent(balances, batch.bundle_used)
                 results.extend(batch.calls)
 
-        invoiced = {r[0] for r in rows if r[10]} if rerate else set()
         version_of = {r[0]: r[9] or 0 for r in rows}
         charges, versions, unchanged = [], {}, 0
         for result in results:
@@ -761,12 +762,12 @@ class Cdr(ModelSQL, ModelView):
             charges.extend(new)
         writes = Charge.store_statements(
             charges, replaced=list(versions) if rerate else ())
-        writes += cls._mark_statements(versions, reasons, invoiced)
+        writes += cls._mark_statements(versions, reasons)
         run.prepaid(charges, previous, chain_of)
         return writes, (len(versions), len(reasons), unchanged)
 
     @classmethod
-    def _mark_statements(cls, versions, reasons, invoiced):
+    def _mark_statements(cls, versions, reasons):
         "The statements that set the rating state of the CDRs"
         cdr = cls.__table__()
         backlog = Table(BACKLOG)
@@ -783,11 +784,6 @@ class Cdr(ModelSQL, ModelView):
                         [cdr.state, cdr.rating_version, cdr.unrated_reason],
                         ['rated', version, Null],
                         where=in_ids(cdr.id, sub_ids))))
-                adjusted = [i for i in sub_ids if i in invoiced]
-                if adjusted:
-                    statements.append(tuple(cdr.update(
-                            [cdr.adjustment], [True],
-                            where=in_ids(cdr.id, adjusted))))
         by_reason = defaultdict(list)
         for cdr_id, reason in reasons.items():
             by_reason[reason[:250]].append(cdr_id)

@@ -144,5 +144,90 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
             self.assertEqual(Invoice.search([]), [])
             self.assertEqual(Run.search([]), [])
 
+    @with_transaction()
+    def test_claim_late_call_rerating_release(self):
+        """A charge is billed once: a late call of a billed month by the
+        next run, a re-rated invoiced call as an adjustment, a cancelled
+        run's calls again by the next run"""
+        pool = Pool()
+        Cdr = pool.get('telecom.cdr')
+        Charge = pool.get('telecom.cdr.charge')
+        Rate = pool.get('telecom.rate')
+        Run = pool.get('telecom.billing.run')
+        Address = pool.get('party.address')
+        t = create_rating(create_tenancy())
+        Address.create([{'party': t.r1_customer.party.id}])
+        create_usage_product(t.r1)
+
+        def lines(run):
+            invoice, = run.invoices
+            return sorted((l.telecom_kind, l.telecom_calls, l.amount)
+                for l in invoice.lines)
+
+        def run_of(cdr_, level=1):
+            return {c.version: c.billing_run for c in Charge.search([
+                        ('cdr', '=', cdr_.id), ('level', '=', level)])}
+
+        # Mobile, 95 s: 30 s then 6 s steps, 96 s = 1.6 min. R1 sells at
+        # the owner's price + 20 % + 0.01 a minute: connect 0.05 × 1.2 =
+        # 0.06, 0.10 × 1.2 + 0.01 = 0.13 a minute: 0.06 + 0.13 × 1.6 =
+        # 0.268, invoiced 0.27.
+        Cdr.ingest([cdr(t.r1_customer, 'c1', '447700900123',
+                    dt.datetime(2024, 1, 10, 9), 95)])
+        Cdr.rate_unrated()
+        c1, = Cdr.search([('call_id', '=', 'c1')])
+        self.assertFalse(c1.invoiced)
+        january = Run.bill(t.r1, D(2024, 1, 1), D(2024, 1, 31))
+        self.assertEqual(lines(january), [('usage', 1, Decimal('0.27'))])
+        c1 = Cdr(c1.id)
+        self.assertTrue(c1.invoiced)
+        self.assertFalse(c1.adjustment)
+        # Reseller One billed its level; the owner's is still open.
+        self.assertEqual(run_of(c1), {1: january})
+        self.assertEqual(run_of(c1, level=0), {1: None})
+
+        # A January call that arrives after January's run: February's run
+        # bills it (0.27), and not c1 again.
+        Cdr.ingest([cdr(t.r1_customer, 'c2', '447700900124',
+                    dt.datetime(2024, 1, 20, 9), 95)])
+        Cdr.rate_unrated()
+        february = Run.bill(t.r1, D(2024, 2, 1), D(2024, 2, 29))
+        self.assertEqual(lines(february), [('usage', 1, Decimal('0.27'))])
+        c2, = Cdr.search([('call_id', '=', 'c2')])
+        self.assertEqual(run_of(c2), {1: february})
+
+        # The mobile price doubles and c1 is re-rated: 0.06 + (0.20 × 1.2
+        # + 0.01) × 1.6 = 0.46, 0.192 more than invoiced.
+        rate, = Rate.search([('prefix', '=', '447')])
+        Rate.write([rate], {'price': Decimal('0.2000')})
+        Cdr.rerate([c1])
+        self.assertEqual(Cdr.search([('adjustment', '=', True)]), [c1])
+        self.assertEqual(
+            Cdr.search([('adjustment', '!=', True)]), [c2])
+        self.assertEqual(run_of(c1), {1: january, 2: None})
+
+        # Cancelling February's run gives c2 back to billing.
+        Run.cancel([february])
+        c2 = Cdr(c2.id)
+        self.assertFalse(c2.invoiced)
+        self.assertEqual(run_of(c2), {1: None})
+
+        # March's run: c2 again, once (0.27), and c1's difference, 0.192 →
+        # 0.19; nothing is left to adjust.
+        march = Run.bill(t.r1, D(2024, 3, 1), D(2024, 3, 31))
+        self.assertEqual(lines(march), [
+                ('adjustment', 1, Decimal('0.19')),
+                ('usage', 1, Decimal('0.27'))])
+        self.assertEqual(march.calls, 2)
+        self.assertEqual(Cdr.search([('adjustment', '=', True)]), [])
+        self.assertEqual(
+            Cdr.search([('invoiced', '=', True)], order=[('id', 'ASC')]),
+            [c1, c2])
+        self.assertEqual(run_of(c1), {1: january, 2: march})
+        self.assertEqual(run_of(c2), {1: march})
+        # Nothing is left: a run of April bills no call.
+        self.assertEqual(
+            Run.bill(t.r1, D(2024, 4, 1), D(2024, 4, 30)).invoices, ())
+
 
 del ModuleTestCase

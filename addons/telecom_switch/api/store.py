@@ -153,7 +153,7 @@ class Store:
         "(?, ?, ?, ?, ?, ?, 'authorized', ?, ?, ?, ?, ?, ?, ?, 0, ?)")
 
     # What a stored CDR is made of, in the order of ``cdr_values``; the
-    # rest is fixed: a new CDR is unrated, version 0, not invoiced.
+    # rest is fixed: a new CDR is unrated, version 0.
     CDR_COLUMNS = ('call_id', 'leg', 'account', 'caller', 'callee',
         'direction', 'start', 'answer', 'end', 'duration', 'disposition',
         'hangup_cause', 'carrier')
@@ -161,7 +161,7 @@ class Store:
         'INSERT INTO telecom_cdr (switch, call_id, leg, account, company, '
         'caller, callee, direction, service, start, answer, "end", '
         'duration, disposition, hangup_cause, carrier, state, '
-        'rating_version, invoiced, adjustment, create_uid, create_date) ')
+        'rating_version, create_uid, create_date) ')
 
     @staticmethod
     def now():
@@ -309,7 +309,7 @@ class SQLiteStore(Store):
             # telecom_rating's trigger adds to the unrated backlog.
             cursor = connection.executemany(self.CDR_INSERT + (
                     "SELECT ?, ?, ?, a.id, a.company, ?, ?, ?, 'voice', ?, ?, "
-                    "?, ?, ?, ?, ?, 'unrated', 0, 0, 0, 0, ? "
+                    "?, ?, ?, ?, ?, 'unrated', 0, 0, ? "
                     "FROM telecom_account a WHERE a.id = ? "
                     "ON CONFLICT DO NOTHING"), [
                     (code, *values[:2], *values[3:], now, values[2])
@@ -797,7 +797,7 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         + "SELECT %s, r.call_id, r.leg, a.id, a.company, r.caller, "
         "r.callee, r.direction, 'voice', r.start, r.answer, r.e, "
         "r.duration, r.disposition, r.hangup_cause, r.carrier, 'unrated', "
-        "0, false, false, 0, %s "
+        "0, 0, %s "
         "FROM unnest(%s::varchar[], %s::varchar[], %s::integer[], "
         "%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamp[], "
         "%s::timestamp[], %s::timestamp[], %s::integer[], %s::varchar[], "
