@@ -43,14 +43,13 @@ DESTINATIONS = [(f'44{i:02d}', f"Destination {i:02d}",
 MONTH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 
 
-def build_tenant(sizes):
-    """The chain, Reseller One's accounting and its customers; return
-    (tenancy, customer ids)."""
-    from trytond.modules.company.tests import set_company
-    from trytond.modules.telecom_base.tests.tools import create_tenancy
-    from trytond.modules.telecom_billing.tests.tools import (
-        create_taxed_books)
-    from trytond.modules.telecom_rating.tests.tools import create_rating
+def add_customers(t, service, count, billing_mode='postpaid',
+        name="Customer", prorated=True):
+    """``count`` customers of Reseller One (``billing_mode``), each with 2
+    lines on its plan (1 included, 4.95 each extra; with ``prorated``
+    every tenth's second line starts on the 12th of the month) and a
+    monthly 10.00 charge of ``service`` from the month; return them.
+    Run as Reseller One (``set_company``)."""
     from trytond.pool import Pool
     pool = Pool()
     Feature = pool.get('telecom.feature')
@@ -59,42 +58,52 @@ def build_tenant(sizes):
     TelecomAccount = pool.get('telecom.account')
     Line = pool.get('telecom.line')
     Charge = pool.get('telecom.account.charge')
+    lines, = Feature.search([('code', '=', 'lines')])
+    FeaturePrice.create([{
+                'feature': lines.id, 'plan': t.r1_plan.id,
+                'included': 1, 'price': Decimal('4.95'),
+                'currency': t.currency.id}])
+    parties = Party.create([{
+                'name': f"{name} {i:05d}",
+                'addresses': [('create', [{'city': "London"}])]}
+            for i in range(count)])
+    accounts = TelecomAccount.create([{
+                'party': p.id, 'company': t.r1.id,
+                'currency': t.currency.id, 'billing_mode': billing_mode,
+                'rate_plans': [('add', [t.r1_plan.id])]}
+            for p in parties])
+    Line.create([{
+                'account': a.id, 'name': f"Line {j}",
+                'start_date': (dt.date(2026, 3, 12)
+                    if prorated and j and i % 10 == 0
+                    else dt.date(2025, 1, 1))}
+            for i, a in enumerate(accounts) for j in range(2)])
+    Charge.create([{
+                'account': a.id, 'product': service.id,
+                'description': "Service", 'amount': Decimal('10.00'),
+                'currency': t.currency.id, 'recurrence': 'monthly',
+                # From March: an older start would catch up every
+                # month not yet invoiced since.
+                'start_date': MONTH[0]}
+            for a in accounts])
+    return accounts
+
+
+def build_tenant(sizes):
+    """The chain, Reseller One's accounting and its customers; return
+    (tenancy, customer ids)."""
+    from trytond.modules.company.tests import set_company
+    from trytond.modules.telecom_base.tests.tools import create_tenancy
+    from trytond.modules.telecom_billing.tests.tools import (
+        create_taxed_books)
+    from trytond.modules.telecom_rating.tests.tools import create_rating
 
     t = create_rating(create_tenancy())
     # No fiscal year: a run refuses closed periods only, and the bench
     # leaves its invoices draft.
     books = create_taxed_books(t.r1, fiscal_year=False)
-    service = books.service
     with set_company(t.r1):
-        lines, = Feature.search([('code', '=', 'lines')])
-        FeaturePrice.create([{
-                    'feature': lines.id, 'plan': t.r1_plan.id,
-                    'included': 1, 'price': Decimal('4.95'),
-                    'currency': t.currency.id}])
-
-        n = sizes['accounts']
-        parties = Party.create([{
-                    'name': f"Customer {i:05d}",
-                    'addresses': [('create', [{'city': "London"}])]}
-                for i in range(n)])
-        accounts = TelecomAccount.create([{
-                    'party': p.id, 'company': t.r1.id,
-                    'currency': t.currency.id,
-                    'rate_plans': [('add', [t.r1_plan.id])]}
-                for p in parties])
-        Line.create([{
-                    'account': a.id, 'name': f"Line {j}",
-                    'start_date': (dt.date(2026, 3, 12)
-                        if j and i % 10 == 0 else dt.date(2025, 1, 1))}
-                for i, a in enumerate(accounts) for j in range(2)])
-        Charge.create([{
-                    'account': a.id, 'product': service.id,
-                    'description': "Service", 'amount': Decimal('10.00'),
-                    'currency': t.currency.id, 'recurrence': 'monthly',
-                    # From March: an older start would catch up every
-                    # month not yet invoiced since.
-                    'start_date': MONTH[0]}
-                for a in accounts])
+        accounts = add_customers(t, books.service, sizes['accounts'])
     return t, [a.id for a in accounts]
 
 

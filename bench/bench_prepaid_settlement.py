@@ -16,16 +16,13 @@ balance through Tryton's ``Invoice.post``, one move and one movement each
 Usage: python bench/bench_prepaid_settlement.py [--quick] [--profile]
 """
 import argparse
-import datetime as dt
 import os
 import sys
 import time
-from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(__file__))
+from bench_billing import MONTH, add_customers  # noqa: E402
 from bench_rating_db import profiled  # noqa: E402
-
-MONTH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 
 
 def build_tenant(count):
@@ -34,49 +31,16 @@ def build_tenant(count):
     from trytond.modules.telecom_base.tests.tools import create_tenancy
     from trytond.modules.telecom_billing.tests.tools import (
         create_taxed_books)
-    from trytond.modules.telecom_payment.tests.tools import add_prepaid_books
+    from trytond.modules.telecom_payment.tests.tools import (
+        add_prepaid_books_to_chart)
     from trytond.modules.telecom_rating.tests.tools import create_rating
-    from trytond.pool import Pool
-    pool = Pool()
-    Type = pool.get('account.account.type')
-    Feature = pool.get('telecom.feature')
-    FeaturePrice = pool.get('telecom.feature.price')
-    Party = pool.get('party.party')
-    TelecomAccount = pool.get('telecom.account')
-    Line = pool.get('telecom.line')
-    Charge = pool.get('telecom.account.charge')
 
     t = create_rating(create_tenancy())
     books = create_taxed_books(t.r1, today=MONTH[0])
     with set_company(t.r1):
-        def type_(flag):
-            return Type.search([(flag, '=', True),
-                    ('company', '=', t.r1.id)], limit=1)[0]
-        add_prepaid_books(
-            t.r1, type_('assets'), type_('payable'), type_('revenue'))
-        lines, = Feature.search([('code', '=', 'lines')])
-        FeaturePrice.create([{
-                    'feature': lines.id, 'plan': t.r1_plan.id,
-                    'included': 1, 'price': Decimal('4.95'),
-                    'currency': t.currency.id}])
-        parties = Party.create([{
-                    'name': f"Prepaid {i:05d}",
-                    'addresses': [('create', [{'city': "London"}])]}
-                for i in range(count)])
-        accounts = TelecomAccount.create([{
-                    'party': p.id, 'company': t.r1.id,
-                    'currency': t.currency.id, 'billing_mode': 'prepaid',
-                    'rate_plans': [('add', [t.r1_plan.id])]}
-                for p in parties])
-        Line.create([{'account': a.id, 'name': f"Line {j}",
-                    'start_date': dt.date(2025, 1, 1)}
-                for a in accounts for j in range(2)])
-        Charge.create([{
-                    'account': a.id, 'product': books.service.id,
-                    'description': "Service", 'amount': Decimal('10.00'),
-                    'currency': t.currency.id, 'recurrence': 'monthly',
-                    'start_date': MONTH[0]}
-                for a in accounts])
+        add_prepaid_books_to_chart(t.r1)
+        add_customers(t, books.service, count, billing_mode='prepaid',
+            name="Prepaid", prorated=False)
     return t
 
 

@@ -22,7 +22,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     TestCase, activate_module, drop_db, with_transaction)
 
-from .tools import add_prepaid_books
+from .tools import add_prepaid_books_to_chart
 
 D = dt.date
 JANUARY = (D(2024, 1, 1), D(2024, 1, 31))
@@ -61,7 +61,6 @@ class SettlementTestCase(TestCase):
         idle prepaid customer and a postpaid one with a charge; return
         the tenancy"""
         pool = Pool()
-        Type = pool.get('account.account.type')
         Feature = pool.get('telecom.feature')
         FeaturePrice = pool.get('telecom.feature.price')
         TelecomAccount = pool.get('telecom.account')
@@ -76,12 +75,7 @@ class SettlementTestCase(TestCase):
         with set_company(t.r1):
             # This year's too: the ledger posts the day's movements today.
             create_fiscalyear(t.r1)
-
-            def type_(flag):
-                return Type.search([(flag, '=', True),
-                        ('company', '=', t.r1.id)], limit=1)[0]
-            t.prepaid = add_prepaid_books(t.r1, type_('assets'),
-                type_('payable'), type_('revenue'), **settings)
+            t.prepaid = add_prepaid_books_to_chart(t.r1, **settings)
         t.customer = create_customer("Prepaid PBX", t.r1, flavour='pbx',
             billing_mode='prepaid')
         t.idle = create_customer("Idle Prepaid", t.r1,

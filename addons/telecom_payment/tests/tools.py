@@ -35,6 +35,19 @@ def create_prepaid_books(company, **values):
     return add_prepaid_books(company, assets, liabilities, revenue, **values)
 
 
+def add_prepaid_books_to_chart(company, **values):
+    """``add_prepaid_books`` on the chart ``company`` has already
+    (telecom_billing's ``create_taxed_books``): its first assets, payable
+    and revenue types"""
+    Type = Pool().get('account.account.type')
+
+    def type_(flag):
+        return Type.search([(flag, '=', True),
+                ('company', '=', company.id)], limit=1)[0]
+    return add_prepaid_books(company, type_('assets'), type_('payable'),
+        type_('revenue'), **values)
+
+
 def add_prepaid_books(company, assets, liabilities, revenue, **values):
     """Add to ``company``'s chart the accounts of its prepaid money — of
     the types ``assets``, ``liabilities`` and ``revenue`` — and set its
