@@ -4,9 +4,12 @@ from unittest.mock import patch
 
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_tenancy)
+from trytond.modules.telecom_billing.cdr import billed_table
+from trytond.modules.telecom_billing.exceptions import BillingError
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
 
 from .database import create_usage_product
 from ..recurring import (
@@ -228,6 +231,30 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         # Nothing is left: a run of April bills no call.
         self.assertEqual(
             Run.bill(t.r1, D(2024, 4, 1), D(2024, 4, 30)).invoices, ())
+
+        # A call claimed by someone else between the run's reading and its
+        # claim (the rating lock forbids it; the claim checks it anyway):
+        # the run is refused rather than invoice the call a second time.
+        Cdr.ingest([cdr(t.r1_customer, 'c3', '447700900125',
+                    dt.datetime(2024, 5, 2, 9), 95)])
+        Cdr.rate_unrated()
+        c3, = Cdr.search([('call_id', '=', 'c3')])
+        c3_charge, = Charge.search([
+                ('cdr', '=', c3.id), ('level', '=', 1)])
+        usage = Run._usage
+
+        def usage_then_claimed_elsewhere(run):
+            result = usage(run)
+            billed = billed_table()
+            Transaction().connection.cursor().execute(*billed.insert(
+                    [billed.charge, billed.run, billed.account],
+                    [[c3_charge.id, march.id, t.r1_customer.id]]))
+            return result
+        with patch.object(Run, '_usage', usage_then_claimed_elsewhere):
+            with self.assertRaises(BillingError) as raised:
+                Run.bill(t.r1, D(2024, 5, 1), D(2024, 5, 31))
+        self.assertIn("counted 1 calls but could claim only 0",
+            raised.exception.message)
 
 
 del ModuleTestCase
