@@ -7,7 +7,10 @@ HTTP, answer, end and CDR posted) and calls to an emergency number (routed
 without the API). The post-dial delay (INVITE sent -> 200 OK received, as
 sipp's response-time of each call) of the second pass is the proxy alone;
 the difference is what billing adds. Prints failed calls, PDD percentiles
-and the API's books (every allowed call ended, one CDR per call).
+and the API's books (every allowed call ended, one CDR per call), and,
+from every billed call's PDD_TRACE line (kamailio.cfg), where billing's
+share went inside the proxy: the hand-off to an authorize worker, building
+the request, the API's answer, reading it.
 
 With ``--real-api`` the API is the real ``telecom-callcontrol`` on
 PostgreSQL (a database of tests/e2e/callcontrol_fixture.py, the customer
@@ -130,6 +133,27 @@ def probe(proxy_port, callee, seconds, interval, out, host=HOST):
     sock.close()
 
 
+def pdd_trace(log_path):
+    """Percentiles (p50, p99, µs) of the parts of billing's post-dial delay
+    inside the proxy, from kamailio.cfg's PDD_TRACE lines of ``log_path``:
+    the hand-off to an authorize worker, building the
+    request, the API's answer, reading it (routes, dialog)."""
+    parts = {'hand-off': [], 'request': [], 'API': [], 'read': []}
+    with open(log_path, errors='replace') as log:
+        for line in log:
+            if 'PDD_TRACE ' not in line:
+                continue
+            try:
+                h, b, x, r = (int(v) for v in
+                    line.split('PDD_TRACE ', 1)[1].split()[:4])
+            except ValueError:
+                continue
+            for name, value in zip(parts, (h, b - h, x - b, r - x)):
+                parts[name].append(value)
+    return {name: (percentile(values, 50), percentile(values, 99))
+        for name, values in parts.items()}
+
+
 def run_pass(workdir, proxy, callee, rate, seconds, hold, host=HOST):
     total = rate * seconds
     tag = 'pass-%s' % callee
@@ -244,7 +268,7 @@ def main():
     # kamailio.cfg's own worker counts: 8 authorize, 4 posting the rest
     proxy = Proxy(workdir, url, emergency_port, CHILDREN='4',
         AUTHORIZE_WORKERS_GROUP='"name=authorize;workers=8"',
-        ASYNC_WORKERS='4', LOG_LEVEL='1', **overrides)
+        ASYNC_WORKERS='4', LOG_LEVEL='1', PDD_TRACE='1', **overrides)
     carriers = []
     ok = False
     try:
@@ -269,6 +293,9 @@ def main():
         billed = run_pass(workdir, proxy, callee, args.rate,
             args.seconds, args.hold, host)
         report('with billing API', billed)
+        print('inside the proxy, µs p50/p99: ' + ', '.join(
+                '%s %d/%d' % (name, *values) for name, values in
+                pdd_trace(proxy.log_path).items()))
         if platform:
             books = real_books(platform, billed['successful'],
                 rated=not args.no_rate)
