@@ -137,8 +137,11 @@ def pdd_trace(log_path):
     """Percentiles (p50, p99, µs) of the parts of billing's post-dial delay
     inside the proxy, from kamailio.cfg's PDD_TRACE lines of ``log_path``:
     the hand-off to an authorize worker, building the
-    request, the API's answer, reading it (routes, dialog)."""
-    parts = {'hand-off': [], 'request': [], 'API': [], 'read': []}
+    request, the API's answer, reading it (routes, dialog), and their sum
+    per call: everything billing adds inside the proxy, for every call
+    (sipp's and the probe's), where the probe samples 5 calls a second."""
+    parts = {'hand-off': [], 'request': [], 'API': [], 'read': [],
+        'total': []}
     with open(log_path, errors='replace') as log:
         for line in log:
             if 'PDD_TRACE ' not in line:
@@ -148,7 +151,7 @@ def pdd_trace(log_path):
                     line.split('PDD_TRACE ', 1)[1].split()[:4])
             except ValueError:
                 continue
-            for name, value in zip(parts, (h, b - h, x - b, r - x)):
+            for name, value in zip(parts, (h, b - h, x - b, r - x, r)):
                 parts[name].append(value)
     return {name: (percentile(values, 50), percentile(values, 99))
         for name, values in parts.items()}
