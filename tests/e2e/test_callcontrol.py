@@ -585,6 +585,93 @@ result = True
         time.sleep(0.5)
 
 
+def test_expiry_and_rating_take_counter_rows_in_account_order(platform):
+    """The expiry drops the live calls whose TTL passed (no end came) and
+    keeps the others. On PostgreSQL it uncounts them from their accounts'
+    counter rows, locking those in account order first, as rating does
+    when a CDR comes before its call's end: a rating transaction that
+    holds account A's row and then needs B's, while the expiry drops
+    calls of B and then A, waits for the expiry or the expiry for it —
+    never both (a deadlock, one of them aborted)."""
+    from trytond.modules.telecom_switch.api import store as sql
+    switch, prefix = 990002, uuid.uuid4().hex[:8]
+    a, b = 990021, 990022
+    now = sql.Store.now().replace(microsecond=0)
+    past, future = now - dt.timedelta(minutes=5), now + dt.timedelta(hours=1)
+    rows = [  # B's expired call first: scan order (and expires_at order)
+        (f'{prefix}-b1', b, now - dt.timedelta(minutes=2)),
+        (f'{prefix}-a1', a, now - dt.timedelta(minutes=1)),
+        (f'{prefix}-a2', a, future),
+        (f'{prefix}-b2', b, future),
+        ]
+    insert = (
+        "INSERT INTO telecom_live_call (switch, call_id, leg, account, "
+        "direction, callee, state, authorized_at, expires_at, reserved, "
+        "over_limit, emergency, create_uid, create_date) VALUES (?, ?, 'a', "
+        "?, 'outbound', '442079460000', 'authorized', ?, ?, 0, false, "
+        "false, 0, ?)")
+    if platform.backend == 'sqlite':
+        store = sql.SQLiteStore(os.path.join(
+                platform.env['TRYTOND_DATABASE__PATH'],
+                platform.database + '.sqlite'))
+
+        async def expire_alone():
+            for call_id, account, expires in rows:
+                await store.execute(store.q(insert), switch, call_id,
+                    account, past, expires, past)
+            try:
+                await store.expire(now)
+                return await store.fetch(store.q(
+                        "SELECT call_id FROM telecom_live_call "
+                        "WHERE switch = ? ORDER BY call_id"), switch)
+            finally:
+                await store.close()
+        left = run_async(expire_alone)
+        assert [r[0] for r in left] == [f'{prefix}-a2', f'{prefix}-b2']
+        return
+
+    import psycopg
+    uri = PG_URI.rstrip('/') + '/' + platform.database
+    store = sql.PostgreSQLStore(uri, 1, 2)
+    rating = psycopg.connect(uri)
+    try:
+        rating.execute("SET lock_timeout = '10s'")
+        rating.commit()
+        for call_id, account, expires in rows:
+            rating.execute(insert.replace('?', '%s'),
+                (switch, call_id, account, past, expires, past))
+        rating.commit()
+
+        async def race():
+            await store.open()
+            try:
+                # rating drops A's live call: its transaction holds A's
+                # counter row until it commits
+                rating.execute("DELETE FROM telecom_live_call "
+                    "WHERE call_id = %s", (f'{prefix}-a2',))
+                expiry = asyncio.ensure_future(store.expire(now))
+                await asyncio.sleep(0.5)
+                # ... then B's: B's row must be free, the expiry waiting
+                # for A's before it locked B's
+                await asyncio.to_thread(rating.execute,
+                    "DELETE FROM telecom_live_call WHERE call_id = %s",
+                    (f'{prefix}-b2',))
+                rating.commit()
+                # no error: neither was aborted for a deadlock
+                await asyncio.wait_for(expiry, 10)
+            finally:
+                await store.close()
+        run_async(race)
+    finally:
+        rating.rollback()
+        rating.close()
+    assert platform.sql("SELECT call_id FROM telecom_live_call "
+        "WHERE switch = %s", switch) == []
+    assert platform.sql("SELECT account, total, outbound, reserved "
+        "FROM telecom_live_call_count WHERE account IN (%s, %s) "
+        "ORDER BY account", a, b) == [(a, 0, 0, 0), (b, 0, 0, 0)]
+
+
 def test_admissions_match_the_live_calls_after_random_events(platform):
     """A seeded random life of calls — admissions (limits, over-limit at a
     cost, a credit limit), answers, ends, the TTL passing, the expiry
@@ -686,7 +773,7 @@ def test_admissions_match_the_live_calls_after_random_events(platform):
                 elif event == 'time':
                     clock[0] += dt.timedelta(seconds=rng.randint(1, 90))
                 elif event == 'expire':
-                    await store.execute(store.q(sql.EXPIRE), now)
+                    await store.expire(now)
                     for key in [k for k, r in rows.items()
                             if r['expires'] <= now]:
                         del rows[key]

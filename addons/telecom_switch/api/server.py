@@ -263,8 +263,7 @@ class CallControl:
         while True:
             await asyncio.sleep(30)
             try:
-                await self.store.execute(
-                    self.store.q(sql.EXPIRE), sql.Store.now())
+                await self.store.expire(sql.Store.now())
             except Exception:
                 logger.exception("expiring live calls failed")
 
