@@ -3,6 +3,7 @@ e-mail, and the download of many PDFs as one file."""
 import base64
 import datetime as dt
 import io
+import logging
 import multiprocessing
 import os
 import zipfile
@@ -33,6 +34,7 @@ from .exceptions import DocumentError
 # the XML when both are saved from the e-mail, or at the portal's /ubl/.
 UBL_STYLESHEET = 'invoice.xsl'
 UBL_VERSION = '2'
+logger = logging.getLogger(__name__)
 
 UsageRow = namedtuple('UsageRow', 'destination kind calls minutes amount')
 AnnexCall = namedtuple(
@@ -189,7 +191,7 @@ class Invoice(metaclass=PoolMeta):
         brand = self.telecom_brand
         if brand is None:
             brand = Brand(
-                name=self.company.rec_name,
+                name=self.company.rec_name, logo=None,
                 primary_colour=Brand.default_primary_colour(),
                 secondary_colour=Brand.default_secondary_colour())
         logo = None
@@ -322,12 +324,40 @@ class Invoice(metaclass=PoolMeta):
         for invoice in cls.browse([i.id for i in invoices]):
             invoice.telecom_send()
 
-    def telecom_send(self):
-        "E-mail the posted invoice with its PDF and UBL XML attached"
+    @classmethod
+    def telecom_send_posted(cls, invoices):
+        """E-mail, as approval does, the posted customer ``invoices`` not
+        sent yet; leave unsent (and log) those whose recipient has no
+        e-mail address — the portal shows them all the same.
+
+        For invoices posted without the review (prepaid ones, paid from
+        the balance): called through the queue, so a billing run's
+        thousands of PDFs are rendered after its commit, not inside its
+        transaction. ``telecom_sent_to`` is read under the invoices' lock:
+        a task run twice sends nothing the second time."""
+        cls.lock(invoices)
+        to_send = []
+        for invoice in cls.browse([i.id for i in invoices]):
+            if (invoice.type != 'out' or invoice.telecom_sent_to
+                    or invoice.state not in {'posted', 'paid'}):
+                continue
+            try:
+                invoice.telecom_recipient()
+            except DocumentError as error:
+                logger.info("%s not e-mailed: %s",
+                    invoice.rec_name, error.message)
+                continue
+            to_send.append(invoice)
+        for invoice, pdf in zip(to_send, InvoiceDocument.pdfs(to_send)):
+            invoice.telecom_send(pdf)
+
+    def telecom_send(self, pdf=None):
+        """E-mail the posted invoice with its PDF (``pdf``, else rendered
+        now) and UBL XML attached"""
         Attachment = Pool().get('ir.attachment')
         party, address = self.telecom_recipient()
         look = self.telecom_look()
-        files = [InvoiceDocument.pdf(self), self.telecom_ubl()]
+        files = [pdf or InvoiceDocument.pdf(self), self.telecom_ubl()]
 
         msg = EmailMessage()
         msg.set_content(self._telecom_email_body(look, party))

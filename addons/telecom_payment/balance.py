@@ -3,9 +3,10 @@
 Every movement of telecom_base's ledger (``telecom.balance.line``) becomes
 an ``account.move`` in the books of the account's tenant: the customer's
 share of the *Prepaid Balances* liability against the counterpart of its
-kind (top-up receipts, vouchers sold, call revenue). Top-ups and voucher
-redemptions are posted at once; calls and their re-rating adjustments are
-posted by a cron, one move per account, day and kind — never one per CDR.
+kind (top-up receipts, vouchers sold, call revenue; ``_counterpart``, which
+modules adding a kind extend). Top-ups and voucher redemptions are posted
+at once; calls and their re-rating adjustments are posted by a cron, one
+move per account, day and kind — never one per CDR.
 
 Rounding: the ledger keeps micro-units, the books keep the currency's
 cents. A move posts round(ledger up to it) − round(ledger before it), so
@@ -21,20 +22,22 @@ from email.message import EmailMessage
 from sql import Null
 
 from trytond.config import config
+from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import fields
-from trytond.modules.telecom_base.balance import KINDS, to_decimal
+from trytond.modules.telecom_base.balance import to_decimal
 from trytond.modules.telecom_rating.cdr import forget_cached, in_ids
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.sendmail import sendmail_transactional
 from trytond.transaction import Transaction
 
-from .exceptions import PrepaidConfigurationError
+from .exceptions import PrepaidConfigurationError, PrepaidKindError
 
 logger = logging.getLogger(__name__)
 
-# The configuration field of each kind's counterpart account.
+# The configuration field of each kind's counterpart account; a kind that
+# another module adds brings its own (BalanceLine._counterpart).
 COUNTERPART = {
     'topup': 'topup_account',
     'voucher': 'voucher_account',
@@ -44,10 +47,9 @@ COUNTERPART = {
     }
 # Movements rating writes: many a day, posted together per account and day.
 BATCHED = {'call', 'adjustment'}
-# What the ledger's entries need; the settlement of prepaid invoices needs
-# SETTLEMENT (invoice.py).
-LEDGER = ['prepaid_journal', 'prepaid_account', 'call_revenue_account',
-    'topup_account', 'voucher_account']
+# What every entry of the ledger needs (each kind its counterpart too); the
+# settlement of prepaid invoices needs SETTLEMENT (invoice.py).
+LEDGER = ['prepaid_journal', 'prepaid_account']
 SETTLEMENT = ['prepaid_journal', 'prepaid_account', 'prepaid_usage_account']
 
 
@@ -109,7 +111,10 @@ class BalanceLine(metaclass=PoolMeta):
     @classmethod
     def post_pending(cls, until=None):
         """Post the movements dated before ``until`` (today by default:
-        a day's calls become one move once the day is over)."""
+        a day's calls become one move once the day is over). A movement
+        that cannot be booked (a kind without counterpart, a missing
+        account) is left unposted and logged by name; the others are
+        posted."""
         pool = Pool()
         Date = pool.get('ir.date')
         Company = pool.get('company.company')
@@ -127,13 +132,26 @@ class BalanceLine(metaclass=PoolMeta):
                     ('date', '<', moment),
                     ('account.company', '=', company.id),
                     ], order=[('date', 'ASC'), ('id', 'ASC')])
-            cls.post(lines)
+            refused = []
+            cls.post(lines, refused=refused)
+            for group, error in refused:
+                # A cron has no one to tell but its log: name the lines,
+                # so they are not left unposted unnoticed.
+                logger.error("%s: movements %s (%s) of account %s left "
+                    "unposted: %s", company.rec_name,
+                    ', '.join(str(l.id) for l in group), group[0].kind,
+                    group[0].account.code, error.message)
 
     @classmethod
-    def post(cls, lines):
+    def post(cls, lines, refused=None):
         """Post ``lines`` (unposted movements) as accounting moves: one per
         account, day and kind for calls and adjustments, one per movement
-        otherwise. Raises when a tenant's accounts are not configured."""
+        otherwise. Return the moves.
+
+        A group of lines that cannot be booked — its tenant's accounts not
+        configured, a kind without counterpart, no open period — raises a
+        UserError that names it; given a list ``refused``, the group is
+        left unposted instead and (lines, error) appended to it."""
         pool = Pool()
         Move = pool.get('account.move')
         lines = [l for l in lines if not l.move]
@@ -158,14 +176,45 @@ class BalanceLine(metaclass=PoolMeta):
             currency = account.currency
             amount = (currency.round(posted[account.id] + total)
                 - currency.round(posted[account.id]))
+            try:
+                move = cls._move(account, group, key[1], amount,
+                    cls._counterpart(account, group))
+            except UserError as error:
+                if refused is None:
+                    raise
+                # Left out of the posted ledger: the next moves carry on
+                # from what is posted, so the books stay its rounding.
+                refused.append((group, error))
+                continue
             posted[account.id] += total
-            moves.append(cls._move(account, group, key[1], amount))
+            moves.append(move)
             linked.append(group)
         Move.save(moves)
         Move.post(moves)
         for move, group in zip(moves, linked):
             cls.write(group, {'move': move.id})
         return moves
+
+    @classmethod
+    def _counterpart(cls, account, lines):
+        """The account.account booked against *Prepaid Balances* for
+        ``lines``, movements of one kind of ``account`` (one move): here
+        the tenant's setting of the kind (COUNTERPART). A module that adds
+        a kind extends this; a kind nobody books raises a UserError naming
+        it and the tenant."""
+        kind = lines[0].kind
+        name = COUNTERPART.get(kind)
+        if name is None:
+            raise PrepaidKindError(gettext(
+                    'telecom_payment.msg_no_counterpart',
+                    kind=cls.kind_name(kind), company=account.company.rec_name,
+                    lines=', '.join(str(l.id) for l in lines)))
+        return account.prepaid_configuration([name])[name]
+
+    @classmethod
+    def kind_name(cls, kind):
+        "The label of ``kind``, as the selection of every module says it"
+        return dict(cls.kind.selection).get(kind, kind)
 
     @classmethod
     def _unposted_totals(cls, account_ids):
@@ -182,7 +231,7 @@ class BalanceLine(metaclass=PoolMeta):
         return totals
 
     @classmethod
-    def _move(cls, account, lines, date, amount):
+    def _move(cls, account, lines, date, amount, counterpart):
         pool = Pool()
         Move = pool.get('account.move')
         Period = pool.get('account.period')
@@ -190,7 +239,6 @@ class BalanceLine(metaclass=PoolMeta):
         config = account.prepaid_configuration()
         company = account.company
         kind = lines[0].kind
-        counterpart = config[COUNTERPART[kind]]
         with Transaction().set_context(date=date):
             amount_company = Currency.compute(
                 account.currency, amount, company.currency)
@@ -213,7 +261,7 @@ class BalanceLine(metaclass=PoolMeta):
             company=company, journal=config['prepaid_journal'],
             period=Period.find(company, date=date), date=date,
             description=gettext('telecom_payment.msg_move_description',
-                kind=dict(KINDS)[kind].lower(), account=account.rec_name),
+                kind=cls.kind_name(kind).lower(), account=account.rec_name),
             lines=move_lines)
 
 

@@ -5,6 +5,10 @@ class PrepaidConfigurationError(UserError):
     "The tenant's prepaid accounting is not configured."
 
 
+class PrepaidKindError(UserError):
+    "Balance movements of a kind that nothing books in the accounts."
+
+
 class TopUpError(UserError):
     "A top-up cannot be made as asked; nothing was changed."
 

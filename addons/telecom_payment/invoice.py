@@ -13,7 +13,12 @@ invoice and pays it:
   may take the balance below zero;
 - one move, Dr clearing (the usage lines) + Dr prepaid balances (the rest)
   / Cr receivable (the total), reconciled with the invoice's receivable
-  lines: the invoice is paid, the clearing account back to 0.
+  lines: the invoice is paid, the clearing account back to 0;
+- the invoice e-mailed as an approved one (telecom_billing's
+  ``telecom_send_posted``) by the queue, once the caller commits.
+
+The shop's orders of prepaid accounts (telecom_sale) are invoiced by their
+sale and settled the same way; they have no usage lines.
 """
 import logging
 from decimal import Decimal
@@ -35,8 +40,9 @@ class Invoice(metaclass=PoolMeta):
     @classmethod
     def settle_from_balance(cls, invoices):
         """Post ``invoices`` (drafts of prepaid accounts, from a billing
-        run) and pay each from its account's balance: one settlement move
-        and at most one balance movement per invoice. Return the moves."""
+        run or a shop order) and pay each from its account's balance: one
+        settlement move and at most one balance movement per invoice; then
+        queue their e-mail. Return the moves."""
         pool = Pool()
         Move = pool.get('account.move')
         MoveLine = pool.get('account.move.line')
@@ -86,6 +92,12 @@ class Invoice(metaclass=PoolMeta):
         # Now, not by the queue (which only runs after an RPC's commit):
         # the run's caller finds its prepaid invoices paid.
         cls.process(settled)
+        # E-mailed (F30) as the review would, but by the queue, after the
+        # caller's commit: a run's thousands of PDFs are not rendered in
+        # its transaction, and a rolled-back run queues nothing. Batches,
+        # when a worker runs the queue.
+        with Transaction().set_context(queue_batch=True):
+            cls.__queue__.telecom_send_posted(invoices)
         logger.info("%d prepaid invoices paid from the balance",
             len(settled))
         return moves

@@ -7,6 +7,10 @@ class BalanceLine(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # No longer written: a prepaid order is paid by its invoice's
+        # settlement (kind invoice). Kept so the movements an older
+        # version wrote still show their kind and origin; nothing books
+        # them (see README, "Upgrading").
         cls.kind.selection.append(('purchase', "Shop Purchase"))
 
     @classmethod

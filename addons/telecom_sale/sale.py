@@ -25,6 +25,13 @@ class Sale(metaclass=PoolMeta):
         help="The account the products are for: minute packs credit its "
         "bundle, subscriptions and packages are its own.")
 
+    def _get_invoice(self):
+        invoice = super()._get_invoice()
+        # The account's invoice: its portal lists it, its brand prints it,
+        # its prepaid balance pays it (telecom_payment's settlement).
+        invoice.telecom_account = self.telecom_account
+        return invoice
+
     @classmethod
     def process(cls, sales):
         super().process(sales)

@@ -5,13 +5,21 @@
 processes a Tryton sale and returns it. Both scope themselves to the
 account's tenant whoever calls them (the portal may run as root), and
 refuse, having written nothing, a bad order.
+
+A prepaid account's order is invoiced by its sale like a postpaid one
+(product revenue accounts, taxes through the party's tax rule) and the
+invoice is posted and paid from the balance at once by telecom_payment's
+settlement — the balance movement, the move and the e-mail of a billing
+run's prepaid invoice.
 """
+from decimal import Decimal
+
 from trytond.i18n import gettext
 from trytond.model import Model
 from trytond.modules.telecom_base.balance import to_decimal
 from trytond.modules.telecom_rating.cdr import forget_cached
 from trytond.pool import Pool
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 from .exceptions import OrderError
 from .subscription import check_sellable
@@ -61,8 +69,9 @@ class Shop(Model):
         A postpaid account's one-off products are invoiced by the sale
         (a draft invoice, posted by the tenant's usual review); its
         recurring products become subscriptions billed by the runs. A
-        prepaid account pays at once from its balance — refused when the
-        balance is short — and its minute packs are credited at once."""
+        prepaid account's invoice is posted and paid at once from its
+        balance — refused when the balance is below the total with taxes
+        — so its minute packs are credited at once."""
         pool = Pool()
         Sale = pool.get('sale.sale')
         SaleLine = pool.get('sale.line')
@@ -89,8 +98,9 @@ class Shop(Model):
                         account=account.rec_name, party=party.rec_name))
             prepaid = account.billing_mode == 'prepaid'
             if prepaid:
-                # Paid from the balance: the movement is the receipt.
-                sale.invoice_method = 'manual'
+                # Invoiced when processed, whatever the tenant's sale
+                # configuration says: the balance pays the order now.
+                sale.invoice_method = 'order'
             lines = []
             for product, quantity in items:
                 line = SaleLine(sale=sale, type='line', product=product,
@@ -99,7 +109,8 @@ class Shop(Model):
                 lines.append(line)
             sale.lines = lines
             if prepaid:
-                # Refused before anything is written.
+                # Refused before anything is written (the total with the
+                # lines' taxes).
                 sale.on_change_lines()
                 cls._check_balance(account, sale.total_amount)
             sale.save()
@@ -109,7 +120,7 @@ class Shop(Model):
             # invoice and the subscriptions of the order at once.
             Sale.process([sale])
             if prepaid:
-                cls._pay_from_balance(account, sale)
+                cls._pay_from_balance(account, Sale(sale.id))
         return Sale(sale.id)
 
     @classmethod
@@ -133,20 +144,16 @@ class Shop(Model):
 
     @classmethod
     def _pay_from_balance(cls, account, sale):
+        """Post the sale's invoice and pay it from the balance: one
+        movement of kind invoice, its move, the invoice paid — so its
+        minute packs are credited (``Invoice.paid``)."""
         pool = Pool()
         Account = pool.get('telecom.account')
-        BalanceLine = pool.get('telecom.balance.line')
-        Credit = pool.get('telecom.minute_pack.credit')
-        cls._check_balance(account, sale.total_amount)
-        BalanceLine.add_movements([{
-                    'account': account.id, 'amount': -sale.total_amount,
-                    'kind': 'purchase', 'origin': str(sale),
-                    'description': sale.rec_name,
-                    }])
+        Invoice = pool.get('account.invoice')
+        invoices = [i for i in sale.invoices if i.state == 'draft']
+        # The invoice's total is what the balance pays; under the lock
+        # taken again (held since the first check).
+        cls._check_balance(account,
+            sum((i.total_amount for i in invoices), Decimal(0)))
+        Invoice.settle_from_balance(invoices)
         forget_cached(Account)
-        packs = [(account, l.product.template,
-                l.product.template.pack_minutes * 60 * int(l.quantity), l)
-            for l in sale.lines
-            if l.product and l.product.template.telecom_kind == 'minute_pack']
-        with without_check_access():
-            Credit.credit(packs)

@@ -6,8 +6,12 @@ from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_billing.tests.tools import create_books
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_customer, create_tenancy)
+from trytond.modules.telecom_payment.tests.tools import (
+    add_prepaid_books_to_chart, total)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+TOMORROW = dt.date.today() + dt.timedelta(days=1)
 
 
 class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
@@ -16,12 +20,16 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
 
     @with_transaction()
     def test_prepaid_affiliate(self):
-        "A prepaid affiliate's balance is credited when a share is due, once"
+        """A prepaid affiliate's balance is credited when a share is due,
+        once, and the credit booked as the commission's expense; the
+        tenant's pending movements of every kind are posted"""
         pool = Pool()
+        Account = pool.get('account.account')
         Address = pool.get('party.address')
         Affiliation = pool.get('telecom.affiliation')
         BalanceLine = pool.get('telecom.balance.line')
         Invoice = pool.get('account.invoice')
+        InvoiceLine = pool.get('account.invoice.line')
         Template = pool.get('product.template')
         TelecomAccount = pool.get('telecom.account')
         Uom = pool.get('product.uom')
@@ -31,10 +39,16 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         referred = t.owner_customer
         affiliate = create_customer(
             "Prepaid Partner", owner, billing_mode='prepaid')
-        Address.create([{'party': referred.party.id}])
+        Address.create([{'party': a.party.id}
+                for a in [referred, affiliate]])
         unit, = Uom.search([('name', '=', 'Unit')])
         revenue, fiscalyear = create_books(owner)
         with set_company(owner):
+            books = add_prepaid_books_to_chart(owner)
+            expense, = Account.search([('type.expense', '=', True),
+                    ('closed', '!=', True), ('company', '=', owner.id)],
+                limit=1)
+            # No expense account yet: the credit cannot be booked.
             category, = Category.create([{'name': "Services",
                         'accounting': True, 'account_revenue': revenue.id}])
             template, = Template.create([{'name': "Trunk",
@@ -49,29 +63,86 @@ class TelecomAffiliateTestCase(TelecomCompanyTestMixin, ModuleTestCase):
                         'percentage': Decimal('12.5'),
                         'product': product.id,
                         'start_date': dt.date(2000, 1, 1)}])
-            invoice = Invoice(company=owner, type='out',
-                party=referred.party,
-                invoice_address=referred.party.addresses[0],
-                currency=t.currency,
-                account=referred.party.account_receivable_used,
-                invoice_date=fiscalyear.start_date)
-            invoice.set_journal()
-            invoice.lines = [pool.get('account.invoice.line')(
-                    type='line', product=product, quantity=3, unit=unit,
-                    unit_price=Decimal('13.33'), account=revenue,
-                    description="Trunk")]
-            invoice.save()
-            Invoice.post([invoice])
+
+            def invoice(account, quantity, unit_price):
+                invoice = Invoice(company=owner, type='out',
+                    party=account.party, telecom_account=account,
+                    invoice_address=account.party.addresses[0],
+                    currency=t.currency,
+                    account=account.party.account_receivable_used,
+                    invoice_date=dt.date.today())
+                invoice.set_journal()
+                invoice.lines = [InvoiceLine(
+                        type='line', product=product, quantity=quantity,
+                        unit=unit, unit_price=unit_price, account=revenue,
+                        description="Trunk")]
+                invoice.save()
+                return invoice
+
+            # The affiliate's own movements of the day: a top-up, two
+            # calls as rating writes them, its invoice of 10.00 paid from
+            # the balance (posted at once by the settlement).
+            BalanceLine.add_movements([
+                    {'account': affiliate.id, 'kind': 'topup',
+                        'amount': Decimal('20')},
+                    {'account': affiliate.id, 'kind': 'call',
+                        'amount': Decimal('-0.123456')},
+                    {'account': affiliate.id, 'kind': 'call',
+                        'amount': Decimal('-1.000004')}])
+            Invoice.settle_from_balance([invoice(affiliate, 1, 10)])
+            referred_invoice = invoice(referred, 3, Decimal('13.33'))
+            Invoice.post([referred_invoice])
 
         # 12.5 % of 3 × 13.33 = 39.99 is 4.99875, to the cent 5.00.
-        self.assertEqual(invoice.agent, affiliation.agent)
+        self.assertEqual(referred_invoice.agent, affiliation.agent)
         movement, = BalanceLine.search([('kind', '=', 'affiliate')])
         self.assertEqual(movement.amount, Decimal('5.00'))
         self.assertEqual(movement.account, affiliate)
-        self.assertEqual(TelecomAccount(affiliate.id).balance, Decimal('5.00'))
-        Affiliation.credit_prepaid([invoice])
+        Affiliation.credit_prepaid([referred_invoice])
         self.assertEqual(
             BalanceLine.search([('kind', '=', 'affiliate')], count=True), 1)
+        # Ledger: 20 − 0.123456 − 1.000004 − 10 + 5 = 13.87654.
+        self.assertEqual(
+            TelecomAccount(affiliate.id).balance, Decimal('13.87654'))
+
+        # The cron posts the rest and names the credit it cannot book.
+        with self.assertLogs('trytond.modules.telecom_payment.balance',
+                'ERROR') as logs:
+            BalanceLine.post_pending(until=TOMORROW)
+        self.assertIn(f'movements {movement.id} (affiliate)', logs.output[0])
+        self.assertIsNone(BalanceLine(movement.id).move)
+        with set_company(owner):
+            Category.write([category], {'account_expense': expense.id})
+        BalanceLine.post_pending(until=TOMORROW)
+
+        lines = BalanceLine.search([('account', '=', affiliate.id)])
+        self.assertEqual(sorted(l.kind for l in lines),
+            ['affiliate', 'call', 'call', 'invoice', 'topup'])
+        self.assertEqual({l.move.state for l in lines if l.move}, {'posted'})
+        self.assertEqual([l.kind for l in lines if not l.move], [])
+        settlement, = [l for l in lines if l.kind == 'invoice']
+        self.assertEqual(settlement.move.origin.telecom_account, affiliate)
+        # Books: the settlement −10.00, the top-up +20.00, the calls
+        # round(8.87654) − 10.00 = −1.12, the credit round(13.87654) −
+        # 8.88 = +5.00: 13.88, the ledger to the cent.
+        party = affiliate.party
+        self.assertEqual(total(books['prepaid_account'], party),
+            Decimal('13.88'))
+        credit, = [l for l in lines if l.kind == 'affiliate']
+        self.assertEqual(
+            sorted((l.account, l.debit, l.credit)
+                for l in credit.move.lines),
+            sorted([(expense, Decimal('5.00'), Decimal(0)),
+                    (books['prepaid_account'], Decimal(0),
+                        Decimal('5.00'))]))
+        self.assertEqual(total(expense), Decimal('-5.00'))
+        self.assertEqual(
+            total(books['call_revenue_account']), Decimal('1.12'))
+        self.assertEqual(total(books['topup_account']), Decimal('-20.00'))
+        # The invoices' revenue, 10.00 + 39.99; the affiliate owes nothing.
+        self.assertEqual(total(revenue), Decimal('49.99'))
+        self.assertEqual(total(party.account_receivable_used, party),
+            Decimal(0))
 
     @with_transaction()
     def test_bad_input_and_tenancy(self):

@@ -32,15 +32,16 @@ def create_fiscalyear(company, today=None):
     return fiscalyear
 
 
-def create_books(company, today=None, fiscal_year=True):
-    """Give ``company`` Tryton's test chart of accounts and, unless
-    ``fiscal_year`` is false, its fiscal year (``create_fiscalyear``);
-    return its revenue account and the fiscal year (or None). Leaves the
-    test user working for ``company``, as set_company does."""
+def create_books(company, today=None, fiscal_year=True, tax=False):
+    """Give ``company`` Tryton's test chart of accounts (with its 20 % VAT
+    when ``tax``) and, unless ``fiscal_year`` is false, its fiscal year
+    (``create_fiscalyear``); return its revenue account and the fiscal
+    year (or None). Leaves the test user working for ``company``, as
+    set_company does."""
     pool = Pool()
     Account = pool.get('account.account')
     with set_company(company):
-        account_tests.create_chart(company)
+        account_tests.create_chart(company, tax=tax)
         fiscalyear = (create_fiscalyear(company, today=today)
             if fiscal_year else None)
         revenue, = Account.search([

@@ -121,6 +121,38 @@ class TelecomPaymentTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         self.assertIsNone(BalanceLine(lines[0].id).move)
 
     @with_transaction()
+    def test_kind_without_counterpart(self):
+        """A kind no module books: posting names it and the tenant; the
+        cron posts the tenant's other movements and logs it"""
+        pool = Pool()
+        BalanceLine = pool.get('telecom.balance.line')
+        t = create_tenancy()
+        books = create_prepaid_books(t.r2)
+        account = t.r2_customer
+        # As a module that recorded them and is gone, or not updated.
+        BalanceLine.add_movements([movement(account, '20', 'topup'),
+                movement(account, '-3', 'mystery')])
+        mystery, = BalanceLine.search([('kind', '=', 'mystery')])
+        topup, = BalanceLine.search([('kind', '=', 'topup')])
+
+        with self.assertRaisesRegex(UserError,
+                rf'movements {mystery.id} of Sub Reseller Two are of kind '
+                r'"mystery", which no activated module books'):
+            BalanceLine.post([mystery])
+        with self.assertLogs('trytond.modules.telecom_payment.balance',
+                'ERROR') as logs:
+            BalanceLine.post_pending(until=TOMORROW)
+        self.assertIn(f'movements {mystery.id} (mystery)', logs.output[0])
+        self.assertIn('Sub Reseller Two', logs.output[0])
+        self.assertTrue(BalanceLine(topup.id).move)
+        self.assertIsNone(BalanceLine(mystery.id).move)
+        # The books hold what is posted: the ledger (17) less the
+        # unbooked −3.
+        self.assertEqual(
+            liability_of(account.party, books['prepaid_account']),
+            Decimal('20.00'))
+
+    @with_transaction()
     def test_low_balance_notice(self):
         "One e-mail when the balance goes below; again after a top-up"
         pool = Pool()

@@ -15,14 +15,16 @@ from trytond.exceptions import UserError
 from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_base.tests.tools import (
     create_customer, create_tenancy)
+from trytond.modules.telecom_billing import document
 from trytond.modules.telecom_billing.tests.tools import (
     create_fiscalyear, create_taxed_books)
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     TestCase, activate_module, drop_db, with_transaction)
+from trytond.transaction import Transaction
 
-from .tools import add_prepaid_books_to_chart
+from .tools import add_prepaid_books_to_chart, total
 
 D = dt.date
 JANUARY = (D(2024, 1, 1), D(2024, 1, 31))
@@ -31,14 +33,18 @@ TOMORROW = dt.date.today() + dt.timedelta(days=1)
 SENDMAIL = 'trytond.modules.telecom_payment.balance.sendmail_transactional'
 
 
-def total(account, party=None):
-    "credit − debit of ``account``'s move lines (of ``party``), in Decimal"
-    MoveLine = Pool().get('account.move.line')
-    domain = [('account', '=', account.id)]
-    if party:
-        domain.append(('party', '=', party.id))
-    return sum((l.credit - l.debit for l in MoveLine.search(domain)),
-        Decimal(0))
+def run_queued(method):
+    """Run the tasks of ``method`` this transaction queued, as trytond
+    does after a commit when no worker runs the queue (the dispatcher, the
+    cron, proteus; here inside the test's transaction, never committed);
+    return how many"""
+    Queue = Pool().get('ir.queue')
+    tasks = Transaction().tasks
+    queued = [i for i in tasks if Queue(i).data['method'] == method]
+    for task_id in queued:
+        tasks.remove(task_id)
+        Queue(task_id).run()
+    return len(queued)
 
 
 class SettlementTestCase(TestCase):
@@ -250,6 +256,88 @@ class SettlementTestCase(TestCase):
         self.assertEqual(total(invoice.account, customer.party), Decimal(0))
         self.assertEqual(
             total(t.prepaid['prepaid_usage_account']), Decimal('0'))
+
+    @with_transaction()
+    def test_invoices_emailed_once(self):
+        """Each settled invoice e-mailed once after the run, by the queue:
+        PDF and XML, to the reseller when asked; none without e-mail; not
+        again by the next run"""
+        pool = Pool()
+        Run = pool.get('telecom.billing.run')
+        Invoice = pool.get('account.invoice')
+        Charge = pool.get('telecom.account.charge')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        Address = pool.get('party.address')
+        t = self.setUp_tenant()
+        via = create_customer("Via Reseller", t.r1, billing_mode='prepaid',
+            invoice_via_reseller=True)
+        silent = create_customer("No Mail", t.r1, billing_mode='prepaid')
+        Address.create([{'party': a.party.id, 'city': "Leeds"}
+                for a in [via, silent]] + [{'party': t.r1.party.id}])
+        ContactMechanism.create([{
+                    'party': party.id, 'type': 'email', 'value': email,
+                    'invoice': True}
+                for party, email in [
+                    (t.customer.party, 'pbx@example.com'),
+                    (via.party, 'via@example.com'),
+                    (t.r1.party, 'invoices@reseller-one.example')]])
+        with set_company(t.r1):
+            Charge.create([{
+                        'account': a.id, 'product': t.books.service.id,
+                        'description': "Support",
+                        'amount': Decimal('10.00'),
+                        'currency': t.currency.id, 'recurrence': 'monthly',
+                        'start_date': JANUARY[0]} for a in [via, silent]])
+
+        with patch.object(document, 'send_message_transactional') as send:
+            run = Run.bill(t.r1, *JANUARY)
+            # Nothing rendered or sent inside the run's transaction.
+            send.assert_not_called()
+            self.assertEqual(run_queued('telecom_send_posted'), 1)
+        invoices = {a: self.invoice_of(run, a)
+            for a in [t.customer, via, silent]}
+        self.assertEqual({i.state for i in invoices.values()}, {'paid'})
+        sent = {m['To']: m for m in (c.args[0] for c in send.call_args_list)}
+        self.assertEqual(sorted(sent), [
+                'Prepaid PBX <pbx@example.com>',
+                'Reseller One <invoices@reseller-one.example>'])
+        for invoice, to in [
+                (invoices[t.customer], 'Prepaid PBX <pbx@example.com>'),
+                (invoices[via],
+                    'Reseller One <invoices@reseller-one.example>')]:
+            self.assertEqual(
+                sorted(p.get_filename()
+                    for p in sent[to].iter_attachments()),
+                [f'{invoice.number}.pdf'.lower(),
+                    f'{invoice.number}.xml'.lower()])
+            self.assertIn(invoice.number, sent[to]['Subject'])
+        self.assertIn("for you to forward", sent[
+                'Reseller One <invoices@reseller-one.example>'].get_body(
+                ('plain',)).get_content())
+        self.assertEqual(
+            [Invoice(invoices[a].id).telecom_sent_to
+                for a in [t.customer, via, silent]],
+            ['pbx@example.com', 'invoices@reseller-one.example', None])
+
+        # Queued again, nothing is sent twice; the next run sends its own
+        # invoices only (the charges' February), the silent one none.
+        with patch.object(document, 'send_message_transactional') as send:
+            Invoice.__queue__.telecom_send_posted(list(invoices.values()))
+            self.assertEqual(run_queued('telecom_send_posted'), 1)
+            send.assert_not_called()
+            february = Run.bill(t.r1, *FEBRUARY)
+            with self.assertLogs('trytond.modules.telecom_billing.document',
+                    'INFO') as logs:
+                run_queued('telecom_send_posted')
+        self.assertEqual(send.call_count, 2)
+        numbers = {self.invoice_of(february, a).number
+            for a in [t.customer, via]}
+        self.assertEqual(
+            {c.args[0]['Subject'].split()[-1] for c in send.call_args_list},
+            numbers)
+        self.assertIn(
+            f"{self.invoice_of(february, silent).rec_name} not e-mailed",
+            logs.output[0])
 
     @with_transaction()
     def test_missing_clearing_account(self):

@@ -91,14 +91,19 @@ def add_prepaid_books(company, assets, liabilities, revenue, **values):
     return books
 
 
+def total(account, party=None):
+    "credit − debit of ``account``'s move lines (of ``party``), in Decimal"
+    MoveLine = Pool().get('account.move.line')
+    domain = [('account', '=', account.id)]
+    if party:
+        domain.append(('party', '=', party.id))
+    return sum((l.credit - l.debit for l in MoveLine.search(domain)),
+        Decimal(0))
+
+
 def liability_of(party, account):
-    """What the books owe ``party`` on ``account``: credit − debit of its
-    lines, summed in Decimal"""
-    pool = Pool()
-    MoveLine = pool.get('account.move.line')
-    lines = MoveLine.search([
-            ('party', '=', party.id), ('account', '=', account.id)])
-    return sum((l.credit - l.debit for l in lines), Decimal(0))
+    "What the books owe ``party`` on ``account``"
+    return total(account, party)
 
 
 def setup_prepaid_scenario(config):

@@ -6,21 +6,27 @@ from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_billing.tests.tools import create_books
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_tenancy)
+from trytond.modules.telecom_payment.tests.tools import (
+    add_prepaid_books_to_chart, total)
 from trytond.modules.telecom_rating.tests.tools import create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
+TOMORROW = dt.date.today() + dt.timedelta(days=1)
 
-def create_shop(t):
+
+def create_shop(t, vat=None):
     """Add to tenancy ``t``: Reseller One's and Sub Reseller Two's charts,
     a bundle for minute packs on their retail plans, and their products:
     a phone (49.90), a monthly hosted PBX (12.00), a 100-minute UK mobile
     pack (5.00) and a package of 2 concurrent calls (3.00 a month); the
-    owner sells a phone of its own."""
+    owner sells a phone of its own. The products of company ``vat`` bear
+    the 20 % VAT of its chart (``t.vat``); the others no tax."""
     pool = Pool()
     Address = pool.get('party.address')
     Bundle = pool.get('telecom.bundle')
     Category = pool.get('product.category')
+    Tax = pool.get('account.tax')
     Template = pool.get('product.template')
     Uom = pool.get('product.uom')
     unit, = Uom.search([('name', '=', 'Unit')])
@@ -40,11 +46,16 @@ def create_shop(t):
         return template.products[0]
 
     for company in [t.owner, t.r1, t.r2]:
-        revenue, _ = create_books(company)
+        revenue, _ = create_books(company, tax=company == vat)
         with set_company(company):
+            taxes = []
+            if company == vat:
+                t.vat, = taxes = Tax.search([('company', '=', company.id)])
             category, = Category.create([{
                         'name': f"Sales {company.rec_name}",
-                        'accounting': True, 'account_revenue': revenue.id}])
+                        'accounting': True, 'account_revenue': revenue.id,
+                        'customer_taxes': [('add', [x.id for x in taxes])],
+                        }])
             prefix = {t.owner: 'owner', t.r1: 'r1', t.r2: 'r2'}[company]
             setattr(t, f'{prefix}_phone', product(
                     "Desk phone", Decimal('49.90'), telecom_kind='phone',
@@ -149,36 +160,85 @@ class TelecomSaleTestCase(TelecomCompanyTestMixin, ModuleTestCase):
 
     @with_transaction()
     def test_order_prepaid(self):
-        "A prepaid order is paid from the balance; short balance refused"
+        """A prepaid order: invoiced with its taxes, posted and paid from
+        the balance at once, in the books; a short balance refused"""
         pool = Pool()
         Shop = pool.get('telecom.shop')
         Sale = pool.get('sale.sale')
+        Invoice = pool.get('account.invoice')
         BalanceLine = pool.get('telecom.balance.line')
         Account = pool.get('telecom.account')
-        t = create_shop(create_rating(create_tenancy()))
+        Credit = pool.get('telecom.minute_pack.credit')
+        Template = pool.get('product.template')
+        Queue = pool.get('ir.queue')
+        t = create_rating(create_tenancy())
+        create_shop(t, vat=t.r2)
         customer = t.r2_customer
+        with set_company(t.r2):
+            books = add_prepaid_books_to_chart(t.r2)
+            Template.write([t.r2_phone.template],
+                {'list_price': Decimal('100.00')})
         self.assertEqual(
             [p.rec_name for p in Shop.products(customer)],
             ["Desk phone", "UK mobile 100"])
         BalanceLine.add_movements([{'account': customer.id, 'kind': 'topup',
-                    'amount': Decimal('8.00')}])
+                    'amount': Decimal('125.00')}])
+        order = [(t.r2_phone, 1), (t.r2_pack, 1)]
 
+        # Phone 100.00 + pack 5.00 = 105.00, VAT 20 % 21.00: 126.00 is
+        # above the 125.00 held (105.00 before tax is not): refused.
         with self.assertRaisesRegex(UserError,
-                r'balance of account ".*R2 Customer" is 8\.00 EUR and the '
-                r'order costs 10\.00 EUR: top up first'):
-            Shop.order(customer, [(t.r2_pack, 2)])
+                r'balance of account ".*R2 Customer" is 125\.00 EUR and '
+                r'the order costs 126\.00 EUR: top up first'):
+            Shop.order(customer, order)
+        self.assertEqual(Sale.search([], count=True), 0)
+        self.assertEqual(Invoice.search([], count=True), 0)
+        self.assertEqual(BalanceLine.search([], count=True), 1)
         with self.assertRaisesRegex(UserError, 'Prepaid account .* cannot '
                 'subscribe to "Hosted PBX"'):
             Shop.order(customer, [(t.r2_pbx, 1)])
 
-        sale = Shop.order(customer, [(t.r2_pack, 1)])
-        self.assertEqual(sale.invoices, ())
-        self.assertEqual(Account(customer.id).balance, Decimal('3.00'))
-        movement, = BalanceLine.search([('kind', '=', 'purchase')])
-        self.assertEqual(movement.amount, Decimal('-5.00'))
-        self.assertEqual(movement.origin, sale)
+        BalanceLine.add_movements([{'account': customer.id, 'kind': 'topup',
+                    'amount': Decimal('5.00')}])
+        sale = Shop.order(customer, order)
+
+        invoice, = sale.invoices
+        self.assertEqual(invoice.state, 'paid')
+        self.assertEqual(invoice.telecom_account, customer)
+        self.assertEqual(
+            (invoice.untaxed_amount, invoice.tax_amount,
+                invoice.total_amount),
+            (Decimal('105.00'), Decimal('21.00'), Decimal('126.00')))
+        # Debited once, by the invoice's settlement: 130.00 − 126.00.
+        self.assertEqual(Account(customer.id).balance, Decimal('4.00'))
+        movement, = BalanceLine.search([('kind', '=', 'invoice')])
+        self.assertEqual(movement.amount, Decimal('-126.00'))
+        self.assertEqual(movement.origin, invoice)
+        self.assertEqual(movement.move.state, 'posted')
+        self.assertEqual(BalanceLine.search([('kind', '=', 'purchase')]), [])
+        # The pack credited once, when the invoice was paid.
         self.assertEqual(pack_seconds(customer), 6000)
-        self.assertEqual(Sale.search([], count=True), 1)
+        Credit.credit_invoices([invoice])
+        self.assertEqual(pack_seconds(customer), 6000)
+        self.assertEqual(Credit.search([], count=True), 1)
+        # Its e-mail waits for the commit, in the queue.
+        task, = [q for q in Queue.search([])
+            if q.data['method'] == 'telecom_send_posted']
+        self.assertEqual(list(task.data['instances']), [invoice.id])
+
+        # The books, once the top-ups are posted: the liability is the
+        # ledger (130.00 − 126.00), the phone and the pack's revenue and
+        # their VAT credited, nothing left to receive.
+        BalanceLine.post_pending(until=TOMORROW)
+        party = customer.party
+        self.assertEqual(total(books['prepaid_account'], party),
+            Decimal('4.00'))
+        with set_company(t.r2):
+            revenue = t.r2_phone.account_revenue_used
+        self.assertEqual(total(revenue), Decimal('105.00'))
+        self.assertEqual(total(t.vat.invoice_account), Decimal('21.00'))
+        self.assertEqual(total(invoice.account, party), Decimal('0'))
+        self.assertEqual(total(books['topup_account']), Decimal('-130.00'))
 
     @with_transaction()
     def test_bad_input(self):
