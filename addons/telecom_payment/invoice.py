@@ -15,22 +15,28 @@ invoice and pays it:
   / Cr receivable (the total), reconciled with the invoice's receivable
   lines: the invoice is paid, the clearing account back to 0;
 - the invoice e-mailed as an approved one (telecom_billing's
-  ``telecom_send_posted``) by the queue, once the caller commits.
+  ``telecom_send_posted``) by the queue, once the caller commits; a daily
+  cron sends again those the queue did not (``telecom_send_unsent``).
 
 The shop's orders of prepaid accounts (telecom_sale) are invoiced by their
 sale and settled the same way; they have no usage lines.
 """
+import datetime as dt
 import logging
 from decimal import Decimal
 
 from trytond.i18n import gettext
 from trytond.pool import Pool, PoolMeta
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from .balance import SETTLEMENT, move_line
 
 # The invoice lines of calls, already debited from the balance at rating.
 USAGE_KINDS = {'usage', 'adjustment'}
+# How far back the cron looks for prepaid invoices whose e-mail was lost:
+# a month's run and a few days of a mail server down.
+UNSENT_DAYS = 35
 logger = logging.getLogger(__name__)
 
 
@@ -101,6 +107,30 @@ class Invoice(metaclass=PoolMeta):
         logger.info("%d prepaid invoices paid from the balance",
             len(settled))
         return moves
+
+    @classmethod
+    def telecom_send_unsent(cls, older_than=dt.timedelta(hours=1)):
+        """Cron: e-mail the prepaid accounts' invoices paid from the
+        balance, made in the last UNSENT_DAYS days but more than
+        ``older_than`` ago, and still not sent — their queued e-mail
+        failed (the mail server refused it at commit, the task was lost)
+        and Tryton's queue does not try a failed task again.
+        ``telecom_send_posted`` sends each once and skips, logging it, a
+        recipient without e-mail."""
+        # create_date is stored in UTC
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        invoices = cls.search([
+                ('type', '=', 'out'),
+                ('state', 'in', ['posted', 'paid']),
+                ('telecom_sent_to', '=', None),
+                ('telecom_account.billing_mode', '=', 'prepaid'),
+                ('create_date', '>=', now - dt.timedelta(days=UNSENT_DAYS)),
+                ('create_date', '<', now - older_than),
+                ], order=[('id', 'ASC')])
+        # One lock and one batch of PDFs at a time.
+        for sub in grouped_slice(invoices, 100):
+            cls.telecom_send_posted(list(sub))
+        return len(invoices)
 
     def _settlement(self, config):
         """The move paying this posted invoice from its prepaid balance and

@@ -10,3 +10,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.append(
             ('telecom.balance.line|post_pending',
                 "Post Prepaid Movements"))
+        cls.method.selection.append(
+            ('account.invoice|telecom_send_unsent',
+                "E-mail Prepaid Invoices Not Sent"))

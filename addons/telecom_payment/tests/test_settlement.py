@@ -125,6 +125,32 @@ class SettlementTestCase(TestCase):
             TelecomAccount(t.customer.id).balance, Decimal('29.67'))
         return t
 
+    def add_supported_customer(self, t, name, **values):
+        """A prepaid customer of Reseller One with an address and the
+        monthly 10.00 support fee from January, no calls"""
+        pool = Pool()
+        Address = pool.get('party.address')
+        Charge = pool.get('telecom.account.charge')
+        customer = create_customer(name, t.r1, billing_mode='prepaid',
+            **values)
+        Address.create([{'party': customer.party.id, 'city': "Leeds"}])
+        with set_company(t.r1):
+            Charge.create([{
+                        'account': customer.id,
+                        'product': t.books.service.id,
+                        'description': "Support",
+                        'amount': Decimal('10.00'),
+                        'currency': t.currency.id, 'recurrence': 'monthly',
+                        'start_date': JANUARY[0]}])
+        return customer
+
+    def add_invoice_emails(self, emails):
+        "The invoice e-mail of each (party, address)"
+        ContactMechanism = Pool().get('party.contact_mechanism')
+        ContactMechanism.create([{
+                    'party': party.id, 'type': 'email', 'value': email,
+                    'invoice': True} for party, email in emails])
+
     def invoice_of(self, run, account):
         invoices = [i for i in run.invoices if i.telecom_account == account]
         return invoices[0] if invoices else None
@@ -265,29 +291,16 @@ class SettlementTestCase(TestCase):
         pool = Pool()
         Run = pool.get('telecom.billing.run')
         Invoice = pool.get('account.invoice')
-        Charge = pool.get('telecom.account.charge')
-        ContactMechanism = pool.get('party.contact_mechanism')
         Address = pool.get('party.address')
         t = self.setUp_tenant()
-        via = create_customer("Via Reseller", t.r1, billing_mode='prepaid',
+        via = self.add_supported_customer(t, "Via Reseller",
             invoice_via_reseller=True)
-        silent = create_customer("No Mail", t.r1, billing_mode='prepaid')
-        Address.create([{'party': a.party.id, 'city': "Leeds"}
-                for a in [via, silent]] + [{'party': t.r1.party.id}])
-        ContactMechanism.create([{
-                    'party': party.id, 'type': 'email', 'value': email,
-                    'invoice': True}
-                for party, email in [
-                    (t.customer.party, 'pbx@example.com'),
-                    (via.party, 'via@example.com'),
-                    (t.r1.party, 'invoices@reseller-one.example')]])
-        with set_company(t.r1):
-            Charge.create([{
-                        'account': a.id, 'product': t.books.service.id,
-                        'description': "Support",
-                        'amount': Decimal('10.00'),
-                        'currency': t.currency.id, 'recurrence': 'monthly',
-                        'start_date': JANUARY[0]} for a in [via, silent]])
+        silent = self.add_supported_customer(t, "No Mail")
+        Address.create([{'party': t.r1.party.id}])
+        self.add_invoice_emails([
+                (t.customer.party, 'pbx@example.com'),
+                (via.party, 'via@example.com'),
+                (t.r1.party, 'invoices@reseller-one.example')])
 
         with patch.object(document, 'send_message_transactional') as send:
             run = Run.bill(t.r1, *JANUARY)
@@ -338,6 +351,46 @@ class SettlementTestCase(TestCase):
         self.assertIn(
             f"{self.invoice_of(february, silent).rec_name} not e-mailed",
             logs.output[0])
+
+    @with_transaction()
+    def test_unsent_invoices_sent_by_cron(self):
+        """A settled invoice whose queued e-mail was lost (the mail server
+        down at the task's commit) is sent by the daily cron, once; an
+        hour's grace leaves the queue its turn; a recipient without e-mail
+        is skipped, not an error"""
+        pool = Pool()
+        Run = pool.get('telecom.billing.run')
+        Invoice = pool.get('account.invoice')
+        t = self.setUp_tenant()
+        silent = self.add_supported_customer(t, "No Mail")
+        self.add_invoice_emails([(t.customer.party, 'pbx@example.com')])
+        run = Run.bill(t.r1, *JANUARY)
+        # The queued e-mail is lost.
+        Transaction().tasks.clear()
+        invoice = self.invoice_of(run, t.customer)
+        self.assertEqual(invoice.state, 'paid')
+        # The postpaid customer's draft is the review's, not the cron's.
+        self.assertEqual(self.invoice_of(run, t.r1_customer).state, 'draft')
+
+        with patch.object(document, 'send_message_transactional') as send:
+            # made just now: the queue's to send
+            self.assertEqual(Invoice.telecom_send_unsent(), 0)
+            with self.assertLogs('trytond.modules.telecom_billing.document',
+                    'INFO') as logs:
+                # the two prepaid invoices, paid and unsent
+                self.assertEqual(Invoice.telecom_send_unsent(
+                        older_than=dt.timedelta(0)), 2)
+            self.assertIn(f"{self.invoice_of(run, silent).rec_name} not "
+                "e-mailed", logs.output[0])
+            # the silent one is looked at again, nothing sent twice
+            self.assertEqual(Invoice.telecom_send_unsent(
+                    older_than=dt.timedelta(0)), 1)
+        self.assertEqual(send.call_count, 1)
+        message = send.call_args.args[0]
+        self.assertEqual(message['To'], 'Prepaid PBX <pbx@example.com>')
+        self.assertIn(invoice.number, message['Subject'])
+        self.assertEqual(Invoice(invoice.id).telecom_sent_to,
+            'pbx@example.com')
 
     @with_transaction()
     def test_missing_clearing_account(self):
