@@ -33,8 +33,10 @@ class Template(metaclass=PoolMeta):
     telecom_kind = fields.Selection(
         TELECOM_KINDS, "Telecom Kind",
         help="What selling the product does to the customer's account.")
+    # Empty for the products that are not telecom ones (the usage product
+    # of the billing runs, what the tenant sells otherwise).
     telecom_recurrence = fields.Selection(
-        RECURRENCES, "Billed",
+        [(None, "")] + RECURRENCES, "Billed",
         states={
             'invisible': ~Eval('telecom_kind'),
             'required': Bool(Eval('telecom_kind')),

@@ -1,8 +1,9 @@
 """The shop: what the web portal calls to list and sell products.
 
-``Shop.products(account)`` lists what the account's tenant sells it;
+``Shop.products(account)`` lists what the account's tenant sells it,
+``Shop.offers(account)`` the same with their prices with and without taxes;
 ``Shop.order(account, [(product, quantity)])`` makes, quotes, confirms and
-processes a Tryton sale and returns it. Both scope themselves to the
+processes a Tryton sale and returns it. All scope themselves to the
 account's tenant whoever calls them (the portal may run as root), and
 refuse, having written nothing, a bad order.
 
@@ -48,7 +49,7 @@ class Shop(Model):
     def products(cls, account):
         """The products ``account``'s tenant sells it: salable telecom
         products of that tenant (recurring ones only to postpaid
-        accounts), by name."""
+        accounts), by name, read in the tenant's company (its prices)."""
         pool = Pool()
         Product = pool.get('product.product')
         cls._check_account(account)
@@ -59,7 +60,21 @@ class Shop(Model):
             ]
         if account.billing_mode != 'postpaid':
             domain.append(('template.telecom_recurrence', '=', 'once'))
-        return Product.search(domain, order=[('rec_name', 'ASC')])
+        with Transaction().set_context(company=account.company.id):
+            return Product.search(domain, order=[('rec_name', 'ASC')])
+
+    @classmethod
+    def offers(cls, account):
+        """[(product, price, price with taxes)] of what ``products``
+        lists for ``account``: one of each as an order would charge it, in
+        the account's currency (a recurring product: a period's price)."""
+        offers = []
+        with Transaction().set_context(company=account.company.id):
+            for product in cls.products(account):
+                sale = cls._sale(account, [(product, 1)])
+                offers.append(
+                    (product, sale.untaxed_amount, sale.total_amount))
+        return offers
 
     @classmethod
     def order(cls, account, items):
@@ -74,7 +89,6 @@ class Shop(Model):
         — so its minute packs are credited at once."""
         pool = Pool()
         Sale = pool.get('sale.sale')
-        SaleLine = pool.get('sale.line')
         cls._check_account(account)
         if not items:
             raise OrderError(gettext(
@@ -86,32 +100,17 @@ class Shop(Model):
                         product=product.rec_name, account=account.rec_name,
                         quantity=quantity))
             check_sellable(account, product, quantity)
-        party = account.party
         with Transaction().set_context(company=account.company.id):
-            sale = Sale(company=account.company, party=party,
-                telecom_account=account)
-            sale.on_change_party()
-            sale.currency = account.currency
+            sale = cls._sale(account, items)
             if not sale.invoice_address:
                 raise OrderError(gettext(
                         'telecom_sale.msg_order_no_address',
-                        account=account.rec_name, party=party.rec_name))
+                        account=account.rec_name,
+                        party=account.party.rec_name))
             prepaid = account.billing_mode == 'prepaid'
-            if prepaid:
-                # Invoiced when processed, whatever the tenant's sale
-                # configuration says: the balance pays the order now.
-                sale.invoice_method = 'order'
-            lines = []
-            for product, quantity in items:
-                line = SaleLine(sale=sale, type='line', product=product,
-                    quantity=quantity)
-                line.on_change_product()
-                lines.append(line)
-            sale.lines = lines
             if prepaid:
                 # Refused before anything is written (the total with the
                 # lines' taxes).
-                sale.on_change_lines()
                 cls._check_balance(account, sale.total_amount)
             sale.save()
             Sale.quote([sale])
@@ -122,6 +121,36 @@ class Shop(Model):
             if prepaid:
                 cls._pay_from_balance(account, Sale(sale.id))
         return Sale(sale.id)
+
+    @classmethod
+    def _sale(cls, account, items):
+        """The unsaved sale of ``items`` to ``account``, its lines priced
+        and taxed by Tryton's sale (the list price, or a price list when
+        sale_price_list is installed; taxes through the party's tax
+        rule); in the context of the account's company."""
+        pool = Pool()
+        Sale = pool.get('sale.sale')
+        SaleLine = pool.get('sale.line')
+        Product = pool.get('product.product')
+        sale = Sale(company=account.company, party=account.party,
+            telecom_account=account)
+        sale.on_change_party()
+        sale.currency = account.currency
+        if account.billing_mode == 'prepaid':
+            # Invoiced when processed, whatever the tenant's sale
+            # configuration says: the balance pays the order now.
+            sale.invoice_method = 'order'
+        lines = []
+        for product, quantity in items:
+            # Read again in the company: a product read outside it has no
+            # list price (a company value).
+            line = SaleLine(sale=sale, type='line',
+                product=Product(product.id), quantity=quantity)
+            line.on_change_product()
+            lines.append(line)
+        sale.lines = lines
+        sale.on_change_lines()
+        return sale
 
     @classmethod
     def _check_balance(cls, account, total):
@@ -137,10 +166,12 @@ class Shop(Model):
                 where=table.id == account.id))
         balance = to_decimal(cursor.fetchone()[0])
         if balance < total:
+            # Said in the currency's digits (SQLite gives 20 for 20.00).
+            round_ = account.currency.round
             raise OrderError(gettext(
                     'telecom_sale.msg_order_balance',
-                    account=account.rec_name, balance=balance,
-                    total=total, currency=account.currency.code))
+                    account=account.rec_name, balance=round_(balance),
+                    total=round_(total), currency=account.currency.code))
 
     @classmethod
     def _pay_from_balance(cls, account, sale):

@@ -174,16 +174,32 @@ class TelecomSaleTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         t = create_rating(create_tenancy())
         create_shop(t, vat=t.r2)
         customer = t.r2_customer
+        Product = pool.get('product.product')
+        Uom = pool.get('product.uom')
+        unit, = Uom.search([('name', '=', 'Unit')])
         with set_company(t.r2):
             books = add_prepaid_books_to_chart(t.r2)
             Template.write([t.r2_phone.template],
                 {'list_price': Decimal('100.00')})
+            # A product that is not a telecom one (the usage product of
+            # the billing runs): nothing telecom to fill in.
+            Template.create([{'name': "Calls", 'type': 'service',
+                        'default_uom': unit.id, 'list_price': Decimal(0),
+                        'products': [('create', [{}])]}])
         self.assertEqual(
             [p.rec_name for p in Shop.products(customer)],
             ["Desk phone", "UK mobile 100"])
+        # As the portal shows them: 100.00 + 20 % VAT, 5.00 + 20 % VAT.
+        self.assertEqual(
+            [(p.rec_name, price, taxed)
+                for p, price, taxed in Shop.offers(customer)],
+            [("Desk phone", Decimal('100.00'), Decimal('120.00')),
+                ("UK mobile 100", Decimal('5.00'), Decimal('6.00'))])
         BalanceLine.add_movements([{'account': customer.id, 'kind': 'topup',
                     'amount': Decimal('125.00')}])
-        order = [(t.r2_phone, 1), (t.r2_pack, 1)]
+        # As the portal orders: no company in the context, the products
+        # read there (a list price is a company value, unread there).
+        order = [(Product(t.r2_phone.id), 1), (Product(t.r2_pack.id), 1)]
 
         # Phone 100.00 + pack 5.00 = 105.00, VAT 20 % 21.00: 126.00 is
         # above the 125.00 held (105.00 before tax is not): refused.
