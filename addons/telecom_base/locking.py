@@ -1,3 +1,4 @@
+import sqlite3
 import zlib
 
 from sql import Select
@@ -19,6 +20,23 @@ def advisory_lock(name):
     cursor.execute(*Select([transaction.database.lock_id(key, timeout=True)]))
 
 
+def keep_transactional(transaction):
+    """Make the SQLite transaction just started a transaction again.
+
+    trytond's SQLite backend shares one connection per database between
+    transactions, and its cache sync (at each start, with ``[cache]
+    clean_timeout = 0``) asks that connection for autocommit and leaves
+    it so: every statement is then committed at once, and a rollback — a
+    refused form undone, a retry holding the locks it asked for — undoes
+    nothing (a shop order retried for its locks was sold four times).
+    Nothing to do on PostgreSQL."""
+    connection = transaction.connection
+    if (isinstance(connection, sqlite3.Connection)
+            and connection.isolation_level is None):
+        # What trytond's SQLite backend sets for a transaction.
+        connection.isolation_level = 'IMMEDIATE'
+
+
 def run_committed(database, work, user=0):
     """Run ``work(pool)`` in a transaction of ``database`` as ``user``
     (root by default: what a cron, a worker or a script does), commit it
@@ -27,6 +45,7 @@ def run_committed(database, work, user=0):
     extras = {}
     while True:
         with Transaction().start(database, user, **extras) as transaction:
+            keep_transactional(transaction)
             try:
                 result = work(Pool())
             except TransactionError as error:
