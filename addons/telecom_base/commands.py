@@ -3,9 +3,6 @@ import os
 import subprocess
 import sys
 
-# The suite's top modules; their dependencies come along.
-DEMO_MODULES = ['telecom_switch']
-
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -41,8 +38,8 @@ def demo_setup(args):
         db_file = os.path.join(path, args.database + '.sqlite')
         if not os.path.exists(db_file):
             open(db_file, 'a').close()
-    if not demo.is_activated(args.database, DEMO_MODULES):
-        print(f"Activating {', '.join(DEMO_MODULES)} in {args.database} "
+    if not demo.is_activated(args.database, demo.MODULES):
+        print(f"Activating {', '.join(demo.MODULES)} in {args.database} "
             "(first run takes a minute)…", flush=True)
         passfile = os.path.join(
             os.path.dirname(os.path.abspath(args.config)), '..', 'var',
@@ -57,7 +54,7 @@ def demo_setup(args):
                 '--email', 'admin@example.net', env=env)
             _admin(
                 args.config, args.database, '--activate-dependencies',
-                '-u', *DEMO_MODULES, env=env)
+                '-u', *demo.MODULES, env=env)
         finally:
             os.remove(passfile)
     summary = demo.load(args.database)

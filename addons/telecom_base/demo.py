@@ -1,16 +1,28 @@
 """Demo data: an owner, a reseller and its sub-reseller, customers of each
-flavour with services, and a back-office user per tenant.
+flavour with services, and a back-office user per tenant; the owner's and
+the reseller's books and the products of their shops.
 
-Loaded by ``telecom demo-setup`` (``make demo``); idempotent: a database
-that already has the owner company is left as it is.
+Loaded by ``telecom demo-setup`` (``make demo``) into the database where
+it activated ``MODULES``; idempotent: the tenants are loaded into a
+database without the owner company, the books and shops into one without
+telecom products (so a demo made before the shop gets it).
 """
 import datetime as dt
 from decimal import Decimal
+from importlib.metadata import distribution
 from types import SimpleNamespace
 
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from .locking import run_committed
+
+# The whole suite: every module this distribution registers with trytond
+# (pyproject.toml's entry points), so a module added to the suite is in
+# the demo, and telecom-portal --demo activates the same.
+MODULES = sorted(
+    ep.name for ep in distribution('telecom-billing-suite').entry_points
+    if ep.group == 'trytond.modules')
 OWNER = "Northwind Voice"
 # The demo switch's API key: telecom-callcontrol accepts it as
 # "Authorization: Bearer demo-switch-key".
@@ -39,22 +51,48 @@ def is_activated(database, modules):
 def load(database):
     pool = Pool(database)
     pool.init()
-    with Transaction().start(database, 0) as transaction:
-        Company = pool.get('company.company')
-        if Company.search([('party.name', '=', OWNER)]):
-            return f"Demo data already in {database}: reused."
+    # Run again when a part asks for a table lock (the books' singletons).
+    return run_committed(database, _load_parts)
+
+
+def _load_parts(pool):
+    "The parts of the demo that are not in the database yet"
+    Company = pool.get('company.company')
+    loaded = []
+    shop = _has(pool, 'telecom.shop') and not _shop_loaded(pool)
+    if shop:
+        # The books' singletons lock their tables: asked for before
+        # anything is written, run_committed starts again holding them
+        # with nothing to do again.
+        for name in ['account.configuration',
+                'telecom.billing.configuration',
+                'telecom.payment.configuration']:
+            pool.get(name).lock()
+    if not Company.search([('party.name', '=', OWNER)]):
         data = _load(pool)
         for model, load_module in [
                 ('telecom.rate.plan', _load_rating),
                 ('telecom.carrier', _load_routing),
                 ('telecom.switch', _load_switch)]:
-            try:
-                pool.get(model)
-            except KeyError:
-                continue
-            load_module(pool, data)
-        transaction.commit()
-    return f"Demo data loaded into {database}."
+            if _has(pool, model):
+                load_module(pool, data)
+        loaded.append("tenants")
+    # Apart: a demo made before the shop gets it when run again.
+    if shop:
+        _load_shop(pool)
+        loaded.append("books and shop")
+    database = Transaction().database.name
+    if not loaded:
+        return f"Demo data already in {database}: reused."
+    return f"Demo data loaded into {database}: {', '.join(loaded)}."
+
+
+def _has(pool, model):
+    try:
+        pool.get(model)
+    except KeyError:
+        return False
+    return True
 
 
 def _load(pool):
@@ -128,10 +166,16 @@ def _load(pool):
                     'roles': [('create', [{'role': role(role_id).id}])],
                     }])
 
-    def account(name, tenant, services=(), **values):
+    def account(name, tenant, address, services=(), **values):
+        values.setdefault('country', gb.id)
+        street, city = address
         with transaction.set_context(company=tenant.id):
             party, = Party.create([{
                         'name': name,
+                        # Where its invoices go (a shop order needs one).
+                        'addresses': [('create', [{'street': street,
+                                        'city': city,
+                                        'country': values['country']}])],
                         'contact_mechanisms': [('create', [{
                                         'type': 'email',
                                         'value': name.lower().replace(
@@ -139,7 +183,6 @@ def _load(pool):
                                         + '@example.com'}])],
                         }])
             values.setdefault('currency', tenant.currency.id)
-            values.setdefault('country', gb.id)
             record, = Account.create([{
                         'party': party.id, 'company': tenant.id,
                         **values}])
@@ -150,15 +193,17 @@ def _load(pool):
 
     # The resellers, as customers of their parent.
     bluebell_account = account(
-        "Bluebell Telecom", owner, flavour='wholesale',
-        billing_mode='postpaid', credit_limit=Decimal(5000))
+        "Bluebell Telecom", owner, ("12 Bluebell Road", "Bristol"),
+        flavour='wholesale', billing_mode='postpaid',
+        credit_limit=Decimal(5000))
     corner_account = account(
-        "Corner Comms", bluebell, flavour='wholesale',
-        billing_mode='prepaid', country=fr.id)
+        "Corner Comms", bluebell, ("3 rue du Coin", "Paris"),
+        flavour='wholesale', billing_mode='prepaid', country=fr.id)
     Account.write([bluebell_account], {'reseller': bluebell.id})
     Account.write([corner_account], {'reseller': corner.id})
 
-    acme = account("Acme Offices", owner, flavour='pbx', services=[
+    acme = account("Acme Offices", owner, ("1 Acme Way", "London"),
+        flavour='pbx', services=[
             ('telecom.line', [
                     {'name': "Reception", 'extension': '200'},
                     {'name': "Sales", 'extension': '201'},
@@ -172,7 +217,8 @@ def _load(pool):
                     {'address': 'reception@acme.example.com'},
                     ]),
             ])
-    warehouse = account("Acme Warehouse", owner, flavour='pbx', services=[
+    warehouse = account("Acme Warehouse", owner,
+        ("Unit 4, Dock Road", "Tilbury"), flavour='pbx', services=[
             ('telecom.line', [{'name': "Dock", 'extension': '300'}]),
             ])
     Group.create([{
@@ -186,7 +232,8 @@ def _load(pool):
                 'feature': ModelData.get_id('telecom_base', 'feature_lines'),
                 'maximum': 20, 'included': 5,
                 }])
-    account("Globex Wholesale", owner, flavour='wholesale',
+    account("Globex Wholesale", owner,
+        ("100 Globex Plaza", "Springfield"), flavour='wholesale',
         billing_mode='prepaid', country=us.id, currency=usd.id,
         national_prefix='1', international_prefix='011', services=[
             ('telecom.credential', [
@@ -197,13 +244,14 @@ def _load(pool):
                         'password': 'globex-trunk-secret'},
                     ]),
             ])
-    account("Rosa Martin", bluebell, flavour='residential',
-        billing_mode='prepaid', services=[
+    account("Rosa Martin", bluebell, ("7 Rose Lane", "Manchester"),
+        flavour='residential', billing_mode='prepaid', services=[
             ('telecom.line', [
                     {'name': "Home"}, {'name': "Kitchen"}]),
             ('telecom.number', [{'number': '0161 496 0123'}]),
             ])
-    account("Harbour Dental", bluebell, flavour='pbx', services=[
+    account("Harbour Dental", bluebell, ("1 Quay Street", "Bristol"),
+        flavour='pbx', services=[
             ('telecom.line', [
                     {'name': "Front desk", 'extension': '10'},
                     {'name': "Surgery", 'extension': '11'}]),
@@ -211,7 +259,8 @@ def _load(pool):
             ('telecom.sip_address', [
                     {'address': 'desk@harbour-dental.example.com'}]),
             ])
-    toms = account("Tom's Taxis", corner, flavour='pbx', country=fr.id,
+    toms = account("Tom's Taxis", corner,
+        ("2 place de la Gare", "Lyon"), flavour='pbx', country=fr.id,
         services=[
             ('telecom.line', [{'name': "Dispatch", 'extension': '1'}]),
             ('telecom.number', [{'number': '01 99 00 12 34'}]),
@@ -353,3 +402,182 @@ def _load_switch(pool, d):
                 'kind': 'topup', 'description': "Welcome credit"}
             for account in Account.search([
                     ('billing_mode', '=', 'prepaid')])])
+
+
+# What the owner and Bluebell sell in the portal's shop (F28), in their
+# currency (EUR), with their 20 % VAT: name → (telecom kind, billed,
+# price, template values). A minute pack goes to the bundle of the
+# customer's plan on exactly its destination groups (telecom_sale's
+# README): Bluebell Home's "100 UK minutes" (UK fixed), and on Northwind
+# Standard a bundle of 0 minutes a month added for the packs (UK mobile).
+SHOP = {
+    OWNER: {
+        "SIP desk phone": ('phone', 'once', '49.00', {'type': 'goods'}),
+        "UK mobile 100 minutes": ('minute_pack', 'once', '6.00', {
+                'pack_minutes': 100, 'pack_groups': ['uk-mobile']}),
+        "Extra concurrent calls ×2": ('concurrent_calls', 'monthly', '4.00',
+            {'extra_calls': 2}),
+        },
+    "Bluebell Telecom": {
+        "Cordless SIP phone": ('phone', 'once', '39.00', {'type': 'goods'}),
+        "UK landline 300 minutes": ('minute_pack', 'once', '5.00', {
+                'pack_minutes': 300, 'pack_groups': ['uk-fixed']}),
+        "Call recording": ('service', 'monthly', '3.50', {}),
+        },
+    }
+PACK_BUNDLES = {"Northwind Standard": ("UK mobile packs", ['uk-mobile'])}
+
+
+def _shop_loaded(pool):
+    Template = pool.get('product.template')
+    return bool(Template.search([('telecom_kind', '!=', None)], limit=1))
+
+
+def _load_shop(pool):
+    """The books of the owner and Bluebell, the bundles their packs need
+    and the products of their shops"""
+    Company = pool.get('company.company')
+    Bundle = pool.get('telecom.bundle')
+    Plan = pool.get('telecom.rate.plan')
+    Group = pool.get('telecom.destination.group')
+    Category = pool.get('product.category')
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    unit, = Uom.search([('name', '=', 'Unit')])
+    groups = {g.code: g.id for g in Group.search([])}
+    for plan_name, (name, codes) in PACK_BUNDLES.items():
+        plan, = Plan.search([('name', '=', plan_name)])
+        Bundle.create([{'plan': plan.id, 'name': name, 'minutes': 0,
+                    'groups': [('add', [groups[c] for c in codes])]}])
+    for tenant_name, products in SHOP.items():
+        tenant, = Company.search([('party.name', '=', tenant_name)])
+        books = _load_books(pool, tenant)
+        with Transaction().set_context(company=tenant.id):
+            # Phones are goods, the rest services: each its revenue.
+            categories = dict(zip(['goods', 'service'], Category.create([{
+                                'name': f"{name} of {tenant_name}",
+                                'accounting': True,
+                                'account_revenue': revenue.id,
+                                'customer_taxes': [('add', [books.vat.id])],
+                                } for name, revenue in [
+                                ("Hardware", books.goods),
+                                ("Services", books.services)]])))
+            rows = []
+            for name, (kind, billed, price, values) in products.items():
+                values = dict(values)
+                type_ = values.pop('type', 'service')
+                codes = values.pop('pack_groups', [])
+                rows.append({
+                        'name': name, 'tenant': tenant.id, 'type': type_,
+                        'default_uom': unit.id, 'sale_uom': unit.id,
+                        'salable': True, 'list_price': Decimal(price),
+                        'account_category': categories[type_].id,
+                        'telecom_kind': kind, 'telecom_recurrence': billed,
+                        'pack_groups': [
+                            ('add', [groups[c] for c in codes])],
+                        'products': [('create', [{}])], **values})
+            Template.create(rows)
+
+
+def _load_books(pool, company):
+    """``company``'s books, as its accountant would set them up: Tryton's
+    universal chart, a 20 % VAT, this year's fiscal year with monthly
+    periods and invoice numbers, the usage product of its invoices (no
+    tax: the demo's call prices are net) and its prepaid ledger's
+    accounts (telecom_payment); return its revenue accounts of goods and
+    services and the VAT"""
+    ModelData = pool.get('ir.model.data')
+    AccountTemplate = pool.get('account.account.template')
+    CreateChart = pool.get('account.create_chart', type='wizard')
+    Account = pool.get('account.account')
+    AccountConfiguration = pool.get('account.configuration')
+    Tax = pool.get('account.tax')
+    Sequence = pool.get('ir.sequence.strict')
+    FiscalYear = pool.get('account.fiscalyear')
+    Journal = pool.get('account.journal')
+    Category = pool.get('product.category')
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    BillingConfiguration = pool.get('telecom.billing.configuration')
+    PrepaidConfiguration = pool.get('telecom.payment.configuration')
+    with Transaction().set_context(company=company.id):
+        session_id, _, _ = CreateChart.create()
+        chart = CreateChart(session_id)
+        chart.account.account_template = AccountTemplate(
+            ModelData.get_id('account', 'account_template_root_en'))
+        chart.account.company = company
+        chart.transition_create_account()
+        CreateChart.delete(session_id)
+
+        def account(code):
+            return Account.search([
+                    ('company', '=', company.id), ('code', '=', code)])[0]
+        configuration = AccountConfiguration(1)
+        configuration.default_account_receivable = account('1.2.1')
+        configuration.default_account_payable = account('2.1.1')
+        configuration.save()
+        goods, services = account('4.1.1'), account('4.1.2')
+        vat, = Tax.create([{
+                    'name': "VAT 20 %", 'description': "VAT 20 %",
+                    'company': company.id, 'type': 'percentage',
+                    'rate': Decimal('0.2'),
+                    'invoice_account': account('6.3.4').id,
+                    'credit_note_account': account('6.3.4').id}])
+
+        today = pool.get('ir.date').today()
+
+        def sequence(xml_id):
+            module, name = xml_id.split('.')
+            return Sequence.create([{
+                        'name': str(today.year), 'company': company.id,
+                        'sequence_type': ModelData.get_id(module, name)}])[0]
+        invoices = sequence('account_invoice.sequence_type_account_invoice')
+        year, = FiscalYear.create([{
+                    'name': str(today.year), 'company': company.id,
+                    'start_date': today.replace(month=1, day=1),
+                    'end_date': today.replace(month=12, day=31),
+                    'move_sequence': sequence(
+                        'account.sequence_type_account_move').id,
+                    'invoice_sequences': [('create', [{
+                                    'company': company.id,
+                                    'in_invoice_sequence': invoices.id,
+                                    'in_credit_note_sequence': invoices.id,
+                                    'out_invoice_sequence': invoices.id,
+                                    'out_credit_note_sequence': invoices.id,
+                                    }])],
+                    }])
+        FiscalYear.create_period([year])
+
+        unit, = Uom.search([('name', '=', 'Unit')])
+        calls, = Category.create([{
+                    'name': f"Calls of {company.rec_name}",
+                    'accounting': True, 'account_revenue': services.id}])
+        usage, = Template.create([{
+                    'name': "Calls", 'type': 'service',
+                    'default_uom': unit.id, 'list_price': Decimal(0),
+                    'account_category': calls.id,
+                    'products': [('create', [{}])]}])
+        BillingConfiguration.write([BillingConfiguration(1)], {
+                'usage_product': usage.products[0].id})
+
+        # What customers paid and have not spent yet: unearned revenue.
+        unearned = account('2.2.2')
+        prepaid, vouchers, usage_invoiced = Account.create([{
+                    'name': name, 'company': company.id,
+                    'type': unearned.type.id, 'parent': unearned.parent.id,
+                    'party_required': name == "Prepaid customer balances",
+                    } for name in ["Prepaid customer balances",
+                        "Vouchers sold", "Prepaid usage invoiced"]])
+        prepaid_configuration = PrepaidConfiguration(1)
+        for name, value in {
+                'prepaid_account': prepaid,
+                'call_revenue_account': services,
+                'topup_account': account('1.1.1'),
+                'voucher_account': vouchers,
+                'prepaid_usage_account': usage_invoiced,
+                'prepaid_journal': Journal.search([('code', '=', 'MISC')])[0],
+                }.items():
+            prepaid_configuration.set_multivalue(
+                name, value, company=company.id)
+        prepaid_configuration.save()
+    return SimpleNamespace(goods=goods, services=services, vat=vat)

@@ -87,51 +87,15 @@ def mailbox():
 
 
 # The operator's set-up of Bluebell for the scenario, as in its back office:
-# books and prepaid configuration (a chart, this year's fiscal year, the
-# usage product of its invoices, the clearing account of the prepaid usage
-# its invoices show), a Braintree sandbox merchant account
-# settling at once and the PayPal payment journal of its top-ups.
+# a Braintree sandbox merchant account settling at once and the PayPal
+# payment journal of its top-ups. Its books (chart, VAT, this year, the
+# usage product, the prepaid ledger's accounts) are the demo's.
 PAYMENT_SETUP = """
-import datetime as dt
-# The singletons created below lock their table: asked for first, before
-# anything is written (tryton_exec then starts again holding them).
-for name in ['account.configuration', 'telecom.payment.configuration',
-        'telecom.billing.configuration']:
-    pool.get(name).lock()
-from trytond.modules.telecom_billing.tests.database import (
-    create_usage_product)
 Company = pool.get('company.company')
-Account = pool.get('account.account')
-Journal = pool.get('account.journal')
 PaymentJournal = pool.get('account.payment.journal')
 Merchant = pool.get('account.payment.braintree.account')
-Configuration = pool.get('telecom.payment.configuration')
-User = pool.get('res.user')
 bluebell, = Company.search([('party.name', '=', 'Bluebell Telecom')])
-User.write([User(Transaction().user)], {
-        'companies': [('add', [bluebell.id])], 'company': bluebell.id})
-create_usage_product(bluebell, fiscal_year=dt.date.today())
 with Transaction().set_context(company=bluebell.id):
-    def account(kind):
-        return Account.search([(f'type.{kind}', '=', True),
-                ('company', '=', bluebell.id), ('closed', '!=', True)],
-            limit=1)[0]
-    cash, = Account.search([('company', '=', bluebell.id),
-            ('code', '=', '1.1.1')])
-    payable = account('payable')
-    # Of the payable type too, without party: made after the search above.
-    usage_invoiced, = Account.create([{'name': "Prepaid usage invoiced",
-                'company': bluebell.id, 'type': payable.type.id}])
-    configuration = Configuration(1)
-    for name, value in {
-            'prepaid_account': payable,
-            'call_revenue_account': account('revenue'),
-            'topup_account': cash, 'voucher_account': payable,
-            'prepaid_usage_account': usage_invoiced,
-            'prepaid_journal': Journal.search([('code', '=', 'MISC')])[0],
-            }.items():
-        configuration.set_multivalue(name, value, company=bluebell.id)
-    configuration.save()
     merchant, = Merchant.create([{
                 'name': 'Bluebell PayPal', 'environment': 'sandbox',
                 'currency': bluebell.currency.id,

@@ -4,13 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from trytond.modules.telecom_base.demo import (  # noqa: F401 (server.py)
+    MODULES, is_activated)
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 PASSWORD = 'portal-demo-2026'
-# The portal and what its pages offer when activated: top-ups (PayPal
-# through Braintree, SEPA) and vouchers of telecom_payment.
-MODULES = ['telecom_portal', 'telecom_payment']
 # e-mail → (account name or company name, kind)
 LOGINS = {
     'acme@demo.example': ("Acme Offices", 'customer'),
@@ -29,13 +28,9 @@ BRANDS = {
     }
 
 
-def is_activated(database, modules=('telecom_portal',)):
-    from trytond.modules.telecom_base.demo import is_activated
-    return is_activated(database, modules)
-
-
 def activate(config, database):
-    "Activate the portal's MODULES (and what they need) in the database"
+    """Activate the demo's MODULES — the whole suite, as telecom
+    demo-setup does — in the database"""
     admin = Path(sys.executable).with_name('trytond-admin')
     subprocess.run([str(admin), '-c', config, '-d', database,
             '--activate-dependencies', '-u', *MODULES], check=True)
