@@ -437,6 +437,100 @@ def test_signup_top_up_call(portal, desktop, mailbox):
     assert desktop.inner_text('.big') == '9.72 EUR'
 
 
+def shop_orders(portal, customer):
+    "[number, untaxed, tax, total, state] of ``customer``'s invoices"
+    return portal.tryton(f"""
+Invoice = pool.get('account.invoice')
+Sale = pool.get('sale.sale')
+result = [[i.number, str(i.untaxed_amount), str(i.tax_amount),
+        str(i.total_amount), i.state]
+    for i in Invoice.search([('party.name', '=', {customer!r})])]
+result.append(Sale.search([('party.name', '=', {customer!r})], count=True))
+""")
+
+
+def test_shop_prepaid_order(portal, desktop, mailbox):
+    """Rosa, a prepaid customer of Bluebell, shops on its brand: only
+    Bluebell's one-off products; an order above her balance is refused
+    next to its quantity with nothing changed; credited, she orders the
+    phone: invoiced with its VAT, paid from the balance at once, listed
+    paid, its PDF downloaded and e-mailed. The owner's prepaid customer
+    sees the owner's products, priced in its own currency."""
+    base = f'http://bluebell.localhost:{portal.port}'
+    sign_in(desktop, base, 'rosa@demo.example')
+    desktop.click('text=Shop')
+    desktop.wait_for_url(re.compile(r'.*/shop$'))
+    main = desktop.inner_text('main')
+    # Bluebell's phone: 39.00 + 20 % VAT 7.80 = 46.80 (demo.py's SHOP).
+    phone = desktop.locator('li.card', has_text='Cordless SIP phone')
+    assert '39.00 EUR (46.80 EUR with tax)' in phone.inner_text()
+    assert 'UK landline 300 minutes' in main
+    # Not the owner's products, nor a monthly service to a prepaid one.
+    for name in ['SIP desk phone', 'UK mobile 100 minutes',
+            'Call recording']:
+        assert name not in main, name
+    assert 'Paid from your balance (20.00 EUR)' in main
+
+    # The demo's welcome credit, 20.00, is short of 46.80: refused next to
+    # the quantity, nothing sold, nothing invoiced, the balance as it was.
+    phone.get_by_role('button', name='Buy').click()
+    error = desktop.inner_text('#e-quantity')
+    assert 'is 20.00 EUR and the order costs 46.80 EUR' in error, error
+    assert desktop.locator('li.card', has_text='Cordless SIP phone') \
+        .get_by_label('Quantity').get_attribute('aria-describedby') == (
+            'e-quantity')
+    assert 'Paid from your balance (20.00 EUR)' in desktop.inner_text('main')
+    assert shop_orders(portal, 'Rosa Martin') == [0]
+
+    # Bluebell credits a bank transfer of 30.00 as its back office would:
+    # 20.00 + 30.00 = 50.00.
+    portal.tryton("""
+Account = pool.get('telecom.account')
+BalanceLine = pool.get('telecom.balance.line')
+rosa, = Account.search([('party.name', '=', 'Rosa Martin')])
+BalanceLine.add_movements([{'account': rosa.id, 'amount': 30,
+            'kind': 'topup', 'description': 'Bank transfer'}])
+""")
+    # (Not a reload: that would send the refused order again.)
+    desktop.goto(f'{base}/shop')
+    assert 'Paid from your balance (50.00 EUR)' in desktop.inner_text('main')
+    shot(desktop, 'portal-shop.png')
+    desktop.locator('li.card', has_text='Cordless SIP phone') \
+        .get_by_role('button', name='Buy').click()
+    desktop.wait_for_url(re.compile(r'.*/account\?done=ordered$'))
+    assert 'Your order was placed' in desktop.inner_text('.notice')
+    # 50.00 − 46.80 = 3.20
+    assert desktop.inner_text('.big') == '3.20 EUR'
+    orders = shop_orders(portal, 'Rosa Martin')
+    assert len(orders) == 2, orders
+    (number, untaxed, tax, total, state), sales = orders
+    assert (untaxed, tax, total, state, sales) == (
+        '39.00', '7.80', '46.80', 'paid', 1)
+
+    text = invoice_pdf_text(desktop, number)
+    row = desktop.locator('tbody tr', has_text=number).inner_text()
+    assert 'paid' in row and '46.80' in row, row
+    assert f'Invoice {number}' in text, text
+    assert 'Cordless SIP phone' in text and '46.80' in text
+    # E-mailed by the queue once the order's transaction committed.
+    deadline = time.monotonic() + 30
+    while not any('rosa.martin@example.com' in m['To']
+            and number in m['Subject'] for m in mailbox.messages):
+        assert time.monotonic() < deadline, "the invoice was not e-mailed"
+        time.sleep(0.5)
+
+    # The owner's prepaid customer, in USD: 49.00 EUR × 1.08 = 52.92 USD,
+    # + 20 % VAT 10.58 = 63.50 USD; none of Bluebell's products.
+    desktop.context.clear_cookies()
+    sign_in(desktop, f'http://127.0.0.1:{portal.port}', 'globex@demo.example')
+    desktop.goto(f'http://127.0.0.1:{portal.port}/shop')
+    main = desktop.inner_text('main')
+    assert 'SIP desk phone' in main and '52.92 USD (63.50 USD with tax)' in (
+        main), main
+    for name in ['Cordless SIP phone', 'UK landline 300 minutes']:
+        assert name not in main, name
+
+
 def test_reseller_changes_a_markup(portal, desktop):
     base = f'http://bluebell.localhost:{portal.port}'
     sign_in(desktop, base, 'bluebell@demo.example')

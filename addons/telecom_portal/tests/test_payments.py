@@ -1,6 +1,7 @@
 """The portal's pages of the optional modules, over HTTP: top-ups by
 PayPal the Braintree way, SEPA direct-debit mandates and voucher batches
-(telecom_payment), concurrent-call limits (telecom_switch).
+(telecom_payment), concurrent-call limits (telecom_switch), the shop behind
+the tenant wall (telecom_sale, which needs the other two: one module set).
 
 telecom_payment and account_payment_braintree run unchanged; Braintree's
 sandbox is telecom_payment's local stand-in (tests/braintree_sandbox.py):
@@ -19,6 +20,7 @@ from trytond.modules.telecom_base.tests.tools import create_tenancy
 from trytond.modules.telecom_payment.tests.braintree_sandbox import Sandbox
 from trytond.modules.telecom_payment.tests.tools import create_prepaid_books
 from trytond.pool import Pool
+from trytond.transaction import Transaction
 
 from .test_portal import PASSWORD, PortalClientCase, csrf_of
 
@@ -34,8 +36,9 @@ def checkout_of(body):
 
 
 class PaymentPortalTestCase(PortalClientCase):
-    "Test the portal's payment and call-control pages"
-    extras = ['telecom_payment', 'telecom_switch']
+    "Test the portal's payment, call-control and shop pages"
+    # With telecom_payment and telecom_switch, which it depends on.
+    extras = ['telecom_sale']
 
     @classmethod
     def setUpClass(cls):
@@ -54,7 +57,7 @@ class PaymentPortalTestCase(PortalClientCase):
         Merchant = pool.get('account.payment.braintree.account')
         Journal = pool.get('account.payment.journal')
         t = create_tenancy()
-        create_prepaid_books(t.r2)
+        books = {t.r2: create_prepaid_books(t.r2)}
         merchant, = Merchant.create([{
                     'name': "R2 Braintree", 'environment': 'sandbox',
                     'currency': t.currency.id, 'merchant_id': 'r2-merchant',
@@ -80,7 +83,36 @@ class PaymentPortalTestCase(PortalClientCase):
                     'email': 'rex@example.com', 'password': PASSWORD,
                     'email_valid': True, 'reseller': t.r2.id}])
         cls.account_id = t.r2_customer.id
+        cls.owner_customer_id = t.owner_customer.id
         cls.plan_id = plan.id
+        # The shop: Sub Reseller Two's phone, the owner's phone and monthly
+        # service (offered to postpaid customers only).
+        books[t.owner] = create_prepaid_books(t.owner)
+        Category = pool.get('product.category')
+        Template = pool.get('product.template')
+        Uom = pool.get('product.uom')
+        unit, = Uom.search([('name', '=', 'Unit')])
+        cls.products = {}
+        for company, name, price, billed in [
+                (t.r2, "Two desk phone", '30.00', 'once'),
+                (t.owner, "Owner desk phone", '49.00', 'once'),
+                (t.owner, "Owner hosted PBX", '12.00', 'monthly')]:
+            with Transaction().set_context(company=company.id):
+                category, = Category.create([{
+                            'name': name, 'accounting': True,
+                            'account_revenue': (
+                                books[company]['call_revenue_account'].id)}])
+                template, = Template.create([{
+                            'name': name, 'tenant': company.id,
+                            'type': 'service', 'default_uom': unit.id,
+                            'sale_uom': unit.id, 'salable': True,
+                            'list_price': Decimal(price),
+                            'account_category': category.id,
+                            'telecom_kind': (
+                                'phone' if billed == 'once' else 'service'),
+                            'telecom_recurrence': billed,
+                            'products': [('create', [{}])]}])
+            cls.products[name] = template.products[0].id
 
     def balance(self):
         with self.db():
@@ -415,3 +447,59 @@ class PaymentPortalTestCase(PortalClientCase):
             HTTPStatus.NOT_FOUND)
         self.assertNotIn('Owner', self.get(rex, '/reseller/vouchers')
             .get_data(as_text=True).replace('Owner Telecom', ''))
+
+    # --- the shop (telecom_sale) -------------------------------------------
+
+    def test_shop_behind_the_wall(self):
+        """Each customer's shop lists its own tenant's products with their
+        prices — recurring ones to postpaid customers only — and never the
+        other tenant's; ordering the other tenant's product by its id is
+        not found, and nothing is sold"""
+        rita = self.sign_in('rita@example.com')
+        otto = self.sign_in('otto@example.com')
+        for client, shown, hidden in [
+                (rita, ["Two desk phone", "30.00 EUR"],
+                    ["Owner desk phone", "Owner hosted PBX"]),
+                (otto, ["Owner desk phone", "49.00 EUR",
+                        "Owner hosted PBX", "12.00 EUR a month"],
+                    ["Two desk phone"])]:
+            body = self.get(client, '/shop').get_data(as_text=True)
+            for text in shown:
+                self.assertIn(text, body)
+            for text in hidden:
+                self.assertNotIn(text, body)
+        for client, name in [(rita, "Owner desk phone"),
+                (rita, "Owner hosted PBX"), (otto, "Two desk phone")]:
+            with self.subTest(name=name):
+                response = self.post(client, '/shop/order', {
+                        'product': str(self.products[name]),
+                        'quantity': '1'})
+                self.assertEqual(response.status_code, HTTPStatus.NOT_FOUND)
+        self.assert_nothing_sold()
+
+    def test_customer_cannot_reach_other_tenants(self):
+        """The wall of test_portal.py, every route of the URL map, with the
+        shop open: another tenant's product ids in /shop/order's form"""
+        rita = self.sign_in('rita@example.com')
+        checked = self.assert_walled(rita, {
+                'account_id': [self.owner_customer_id],
+                'plan_id': [self.plan_id],
+                'invoice_id': [10 ** 6],
+                'product_id': [self.products["Owner desk phone"],
+                    self.products["Owner hosted PBX"], 10 ** 6],
+                }, 'customer')
+        self.assertGreater(checked, 10)
+        otto = self.sign_in('otto@example.com')
+        self.assert_walled(otto, {
+                'account_id': [self.account_id],
+                'product_id': [self.products["Two desk phone"]],
+                }, 'customer')
+        self.assert_nothing_sold()
+
+    def assert_nothing_sold(self):
+        with self.db():
+            pool = Pool()
+            Sale = pool.get('sale.sale')
+            Subscription = pool.get('telecom.subscription')
+            self.assertEqual(Sale.search([], count=True), 0)
+            self.assertEqual(Subscription.search([], count=True), 0)

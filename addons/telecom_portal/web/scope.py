@@ -207,6 +207,11 @@ class CustomerScope(InvoicesScope):
         Shop = self.shop()
         return Shop.products(self.account) if Shop else []
 
+    def shop_offers(self):
+        "[(product, price, price with taxes)] in the account's currency"
+        Shop = self.shop()
+        return Shop.offers(self.account) if Shop else []
+
     def order(self, product_id, quantity):
         "Sell the account one product of its tenant's shop; the sale"
         Shop = self.shop()

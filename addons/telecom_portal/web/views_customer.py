@@ -309,7 +309,7 @@ def direct_debit(ctx):
 @route('/shop', 'customer')
 def shop(ctx):
     return ctx.render('shop.html', errors={}, available=bool(
-            ctx.scope.shop()), products=ctx.scope.shop_products(),
+            ctx.scope.shop()), offers=ctx.scope.shop_offers(),
         account=ctx.scope.account)
 
 
@@ -326,6 +326,7 @@ def shop_order(ctx):
             errors['quantity'] = exception.message
         else:
             return ctx.redirect('/account', done='ordered')
+    # The error goes next to the quantity of the product ordered.
     return ctx.form_error('shop.html', errors,
-        available=bool(ctx.scope.shop()),
-        products=ctx.scope.shop_products(), account=ctx.scope.account)
+        available=bool(ctx.scope.shop()), offers=ctx.scope.shop_offers(),
+        ordered=values.get('product'), account=ctx.scope.account)
