@@ -31,7 +31,7 @@ if [ "$process" = "trytond" ]; then
     fi
     TRYTONPASSFILE=${ADMIN_PASSWORD_FILE:-} trytond-admin -c "$TRYTON_CONFIG" \
         -d "$DATABASE" --all --email "${ADMIN_EMAIL:-admin@example.net}"
-    trytond-admin -c "$TRYTON_CONFIG" -d "$DATABASE" \
-        --activate-dependencies -u telecom_switch
+    # The whole suite (every module of the distribution), as make demo.
+    telecom activate -c "$TRYTON_CONFIG" -d "$DATABASE"
 fi
 exec "$process" -c "$TRYTON_CONFIG" -d "$DATABASE" "$@"

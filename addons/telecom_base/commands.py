@@ -18,12 +18,32 @@ def register(subparsers):
         help="password of the admin user of a new database")
     parser.set_defaults(func=demo_setup)
 
+    parser = subparsers.add_parser(
+        'activate',
+        help="activate (or update) the whole suite in a database",
+        description="Activate every module of the suite, with what they "
+        "need, in DATABASE (already initialised by trytond-admin --all), or "
+        "update them: what docker/entrypoint.sh runs at each start.")
+    parser.add_argument('-c', '--config', required=True)
+    parser.add_argument('-d', '--database', required=True)
+    parser.set_defaults(func=lambda args: activate_suite(
+            args.config, args.database) or 0)
+
 
 def _admin(config, database, *args, env=None):
     command = [
         os.path.join(os.path.dirname(sys.executable), 'trytond-admin'),
         '-c', config, '-d', database, *args]
     subprocess.run(command, check=True, env=env)
+
+
+def activate_suite(config, database, env=None):
+    """Activate the suite's modules (telecom_base.demo.MODULES: every module
+    of this distribution) and their dependencies in ``database`` — the demo
+    and production alike"""
+    from trytond.modules.telecom_base.demo import MODULES
+    _admin(config, database, '--activate-dependencies', '-u', *MODULES,
+        env=env)
 
 
 def demo_setup(args):
@@ -52,9 +72,7 @@ def demo_setup(args):
             _admin(
                 args.config, args.database, '--all',
                 '--email', 'admin@example.net', env=env)
-            _admin(
-                args.config, args.database, '--activate-dependencies',
-                '-u', *demo.MODULES, env=env)
+            activate_suite(args.config, args.database, env=env)
         finally:
             os.remove(passfile)
     summary = demo.load(args.database)

@@ -4,6 +4,7 @@ empty database to a serving back office."""
 import json
 import os
 import subprocess
+import time
 import urllib.request
 import uuid
 
@@ -14,6 +15,24 @@ from .test_callcontrol import children
 
 PG_URI = os.environ.get(
     'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
+
+
+def queue_settings():
+    """The queue's settings of every suite container: the TRYTOND_QUEUE__*
+    variables of compose.yaml's x-suite environment (read by hand: no
+    YAML library here)"""
+    settings, inside = {}, False
+    with open(os.path.join(ROOT, 'docker', 'compose.yaml')) as compose:
+        for line in compose:
+            if line.rstrip() == '  environment:':
+                inside = True
+            elif inside and not line.startswith('    '):
+                break
+            elif inside and line.strip().startswith('TRYTOND_QUEUE__'):
+                key, _, value = line.strip().partition(':')
+                settings[key] = value.strip().strip('"')
+    assert settings, "compose.yaml sets no queue worker"
+    return settings
 
 
 def psql(sql):
@@ -72,11 +91,46 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
         with urllib.request.urlopen(request) as response:
             result = json.load(response)
         assert result['result'][0] == 1, result
-        modules = subprocess.run(
+        # … with the whole suite activated, as make demo does.
+        from trytond.modules.telecom_base.demo import MODULES
+        activated = subprocess.run(
             ['psql', PG_URI.rstrip('/') + '/' + database, '-qtAc',
-                "SELECT state FROM ir_module WHERE name = 'telecom_switch'"],
-            capture_output=True, text=True)
-        assert modules.stdout.strip() == 'activated'
+                "SELECT name FROM ir_module WHERE state = 'activated' "
+                "AND name LIKE 'telecom%' ORDER BY name"],
+            capture_output=True, text=True).stdout.split()
+        assert activated == MODULES
+        assert 'telecom_portal' in activated and 'telecom_sale' in activated
+
+        # The worker container runs Tryton's queue: with compose.yaml's
+        # queue settings, a task pushed to the database is run there.
+        worker = subprocess.Popen(
+            [os.path.join(ROOT, 'docker', 'entrypoint.sh'), 'trytond-worker'],
+            env={**env, **queue_settings()}, cwd=ROOT, stdout=log,
+            stderr=subprocess.STDOUT)
+        try:
+            task = json.dumps({
+                    'model': 'account.invoice',
+                    'method': 'telecom_send_posted', 'instances': [],
+                    'args': [], 'kwargs': {}, 'user': 0, 'context': {}})
+            db = PG_URI.rstrip('/') + '/' + database
+            subprocess.run(['psql', db, '-qtAc',
+                    "INSERT INTO ir_queue (name, data, enqueued_at, "
+                    "create_uid, create_date) VALUES ('default', "
+                    f"'{task}', now(), 0, now()); NOTIFY \"ir.queue\""],
+                check=True, capture_output=True)
+            deadline = time.monotonic() + 60
+            while True:
+                finished = subprocess.run(['psql', db, '-qtAc',
+                        "SELECT COUNT(*) FROM ir_queue "
+                        "WHERE finished_at IS NOT NULL"],
+                    capture_output=True, text=True).stdout.strip()
+                if finished == '1':
+                    break
+                assert time.monotonic() < deadline, "the worker ran no task"
+                time.sleep(0.5)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=15)
 
         # The call-control container runs the same entrypoint.
         api_port = free_port()

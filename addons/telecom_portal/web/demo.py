@@ -1,9 +1,5 @@
 """Portal log-ins and brands for the demo database of ``make demo``
 (``telecom-portal … --demo``): run again, it reuses what exists."""
-import subprocess
-import sys
-from pathlib import Path
-
 from trytond.modules.telecom_base.demo import (  # noqa: F401 (server.py)
     MODULES, is_activated)
 from trytond.pool import Pool
@@ -31,9 +27,8 @@ BRANDS = {
 def activate(config, database):
     """Activate the demo's MODULES — the whole suite, as telecom
     demo-setup does — in the database"""
-    admin = Path(sys.executable).with_name('trytond-admin')
-    subprocess.run([str(admin), '-c', config, '-d', database,
-            '--activate-dependencies', '-u', *MODULES], check=True)
+    from trytond.modules.telecom_base.commands import activate_suite
+    activate_suite(config, database)
 
 
 def load(database):
