@@ -481,8 +481,9 @@ def _load_shop(pool):
 
 def _load_books(pool, company):
     """``company``'s books, as its accountant would set them up: Tryton's
-    universal chart, a 20 % VAT, this year's fiscal year with monthly
-    periods and invoice numbers, the usage product of its invoices (no
+    universal chart, a 20 % VAT, this year's and next year's fiscal
+    years with monthly periods and invoice numbers, the usage product of
+    its invoices (no
     tax: the demo's call prices are net) and its prepaid ledger's
     accounts (telecom_payment); return its revenue accounts of goods and
     services and the VAT"""
@@ -526,27 +527,33 @@ def _load_books(pool, company):
 
         today = pool.get('ir.date').today()
 
-        def sequence(xml_id):
+        def sequence(xml_id, year):
             module, name = xml_id.split('.')
             return Sequence.create([{
-                        'name': str(today.year), 'company': company.id,
+                        'name': str(year), 'company': company.id,
                         'sequence_type': ModelData.get_id(module, name)}])[0]
-        invoices = sequence('account_invoice.sequence_type_account_invoice')
-        year, = FiscalYear.create([{
-                    'name': str(today.year), 'company': company.id,
-                    'start_date': today.replace(month=1, day=1),
-                    'end_date': today.replace(month=12, day=31),
-                    'move_sequence': sequence(
-                        'account.sequence_type_account_move').id,
-                    'invoice_sequences': [('create', [{
-                                    'company': company.id,
-                                    'in_invoice_sequence': invoices.id,
-                                    'in_credit_note_sequence': invoices.id,
-                                    'out_invoice_sequence': invoices.id,
-                                    'out_credit_note_sequence': invoices.id,
-                                    }])],
-                    }])
-        FiscalYear.create_period([year])
+        # Next year's too: a demo made in December still invoices in
+        # January.
+        for year in [today.year, today.year + 1]:
+            invoices = sequence(
+                'account_invoice.sequence_type_account_invoice', year)
+            fiscal_year, = FiscalYear.create([{
+                        'name': str(year), 'company': company.id,
+                        'start_date': dt.date(year, 1, 1),
+                        'end_date': dt.date(year, 12, 31),
+                        'move_sequence': sequence(
+                            'account.sequence_type_account_move', year).id,
+                        'invoice_sequences': [('create', [{
+                                        'company': company.id,
+                                        'in_invoice_sequence': invoices.id,
+                                        'in_credit_note_sequence':
+                                        invoices.id,
+                                        'out_invoice_sequence': invoices.id,
+                                        'out_credit_note_sequence':
+                                        invoices.id,
+                                        }])],
+                        }])
+            FiscalYear.create_period([fiscal_year])
 
         unit, = Uom.search([('name', '=', 'Unit')])
         calls, = Category.create([{
