@@ -9,13 +9,19 @@ decks, the resident memory, and the latency of one ``route_call`` per
 policy, measured call by call with ``time.perf_counter_ns`` over random
 called numbers.
 
-Usage: python bench/bench_lcr_engine.py [--quick] [--calls N] [--bands]
-       [--profile]
+The sell price (the customer plan's price of a minute at the call's
+instant, peak or off-peak) is worked out inside the timed region, as call
+control does before routing; the same decision with the price given and
+a minimal dict baseline are measured in the same run.
+
+Usage: python bench/bench_lcr_engine.py [--quick] [--calls N]
+       [--bands none|some|all] [--repeats N] [--profile]
 """
 import argparse
 import cProfile
 import datetime as dt
 import gc
+import os
 import pstats
 import random
 import resource
@@ -31,6 +37,7 @@ from trytond.modules.telecom_rating.engine import (
     Call, Level, Rate, RatePlan, TimeBand, compile_tariff, rate_call)
 
 UTC = dt.timezone.utc
+NANO = 10 ** 9
 CARRIERS = 20
 USD_CARRIERS = 5
 ZONE = 'Europe/Paris'
@@ -61,6 +68,10 @@ def base_price(prefix):
 
 
 def carrier_rates(position, codes, pool, size, banded):
+    """The deck of carrier ``position``; ``banded``: True (every rate
+    peak/off-peak), False or 'some' (one carrier in four)."""
+    if banded == 'some':
+        banded = position % 4 == 1
     generator = random.Random(100 + position)
     factor = generator.uniform(0.8, 1.3)
     if position >= CARRIERS - USD_CARRIERS:
@@ -155,14 +166,23 @@ def build(size, pool_size, banded):
     return index, codes, pool, generation, compile_seconds
 
 
-def customer_tariff(codes, pool, size):
+def customer_tariff(codes, pool, size, banded=False):
+    "The customer plan: one price, or peak/off-peak with ``banded``"
     generator = random.Random(5)
     chosen = codes + generator.sample(pool, size - len(codes))
-    plan = RatePlan('customer', 'EUR', (
-            Rate(p, Decimal(base_price(p) * 3 // 2).scaleb(-9))
-            for p in chosen))
+
+    def rates():
+        for p in chosen:
+            price = base_price(p) * 3 // 2
+            if banded:
+                yield Rate(p, Decimal(price).scaleb(-9), time_band='peak')
+                yield Rate(p, Decimal(price * 3 // 5).scaleb(-9),
+                    time_band='offpeak')
+            else:
+                yield Rate(p, Decimal(price).scaleb(-9))
     start = time.perf_counter()
-    tariff = compile_tariff([plan])
+    tariff = compile_tariff([RatePlan('customer', 'EUR', rates())],
+        BANDS if banded else ())
     return tariff, time.perf_counter() - start
 
 
@@ -184,13 +204,23 @@ def workload(count, codes, pool, tariff, seed=7):
     return calls
 
 
-def measure(index, plan, calls, **values):
-    "Per-call latency in µs (median, p99, max) and routes per call."
+def measure(index, plan, calls, tariff=None, **values):
+    """Per-call latency in µs (median, p99, max) and routes per call.
+
+    With ``tariff``, the sell price (the customer plan's price of a minute
+    at the call's instant) is worked out inside the timed region, as call
+    control does before routing; else the one of the workload is given.
+    """
     timer = time.perf_counter_ns
     latencies = []
     routes = 0
+    chain = (Level('customer'),)
     for call_id, caller, callee, at, sell in calls:
         begin = timer()
+        if tariff is not None:
+            rated = rate_call(tariff, Call(
+                    call_id, chain, caller, callee, at, 60))
+            sell = rated.levels[0].cost if rated.rated else None
         decision = route_call(index, plan, 'voice', caller, callee, at,
             sell_price=sell, call_id=call_id, **values)
         latencies.append(timer() - begin)
@@ -201,24 +231,64 @@ def measure(index, plan, calls, **values):
         latencies[-1] / 1000, routes / len(calls))
 
 
+def dict_baseline(index, calls):
+    """The floor of a routing decision, per call in µs (median, p99):
+    longest prefix in a dict of prefix → carriers' integer costs already
+    sorted, the five cheapest under the sell price kept as tuples."""
+    entries = index.services['voice'].entries
+    generator = random.Random(11)
+    table = {prefix: sorted((generator.randrange(10 ** 9), f'c{c:02}')
+            for c in range(generator.randrange(3, CARRIERS)))
+        for prefix in entries}
+    lengths = sorted({len(p) for p in table}, reverse=True)
+    timer = time.perf_counter_ns
+    latencies = []
+    for call_id, caller, callee, at, sell in calls:
+        begin = timer()
+        for length in lengths:
+            costs = table.get(callee[:length])
+            if costs is not None:
+                break
+        else:
+            costs = ()
+        ceiling = 10 ** 9 if sell is None else int(sell * NANO)
+        routes = []
+        for cost, carrier in costs:
+            if cost <= ceiling:
+                routes.append((carrier, callee, cost))
+                if len(routes) == 5:
+                    break
+        latencies.append(timer() - begin)
+    latencies.sort()
+    return (statistics.median(latencies) / 1000,
+        latencies[len(latencies) * 99 // 100] / 1000)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true',
         help="10,000 prefixes per deck and 20,000 calls, for a smoke run")
     parser.add_argument('--calls', type=int, help="calls per policy")
-    parser.add_argument('--bands', action='store_true',
-        help="every carrier rate has a peak and an off-peak price")
+    parser.add_argument('--bands', choices=('none', 'some', 'all'),
+        default='some', help="carriers whose rates have a peak and an "
+        "off-peak price: none, one in four (default; the customer plan is "
+        "banded too) or all")
     parser.add_argument('--profile', action='store_true',
         help="print where route_call spends its time")
+    parser.add_argument('--repeats', type=int, default=3,
+        help="runs of each measure; the best is kept (default 3)")
     args = parser.parse_args()
     size = 10_000 if args.quick else 100_000
     pool_size = 13_000 if args.quick else 130_000
     count = args.calls or (20_000 if args.quick else 200_000)
 
+    banded = {'none': False, 'some': 'some', 'all': True}[args.bands]
     print(f"Python {sys.version.split()[0]}, one process; {CARRIERS} "
-        f"carriers × {size:,} prefixes" + (" × 2 bands" if args.bands else ""))
+        f"carriers × {size:,} prefixes, banded: {args.bands}; load average "
+        "{:.2f} (the machine is shared: compare each figure with the "
+        "baseline measured beside it)".format(os.getloadavg()[0]))
     index, codes, pool, generation, compile_seconds = build(
-        size, pool_size, args.bands)
+        size, pool_size, banded)
     # A service process freezes its snapshot once loaded: the collector
     # then never walks the millions of compiled objects again.
     gc.collect()
@@ -227,7 +297,8 @@ def main():
     print(f"compile all decks: {compile_seconds:.2f} s (of which generating "
         f"the rates ≈ {generation:.2f} s), {merged:,} merged prefixes, "
         f"RSS {rss_mb():.0f} MB")
-    tariff, plan_seconds = customer_tariff(codes, pool, size)
+    tariff, plan_seconds = customer_tariff(
+        codes, pool, size, banded=bool(banded))
     print(f"compile customer plan of {size:,} prefixes: {plan_seconds:.2f} s,"
         f" RSS {rss_mb():.0f} MB (peak {peak_mb():.0f} MB)")
     calls = workload(count, codes, pool, tariff)
@@ -251,16 +322,29 @@ def main():
     if args.profile:
         profile = cProfile.Profile()
         profile.enable()
-        measure(index, 'standard', calls[:50_000], usage=usage)
+        measure(index, 'standard', calls[:50_000], tariff, usage=usage)
         profile.disable()
         pstats.Stats(profile).sort_stats('tottime').print_stats(12)
-    print(f"route_call over {count:,} random callees (µs per call):")
+    print(f"route_call over {count:,} random callees, the sell price "
+        f"worked out inside the timed region (µs per call, best of "
+        f"{args.repeats}):")
     print(f"{'policy':<42} {'median':>7} {'p99':>7} {'max':>8} "
         f"{'routes':>6}")
     for label, plan, values in runs:
-        median, p99, worst, routes = measure(index, plan, calls, **values)
+        median, p99, worst, routes = min(
+            measure(index, plan, calls, tariff, **values)
+            for _ in range(args.repeats))
         print(f"{label:<42} {median:7.1f} {p99:7.1f} {worst:8.0f} "
             f"{routes:6.2f}")
+    label, plan, values = runs[0]
+    median, p99, worst, routes = min(
+        measure(index, plan, calls, **values) for _ in range(args.repeats))
+    print(f"{'the same, sell price given (untimed)':<42} {median:7.1f} "
+        f"{p99:7.1f} {worst:8.0f} {routes:6.2f}")
+    median, p99 = min(
+        dict_baseline(index, calls) for _ in range(args.repeats))
+    print(f"{'baseline: dict prefix → sorted costs, 5':<42} {median:7.1f} "
+        f"{p99:7.1f}")
     print(f"RSS {rss_mb():.0f} MB, peak {peak_mb():.0f} MB")
 
 
