@@ -45,7 +45,7 @@ from math import gcd
 
 from .model import BatchResult, Call, LevelCharge, RatedCall
 from .money import NANO
-from .tariff import NO_MARKUP, epoch
+from .tariff import ALWAYS, FOREVER, NO_MARKUP, epoch
 
 PER_SECOND = 60 * NANO
 DAY = 86400
@@ -53,6 +53,8 @@ NOT_BUILT = False
 SLOW = True  # a route whose calls go through _Rating
 # Rebuild a chain's routes past this many (bounds the memory they take).
 ROUTE_LIMIT = 1_000_000
+# Validity windows kept per prefix of a chain (a deck changes a few times).
+MAX_WINDOWS = 8
 MAX_SHAPES = 1 << 16
 # Decimal(q).scaleb(-decimals) per decimals; exact when q has at most
 # MIN_PRECISION digits, so the memo is used only under such a context.
@@ -222,36 +224,71 @@ class _ChainIndex:
         self.built = 0
         self.skeletons = {}  # (defining plans, group) → skeleton
 
-    def route(self, prefix):
-        "Build, store and return the route of ``prefix``."
+    def route(self, prefix, start):
+        """Build, store and return the route of ``prefix`` at ``start``.
+
+        A route that holds at all times is stored as is; one that depends
+        on dated rates joins the prefix's ``_Dated`` windows.
+        """
         if self.built >= ROUTE_LIMIT:
             self.reset()
         self.built += 1
-        route = self.routes[prefix] = self._route(prefix)
+        low, high, route = self._route(prefix, start)
+        if low == ALWAYS and high == FOREVER:
+            self.routes[prefix] = route
+            return route
+        windows = self.routes[prefix]
+        if type(windows) is not _Dated or len(windows) >= MAX_WINDOWS:
+            windows = self.routes[prefix] = _Dated()
+        windows.append((low, high, route))
         return route
 
-    def _route(self, prefix):
-        """Return the route of ``prefix`` or SLOW.
+    def _route(self, prefix, start):
+        """Return (low, high, route or SLOW) of ``prefix`` at ``start``:
+        the route holds from ``low`` to ``high`` (the rates in force do
+        not change in between).
 
         An undated entry a plan takes from an ancestor is that ancestor's
         entry object (indexes are copied from the parent's), so the plan
         that defines a level's price is ``entry.rates[0].plan`` and the
         steps from it to the level depend only on the plans and the group:
-        they are memoised as a skeleton.
+        they are memoised as a skeleton. A dated entry is replaced by the
+        undated one of its rates in force (``Tariff.in_force``), as
+        ``rating.find_rates`` does per call.
         """
         size = len(prefix)
+        low, high = ALWAYS, FOREVER
         entries, prefixes, defining = [], [], []
         for plan in self.plans:
             index = plan.index
             for length in plan.lengths:
-                if length <= size:
-                    entry = index.get(prefix[:length])
-                    if entry is not None:
-                        break
+                if length > size:
+                    continue
+                entry = index.get(prefix[:length])
+                if entry is None:
+                    continue
+                if not entry.dated:
+                    break
+                valid = []
+                for rate in entry.rates:
+                    # The rates in force change only at these instants.
+                    for edge in (rate.valid_from, rate.valid_to):
+                        if edge <= start:
+                            if edge > low:
+                                low = edge
+                        elif edge < high:
+                            high = edge
+                    if rate.valid_from <= start < rate.valid_to:
+                        valid.append(rate)
+                if valid:
+                    tier = valid[0].plan
+                    entry = self.tariff.in_force(tuple(
+                            r for r in valid if r.plan == tier))
+                    break
             else:
-                return SLOW
-            if entry.dated or not entry.uniform:
-                return SLOW
+                return low, high, SLOW
+            if not entry.uniform:
+                return low, high, SLOW
             entries.append(entry)
             prefixes.append(prefix[:length])
             defining.append(entry.rates[0].plan)
@@ -261,24 +298,25 @@ class _ChainIndex:
         if skeleton is None:
             skeleton = self.skeletons[key] = self._skeleton(defining, group)
         if skeleton is SLOW:
-            return SLOW
+            return low, high, SLOW
         shape, factors = skeleton
         first = entries[0]
         schedule = first.schedule
         rate = first.rates[0]
+        names = _names(first)
         by_rate = _reported(first, prefixes[0])
         if any(entry is not first for entry in entries):
-            for entry in entries:
-                other = entry.rates[0]
-                if (entry.schedule is not schedule
-                        or other.minimum != rate.minimum
-                        or other.first != rate.first
-                        or other.next != rate.next):
-                    return SLOW
+            if any(entry.schedule is not schedule
+                    or entry.rates[0].minimum != rate.minimum
+                    or entry.rates[0].first != rate.first
+                    or entry.rates[0].next != rate.next
+                    or _names(entry) != names for entry in entries):
+                return low, high, _multiple(
+                    entries, prefixes, group, factors, shape)
             levels = [_reported(e, p) for e, p in zip(entries, prefixes)]
             by_rate = tuple((*at[0][:5], tuple(r[1:5] for r in at))
                 for at in zip(*levels))
-        return (schedule.days if schedule else None, schedule,
+        return low, high, (schedule.days if schedule else None, schedule,
             rate.minimum, rate.first, rate.next, group, factors, shape,
             by_rate)
 
@@ -336,6 +374,54 @@ def _reported(entry, prefix):
                 r.connect * 60, r.price, None)
             for r in (entry.rates if schedule else entry.rates[:1]))
     return reported
+
+
+def _names(entry):
+    "The band of each rate of ``entry`` (one schedule, several namings)"
+    return tuple(r.band for r in entry.rates) if entry.schedule else None
+
+
+class _Dated(list):
+    """The routes of a prefix whose rates depend on the date: (low, high,
+    route or SLOW), each holding from ``low`` to ``high``."""
+    __slots__ = ()
+
+
+class _Multiple:
+    """A route whose levels do not share increments or band schedule (a
+    retail deck billed 60/60 over a wholesale one billed 30/6, a tenant's
+    own bands): its levels are priced by ``parts``, one per (schedule,
+    minimum, increments, band names), each (days, schedule, minimum,
+    first, next, members) with members (level, per rate index (band,
+    prefix, destination, 60 × connect, price, None))."""
+    __slots__ = ('parts', 'group', 'factors', 'shape', 'free')
+
+    def __init__(self, parts, group, factors, shape, free):
+        self.parts = parts
+        self.group = group
+        self.factors = factors
+        self.shape = shape
+        # Per level (prefix, destination) of a call that costs nothing.
+        self.free = free
+
+
+def _multiple(entries, prefixes, group, factors, shape):
+    "Return the _Multiple route of ``entries`` matched at ``prefixes``."
+    parts = {}
+    for level, (entry, prefix) in enumerate(zip(entries, prefixes)):
+        rate = entry.rates[0]
+        key = (id(entry.schedule), rate.minimum, rate.first, rate.next,
+            _names(entry))
+        part = parts.get(key)
+        if part is None:
+            schedule = entry.schedule
+            part = parts[key] = (schedule.days if schedule else None,
+                schedule, rate.minimum, rate.first, rate.next, [])
+        part[5].append((level, _reported(entry, prefix)))
+    free = tuple(_reported(e, p)[0][1:3] for e, p in zip(entries, prefixes))
+    return _Multiple(
+        tuple((*part[:5], tuple(part[5])) for part in parts.values()),
+        group, factors, shape, free)
 
 
 def chain_index(tariff, plan_ids):
@@ -427,7 +513,14 @@ def _rate(tariff, calls, rating, results, settling):
         else:
             route = SLOW
         if route is NOT_BUILT:
-            route = index.route(prefix)
+            route = index.route(prefix, start)
+        elif type(route) is _Dated:
+            for low, high, found in route:
+                if low <= start < high:
+                    route = found
+                    break
+            else:
+                route = index.route(prefix, start)
         if route is SLOW:
             if (bundled and settling is None
                     and group_of(number) in bundled):
@@ -435,8 +528,12 @@ def _rate(tariff, calls, rating, results, settling):
             else:
                 results[i] = slow(call, start)
             continue
-        (days, schedule, minimum, first, next_, group, factors, shape,
-            by_rate) = route
+        multiple = type(route) is _Multiple
+        if multiple:
+            group, factors, shape = route.group, route.factors, route.shape
+        else:
+            (days, schedule, minimum, first, next_, group, factors, shape,
+                by_rate) = route
         if factors is None:
             key = start // DAY << 16 | shape.id
             factors = conversions.get(key, NOT_BUILT)
@@ -455,8 +552,9 @@ def _rate(tariff, calls, rating, results, settling):
             # Costs nothing: the same (immutable) charges for every call.
             zero = zeros.get(id(route))
             if zero is None or zero[0] is not route or zero[1] is not factors:
-                zero = zeros[id(route)] = (
-                    route, factors, _zero(factors, by_rate[0]))
+                zero = zeros[id(route)] = (route, factors, _zero(
+                        factors, route.free if multiple
+                        else _free(by_rate[0], len(factors))))
             rated = RC(call.call_id, zero[2], None)
             rated.__class__ = RatedCall_
             results[i] = rated
@@ -467,6 +565,16 @@ def _rate(tariff, calls, rating, results, settling):
                 deferred.append((start, i))
                 continue
             spending = any(settling[key] > 0 for key in bundled[group])
+        if multiple:
+            levels = None if spending else _price_parts(
+                route.parts, factors, start, duration)
+            if levels is None:
+                results[i] = slow(call, start)
+            else:
+                rated = RC(call.call_id, levels, None)
+                rated.__class__ = RatedCall_
+                results[i] = rated
+            continue
         billed = duration if duration > minimum else minimum
         charged = (first if billed <= first
             else first - (first - billed) // next_ * next_)
@@ -548,18 +656,63 @@ def _chain(tariff, chain, left, by_value, fast):
     return (chain, *found)
 
 
-def _zero(factors, reported):
-    "Return the charges of a call that costs nothing (no connect fee)."
+def _free(reported, count):
+    "Per level (prefix, destination) of a rate index's ``reported``"
     _, prefix, destination, _, _, others = reported
+    if others is None:
+        return ((prefix, destination),) * count
+    return tuple(other[:2] for other in others)
+
+
+def _zero(factors, places):
+    """Return the charges of a call that costs nothing (no connect fee);
+    ``places``: per level (prefix, destination)."""
     levels = []
-    for j, (plan, currency, *_, costs) in enumerate(factors):
-        if others is not None:
-            prefix, destination, _, _ = others[j]
+    for (plan, currency, *_, costs), (prefix, destination) in zip(
+            factors, places):
         cost = costs.get(0)
         if cost is None:
             cost = costs.make(0)
         levels.append(LevelCharge(
                 plan, prefix, destination, 0, cost, currency, 0, ()))
+    return tuple(levels)
+
+
+def _price_parts(parts, factors, start, duration):
+    """Return the charges of a call on a _Multiple route, or None when a
+    part's call leaves its band segment (or meets a gap)."""
+    levels = [None] * len(factors)
+    for days, schedule, minimum, first, next_, members in parts:
+        billed = duration if duration > minimum else minimum
+        charged = (first if billed <= first
+            else first - (first - billed) // next_ * next_)
+        if days is None:
+            rate = 0
+        else:
+            segments = days.get(start // DAY)
+            if segments is None:
+                segments = schedule.segments(start // DAY)
+            cuts, rates = segments
+            at = bisect_right(cuts, start) - 1
+            rate = rates[at]
+            if rate < 0 or start + charged > cuts[at + 1]:
+                return None
+        bands = None
+        for level, reported in members:
+            band, prefix, destination, connect, price, _ = reported[rate]
+            if bands is None:
+                bands = ((band, charged),)
+            plan, currency, multiplier, fixed, add, den, costs = factors[
+                level]
+            quotient = (multiplier * (connect + price * charged)
+                + fixed * charged + add) // den
+            cost = costs.get(quotient)
+            if cost is None:
+                cost = costs.make(quotient)
+            charge = _LevelCharge(plan, prefix, destination, charged, cost,
+                currency, 0, bands)
+            charge.__class__ = LevelCharge
+            levels[level] = charge
     return tuple(levels)
 
 

@@ -130,6 +130,7 @@ class Tariff:
         self._holidays = holidays
         self._zones = zones
         self._schedules = {}
+        self._in_force = {}
         self.chains = {}
         self.shapes = {}
 
@@ -143,15 +144,37 @@ class Tariff:
         return None
 
     def schedule(self, band_names):
-        "Return the BandSchedule of rates with ``band_names`` (None: all)."
+        """Return the BandSchedule of rates with ``band_names`` (None: all).
+
+        Keyed by the bands' windows, not their names: tenants that each
+        name their own peak and off-peak alike share one schedule, and
+        its memo of days.
+        """
         schedule = self._schedules.get(band_names)
         if schedule is None:
-            zone = next(self.bands[n][0].timezone for n in band_names if n)
-            schedule = BandSchedule(
-                [self.bands[n] if n else None for n in band_names],
-                self._zones[zone], self._holidays[zone])
+            windows = tuple(
+                tuple((w.days, w.start, w.end, w.timezone)
+                    for w in self.bands[n]) if n else None
+                for n in band_names)
+            schedule = self._schedules.get(windows)
+            if schedule is None:
+                zone = next(
+                    self.bands[n][0].timezone for n in band_names if n)
+                schedule = BandSchedule(
+                    [self.bands[n] if n else None for n in band_names],
+                    self._zones[zone], self._holidays[zone])
+                self._schedules[windows] = schedule
             self._schedules[band_names] = schedule
         return schedule
+
+    def in_force(self, rates):
+        """Return the undated PrefixRates of ``rates`` (those of a dated
+        entry valid at some instant), the same object for the same rates:
+        what the batch fast path memoises per entry is kept."""
+        found = self._in_force.get(rates)
+        if found is None:
+            found = self._in_force[rates] = resolved(self, rates)
+        return found
 
 
 def epoch(moment):

@@ -214,3 +214,201 @@ def test_bundle_order_when_factors_fail():
     batch = make_calls(list(reversed(specs)))
     result = assert_same(tariff, batch, convert, {('c', 'b'): 576})
     assert [c.levels[2].bundle_seconds for c in result.calls] == [0, 576]
+
+
+# --- real tariffs: per-level increments, dated rates, per-tenant bands ----
+
+# 25 March 2026 10:00 UTC: a price change, 5 days into the test's calls.
+CHANGE = dt.datetime(2026, 3, 25, 10, tzinfo=UTC)
+JANUARY = dt.datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def tenant_bands(tenant, zone, morning, evening, holidays=frozenset()):
+    "A tenant's own peak/off-peak bands, named after it"
+    return (
+        TimeBand(f'{tenant}:peak', frozenset(range(5)), morning * 60,
+            evening * 60, zone),
+        TimeBand(f'{tenant}:offpeak', frozenset(range(5)), evening * 60,
+            morning * 60, zone),
+        TimeBand(f'{tenant}:offpeak', frozenset({0}), 0, morning * 60, zone),
+        TimeBand(f'{tenant}:offpeak', frozenset({5, 6}), 0, 24 * 60, zone,
+            holidays))
+
+
+# The owner's bands; 'same' has the owner's windows under its own names
+# (one schedule for both), 'ny' others in another time zone.
+TENANT_BANDS = (
+    tenant_bands('owner', ZONE, 8, 19, frozenset({dt.date(2026, 3, 27)}))
+    + tenant_bands('same', ZONE, 8, 19)
+    + tenant_bands('ny', 'America/New_York', 9, 18))
+REAL_PREFIXES = ('33', '331', '336', '3361', '33612', '44', '447', '4478')
+INCREMENT_CHOICES = ((1, 1), (30, 6), (60, 60), (60, 1))
+
+
+def real_deck(generator, tenant, prefixes, price):
+    """Rates of ``prefixes`` in ``tenant``'s bands, each prefix with its
+    own increments, minimum, fee, bands and dates drawn at random."""
+    for prefix in prefixes:
+        first, next_ = generator.choice(INCREMENT_CHOICES)
+        minimum = generator.choice((0, 0, 45))
+        fee = generator.choice(('0', '0', '0.0125'))
+        dates = generator.choice((
+                [(None, None)], [(None, None)],
+                [(JANUARY, CHANGE), (CHANGE, None)],  # current and future
+                [(CHANGE, None)],  # loaded for later
+                [(None, CHANGE)],  # withdrawn
+                [(None, None), (CHANGE, None)],  # a new price from then
+                ))
+        banded = generator.random() < 0.6
+        for n, (since, until) in enumerate(dates):
+            value = D(price) + D(n) / 100 + D(len(prefix)) / 1000
+            bands = ((f'{tenant}:peak', 1), (f'{tenant}:offpeak', 2))
+            for band, factor in (bands if banded else ((None, 1),)):
+                yield Rate(prefix, value / factor, f'{tenant} {prefix}',
+                    connect_fee=D(fee), min_duration=minimum,
+                    increment_first=first, increment_next=next_,
+                    valid_from=since, valid_to=until, time_band=band,
+                    priority=1 if since == CHANGE and n else 0)
+
+
+def real_plans(seed):
+    """A random tariff as operators run them: the owner's deck, a reseller
+    (another currency, its own bands, markups), two retail plans."""
+    import random
+    generator = random.Random(seed)
+    sample = lambda k: generator.sample(REAL_PREFIXES, k)  # noqa: E731
+    reseller_bands = generator.choice(('same', 'ny', 'owner'))
+    return [
+        RatePlan('owner', 'EUR', tuple(real_deck(
+                    generator, 'owner', REAL_PREFIXES, '0.123456788')),
+            rounding=generator.choice(('half-up', 'up', 'down'))),
+        RatePlan('reseller', generator.choice(('USD', 'EUR')), tuple(
+                real_deck(generator, reseller_bands, sample(2), '0.2')),
+            parent='owner', decimals=5, rounding='up', markups={
+                'mobile': Markup(D('12.5'), D('0.001')),
+                None: Markup(D('3'))}),
+        RatePlan('retail', 'USD', tuple(real_deck(
+                    generator, generator.choice(('ny', reseller_bands)),
+                    sample(generator.choice((0, 2, len(REAL_PREFIXES)))),
+                    '0.05')),
+            parent='reseller', decimals=2,
+            markups={None: Markup(D('1'), D('0.0002'))},
+            bundles=(Bundle('b', frozenset({'mobile'})),)),
+        RatePlan('plain', 'EUR', (), parent='owner',
+            markups={None: Markup(D('20'))}),
+        ]
+
+
+REAL_NUMBERS = ('33112345', '3361234', '336129', '3367', '337000', '33999',
+    '447812', '4471', '449', '99')
+real_calls = st.lists(st.tuples(
+        st.sampled_from(REAL_NUMBERS), st.integers(0, 10 * 86400),
+        st.integers(-1, 4000), st.booleans(), st.just('outbound')),
+    max_size=40)
+REAL_CHAINS = (CHAIN[:2] + (Level('customer', 'c'),),)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10 ** 6), real_calls, st.integers(0, 900))
+def test_fast_path_matches_general_path_on_real_tariffs(seed, specs,
+        balance):
+    plans = real_plans(seed)
+    tariff = compile_tariff(plans, TENANT_BANDS, GROUPS)
+    balances = {('c', 'b'): balance} if balance else None
+    for chain in [
+            (Level('owner', 'r'), Level('reseller', 'c'),
+                Level('retail', 'c')),
+            (Level('owner', 'r'), Level('plain', 'c')),
+            (Level('retail', 'c'),)]:
+        batch = make_calls(specs, chain)
+        assert_same(tariff, batch, convert, balances)
+        # The memos filled by the first batch change nothing.
+        assert_same(tariff, batch, convert, balances)
+
+
+def test_real_tariffs_take_the_fast_path(monkeypatch):
+    """Per-level increments, dated rates and each tenant's bands are
+    priced on the fast path: only calls across a band or validity
+    boundary, bundles and unrated calls go through the general path."""
+    owner = RatePlan('owner', 'EUR', (
+            Rate('33', D('0.1'), increment_first=30, increment_next=6,
+                time_band='owner:peak'),
+            Rate('33', D('0.05'), increment_first=30, increment_next=6,
+                time_band='owner:offpeak'),
+            Rate('44', D('0.2'), increment_first=1, increment_next=1,
+                valid_to=CHANGE),
+            Rate('44', D('0.3'), increment_first=1, increment_next=1,
+                valid_from=CHANGE),
+            Rate('447', D('0.4'), valid_from=CHANGE)))
+    reseller = RatePlan('reseller', 'USD', (
+            Rate('336', D('0.2'), increment_first=60, increment_next=60,
+                time_band='ny:peak'),
+            Rate('336', D('0.1'), increment_first=60, increment_next=60,
+                time_band='ny:offpeak')),
+        parent='owner', markups={None: Markup(D('10'))})
+    retail = RatePlan('retail', 'USD', (
+            Rate('33', D('0.5'), increment_first=60, increment_next=60),
+            Rate('44', D('0.6'), increment_first=60, increment_next=60,
+                time_band='same:peak'),
+            Rate('44', D('0.3'), increment_first=60, increment_next=60,
+                time_band='same:offpeak')),
+        parent='reseller')
+    tariff = compile_tariff([owner, reseller, retail], TENANT_BANDS)
+    chain = (Level('owner', 'r'), Level('reseller', 'c'),
+        Level('retail', 'c'))
+    # Calls of 30 s every 10 minutes over 10 days, 7 s past: none
+    # crosses a band edge; the price change on the 25th is inside, a day
+    # without a conversion rate (unrated).
+    specs = [(('3312', '3361', '4471', '4412')[i % 4], i * 600 + 7, 30,
+            True, 'outbound') for i in range(1440)]
+    batch = make_calls(specs, chain)
+    general = []
+    rate = _Rating.rate
+
+    def counted(self, call, start):
+        general.append(call)
+        return rate(self, call, start)
+    monkeypatch.setattr(_Rating, 'rate', counted)
+    result = rate_batch(tariff, batch, convert)
+    monkeypatch.undo()
+    # Only the calls of the day without a conversion rate that need one
+    # (all but those to 3361: the reseller's own rate, in USD like the
+    # retail plan, and the owner's in EUR).
+    assert sum(not c.rated for c in result.calls) == 144 * 3 // 4
+    assert len(general) == 144 * 3 // 4
+    assert result.calls == reference(tariff, batch, convert)[0]
+
+
+def test_costs_hand_computed_with_per_level_increments_and_dates():
+    """Owner 30/6 with a new price from the 25th 10:00, reseller inherits
+    with a markup, the retail plan bills its own rate 60/60."""
+    owner = RatePlan('owner', 'EUR', (
+            Rate('44', D('0.12'), increment_first=30, increment_next=6,
+                valid_to=CHANGE),
+            Rate('44', D('0.18'), connect_fee=D('0.01'), increment_first=30,
+                increment_next=6, valid_from=CHANGE)))
+    reseller = RatePlan('reseller', 'EUR', (), parent='owner',
+        markups={None: Markup(D('10'), D('0.002'))})
+    retail = RatePlan('retail', 'EUR', (
+            Rate('44', D('0.30'), increment_first=60, increment_next=60),),
+        parent='reseller', decimals=2, rounding='up')
+    tariff = compile_tariff([owner, reseller, retail])
+    chain = (Level('owner', 'r'), Level('reseller', 'c'),
+        Level('retail', 'c'))
+    before = epoch(CHANGE) - 3600
+    after = epoch(CHANGE) + 3600
+    calls = [Call(n, chain, '1', '4420', at, 61)
+        for n, at in enumerate((before, after, before))]
+    result = rate_batch(tariff, calls)
+    first, second, third = result.calls
+    # 61 s → 30 + 6 · 6 = 66 s at 30/6; 120 s at 60/60.
+    assert [c.charged_seconds for c in first.levels] == [66, 66, 120]
+    # Before: 0.12 · 66 / 60 = 0.132; reseller 0.132 · 1.1 + 0.002 · 1.1
+    # = 0.1474; retail 0.30 · 2 = 0.60.
+    assert [c.cost for c in first.levels] == [
+        D('0.1320'), D('0.1474'), D('0.60')]
+    # After: 0.01 + 0.18 · 1.1 = 0.208; reseller 0.208 · 1.1 + 0.0022
+    # = 0.2310.
+    assert [c.cost for c in second.levels] == [
+        D('0.2080'), D('0.2310'), D('0.60')]
+    assert third == dataclasses.replace(first, call_id=2)
