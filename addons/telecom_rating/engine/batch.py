@@ -261,6 +261,13 @@ class _ChainIndex:
         entries, prefixes, defining = [], [], []
         for plan in self.plans:
             index = plan.index
+            entry = index.get(prefix)
+            if entry is not None and not entry.dated and entry.uniform:
+                # The common case: the plan has (or inherits) the prefix.
+                entries.append(entry)
+                prefixes.append(prefix)
+                defining.append(entry.rates[0].plan)
+                continue
             for length in plan.lengths:
                 if length > size:
                     continue
@@ -292,7 +299,7 @@ class _ChainIndex:
             entries.append(entry)
             prefixes.append(prefix[:length])
             defining.append(entry.rates[0].plan)
-        group = self.tariff.group_of(prefix)
+        group = self.tariff.group_of_prefix(prefix)
         key = (*defining, group)
         skeleton = self.skeletons.get(key)
         if skeleton is None:
@@ -301,24 +308,17 @@ class _ChainIndex:
             return low, high, SLOW
         shape, factors = skeleton
         first = entries[0]
-        schedule = first.schedule
-        rate = first.rates[0]
-        names = _names(first)
+        part = first.part or _part(self.tariff, first)
         by_rate = _reported(first, prefixes[0])
         if any(entry is not first for entry in entries):
-            if any(entry.schedule is not schedule
-                    or entry.rates[0].minimum != rate.minimum
-                    or entry.rates[0].first != rate.first
-                    or entry.rates[0].next != rate.next
-                    or _names(entry) != names for entry in entries):
+            if any((entry.part or _part(self.tariff, entry)) is not part
+                    for entry in entries):
                 return low, high, _multiple(
-                    entries, prefixes, group, factors, shape)
+                    self.tariff, entries, prefixes, group, factors, shape)
             levels = [_reported(e, p) for e, p in zip(entries, prefixes)]
             by_rate = tuple((*at[0][:5], tuple(r[1:5] for r in at))
                 for at in zip(*levels))
-        return low, high, (schedule.days if schedule else None, schedule,
-            rate.minimum, rate.first, rate.next, group, factors, shape,
-            by_rate)
+        return low, high, (*part[:5], group, factors, shape, by_rate)
 
     def _skeleton(self, defining, group):
         """Return (shape, factors or None if they convert) or SLOW.
@@ -376,9 +376,21 @@ def _reported(entry, prefix):
     return reported
 
 
-def _names(entry):
-    "The band of each rate of ``entry`` (one schedule, several namings)"
-    return tuple(r.band for r in entry.rates) if entry.schedule else None
+def _part(tariff, entry):
+    """Return (days, schedule, minimum, first, next, band names) of
+    ``entry``, one tuple for entries priced alike (``Tariff.parts``):
+    levels whose entries share it share the charged seconds and bands.
+    Memoised on the entry."""
+    rate = entry.rates[0]
+    schedule = entry.schedule
+    key = (schedule, rate.minimum, rate.first, rate.next,
+        tuple(r.band for r in entry.rates) if schedule else None)
+    part = tariff.parts.get(key)
+    if part is None:
+        part = tariff.parts[key] = (schedule.days if schedule else None,
+            *key)
+    entry.part = part
+    return part
 
 
 class _Dated(list):
@@ -405,23 +417,21 @@ class _Multiple:
         self.free = free
 
 
-def _multiple(entries, prefixes, group, factors, shape):
+def _multiple(tariff, entries, prefixes, group, factors, shape):
     "Return the _Multiple route of ``entries`` matched at ``prefixes``."
     parts = {}
+    free = []
     for level, (entry, prefix) in enumerate(zip(entries, prefixes)):
-        rate = entry.rates[0]
-        key = (id(entry.schedule), rate.minimum, rate.first, rate.next,
-            _names(entry))
-        part = parts.get(key)
-        if part is None:
-            schedule = entry.schedule
-            part = parts[key] = (schedule.days if schedule else None,
-                schedule, rate.minimum, rate.first, rate.next, [])
-        part[5].append((level, _reported(entry, prefix)))
-    free = tuple(_reported(e, p)[0][1:3] for e, p in zip(entries, prefixes))
+        reported = _reported(entry, prefix)
+        free.append(reported[0][1:3])
+        part = entry.part or _part(tariff, entry)
+        found = parts.get(id(part))  # parts are unique (Tariff.parts)
+        if found is None:
+            found = parts[id(part)] = (part, [])
+        found[1].append((level, reported))
     return _Multiple(
-        tuple((*part[:5], tuple(part[5])) for part in parts.values()),
-        group, factors, shape, free)
+        tuple((*part[:5], tuple(members)) for part, members in parts.values()),
+        group, factors, shape, tuple(free))
 
 
 def chain_index(tariff, plan_ids):

@@ -17,6 +17,9 @@ from .money import ratio, to_nano
 ALWAYS = -(1 << 62)
 FOREVER = 1 << 62
 NO_MARKUP = (1, 1, 0)
+NO_GROUP = object()
+# Bound of the memo of prefix → destination group.
+PREFIX_GROUPS = 1 << 20
 
 
 class TariffError(ValueError):
@@ -63,8 +66,9 @@ class PrefixRates:
     dated: bool
     schedule: object = None
     uniform: bool | None = None
-    # Memo of the batch fast path (batch._reported).
+    # Memos of the batch fast path (batch._reported, batch._part).
     reported: tuple | None = None
+    part: tuple | None = None
 
 
 def prefix_rates(tariff, rates):
@@ -131,6 +135,8 @@ class Tariff:
         self._zones = zones
         self._schedules = {}
         self._in_force = {}
+        self._prefix_groups = {}
+        self.parts = {}
         self.chains = {}
         self.shapes = {}
 
@@ -142,6 +148,17 @@ class Tariff:
             if group is not None:
                 return group
         return None
+
+    def group_of_prefix(self, prefix):
+        """group_of for a prefix of the index: memoised, as every chain's
+        route of the prefix asks for it."""
+        groups = self._prefix_groups
+        group = groups.get(prefix, NO_GROUP)
+        if group is NO_GROUP:
+            if len(groups) >= PREFIX_GROUPS:
+                groups.clear()
+            group = groups[prefix] = self.group_of(prefix)
+        return group
 
     def schedule(self, band_names):
         """Return the BandSchedule of rates with ``band_names`` (None: all).
