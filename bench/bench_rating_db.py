@@ -14,13 +14,15 @@ postgresql://postgres@127.0.0.1:5432/) with telecom_rating activated:
 3. ``Cdr.rate_unrated`` — read unrated → rate at 3 levels → write 3
    charges per CDR and the CDRs' states — then commit (timed; the tariff
    is compiled first and timed apart, as a worker keeps it).
-4. A plain ``COPY`` of the same charge rows into a scratch table with the
-   charges' columns and no index (timed, with its commit); the ratio is
-   COPY time / rating time (1 = rating costs no more than writing).
+4. A bare ``COPY`` of the same charge rows into a scratch table with the
+   charges' columns and indexes, the rows formatted as COPY text before
+   the timing (timed: the COPY and its commit); the ratio is COPY time /
+   rating time (1 = rating costs no more than writing).
 5. A 1,000,000-row CSV deck imported into a new plan (timed, commit
    included; generating the CSV is not).
 
-Usage: python bench/bench_rating_db.py [--quick] [--keep]
+Usage: [BENCH_DB_NAME=name] python bench/bench_rating_db.py [--quick] [--keep]
+       [--cdrs N]
 """
 import argparse
 import datetime as dt
@@ -32,6 +34,8 @@ import time
 QUICK = dict(prefixes=10_000, cdrs=20_000, deck=20_000, customers=20)
 FULL = dict(prefixes=100_000, cdrs=1_000_000, deck=1_000_000, customers=200)
 GROUPS = 20
+# Billing increments of a deck's rows, mixed as in operators' decks.
+INCREMENTS = ((60, 60), (60, 60), (30, 6), (30, 6), (1, 1))
 
 
 def prefixes(count, seed):
@@ -45,16 +49,25 @@ def prefixes(count, seed):
 
 
 def banded_deck(prefixes, seed):
-    "A deck CSV (bytes) with a peak and an off-peak rate per prefix"
+    """A deck CSV (bytes) with a peak and an off-peak rate per prefix,
+    increments 60/60, 30/6 and 1/1 mixed, and a fifth of the prefixes
+    dated: the current price since January, a new one from 20 March."""
     generator = random.Random(seed)
     lines = ["prefix,destination,rate,increment_first,increment_next,"
-        "time_band"]
+        "time_band,valid_from,valid_to"]
     for prefix in prefixes:
         price = generator.randrange(1000, 500000)
-        lines.append(f"{prefix},Destination {prefix[:3]},"
-            f"{price / 1e6:.6f},30,6,peak")
-        lines.append(f"{prefix},Destination {prefix[:3]},"
-            f"{price // 2 / 1e6:.6f},30,6,offpeak")
+        first, next_ = generator.choice(INCREMENTS)
+        dates = [('', '')]
+        if generator.random() < 0.2:
+            dates = [('2026-01-01', '2026-03-20'), ('2026-03-20', '')]
+        for n, (since, until) in enumerate(dates):
+            value = price + 700 * n
+            lines.append(f"{prefix},Destination {prefix[:3]},"
+                f"{value / 1e6:.6f},{first},{next_},peak,{since},{until}")
+            lines.append(f"{prefix},Destination {prefix[:3]},"
+                f"{value // 2 / 1e6:.6f},{first},{next_},offpeak,{since},"
+                f"{until}")
     return ('\n'.join(lines) + '\n').encode()
 
 
@@ -170,8 +183,10 @@ def synthetic_cdrs(count, accounts, owner_prefixes, seed=7, chunk=100_000):
 
 
 def copy_baseline(cursor):
-    """COPY this run's charge rows into a scratch table; return (rows,
-    seconds). The rows are read into memory first, untimed."""
+    """A bare COPY of this run's charge rows into a scratch table with the
+    charges' columns and indexes; return (rows, seconds). The rows are
+    read and formatted as COPY text first, untimed: only the COPY and its
+    commit are timed."""
     columns = ['cdr', 'version', 'current', 'level', 'seller', 'account',
         'buyer', 'plan', 'prefix', 'destination', 'charged_seconds',
         'bundle_seconds', 'amount', 'currency', 'create_uid',
@@ -179,13 +194,23 @@ def copy_baseline(cursor):
     names = ', '.join(f'"{c}"' for c in columns)
     cursor.execute(f'SELECT {names} FROM telecom_cdr_charge')
     rows = cursor.fetchall()
-    cursor.execute('CREATE TABLE bench_scratch AS '
-        f'SELECT {names} FROM telecom_cdr_charge WITH NO DATA')
+    cursor.execute('CREATE TABLE bench_scratch '
+        '(LIKE telecom_cdr_charge INCLUDING DEFAULTS INCLUDING INDEXES)')
     cursor.connection.commit()
+
+    def text(value):
+        if value is None:
+            return '\\N'
+        if value is True:
+            return 't'
+        if value is False:
+            return 'f'
+        return str(value).replace('\\', '\\\\').replace(
+            '\t', '\\t').replace('\n', '\\n')
+    data = ''.join('\t'.join(map(text, row)) + '\n' for row in rows)
     start = time.perf_counter()
     with cursor.copy(f'COPY bench_scratch ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(row)
+        copy.write(data)
     cursor.connection.commit()
     return len(rows), time.perf_counter() - start
 
@@ -232,7 +257,8 @@ def main():
 
     uri = os.environ.get(
         'TEST_DATABASE_URI', 'postgresql://postgres@127.0.0.1:5432/')
-    database = f'bench_rating_{os.getpid()}'
+    database = os.environ.get(
+        'BENCH_DB_NAME', f'bench_rating_{os.getpid()}')
     os.environ['TRYTOND_DATABASE_URI'] = uri
     os.environ['DB_NAME'] = database
     os.environ.pop('DB_CACHE', None)
@@ -293,8 +319,9 @@ def main():
         with Transaction().start(database, 0) as transaction:
             cursor = transaction.connection.cursor()
             rows, copied = copy_baseline(cursor)
-        print(f"COPY of the same {rows:,} charge rows into a scratch "
-            f"table: {copied:.2f} s; ratio COPY / rating "
+        print(f"bare COPY of the same {rows:,} charge rows (formatted "
+            f"beforehand) into a table like the charges': {copied:.2f} s, "
+            f"{sizes['cdrs'] / copied:,.0f} CDRs/s; ratio COPY / rating "
             f"{copied / seconds:.2f}")
 
         deck = plain_deck(sizes['deck'], 11)

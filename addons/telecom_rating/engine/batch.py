@@ -1,9 +1,10 @@
 """The fast path of ``rate_batch``: most calls in a few integer operations.
 
 ``rating._Rating`` prices a call level by level, as the pricing rules read.
-In a batch, almost every call is simple: every prefix entry on its chain is
-undated, the call lies in one band segment, and no bundle applies. For such
-a call the price at level i is an affine function of the charged seconds c,
+In a batch, almost every call is simple: the rates in force on its chain do
+not change during the call, it lies in one band segment (of each level's
+schedule), and no bundle applies. For such a call the price at level i is
+an affine function of the charged seconds c,
 
     cost_i × 10^decimals = (M_i × (60 × connect + price × c) + F_i × c
                             + add_i) // den_i
@@ -20,17 +21,20 @@ Memos, filled on first use and never changing a result:
 - per chain of plans (``_ChainIndex``, on the tariff): a dict of every
   prefix of the chain's plans and of the destination groups. The longest
   of them that starts the number (``U``) determines the prefix each plan
-  matches and the number's group, so it keys a ``route``;
-- per route: the shared increments and band schedule of the plans that
-  define their rate, and per rate index the (prefix, destination, connect,
-  price) each level reports;
+  matches and the number's group, so it keys a ``route`` — or, when dated
+  rates decide, a few routes (``_Dated``) each holding over a validity
+  window;
+- per route: the increments and band schedule of the plans that define
+  the levels' rates (shared by all levels, or per group of levels priced
+  alike: ``_Multiple``), and per rate index the (prefix, destination,
+  connect, price) each level reports;
 - per ``_Shape`` (which levels inherit from which defining plan, through
   which markups and currencies): the factors of each level, per set of
   conversion rates;
 - per band schedule and UTC day: the band segments (``BandSchedule.days``);
 - per decimals: the ``Decimal`` of each rounded quotient.
 
-Everything else (dated entries, a call across a band boundary, bundles,
+Everything else (a call across a band boundary, bundles being spent,
 gaps, missing conversions, unknown plans, negative factors) goes through
 ``_Rating``; calls that may spend a bundle are rated after the others, in
 start order, so bundles are spent as the rules say.
