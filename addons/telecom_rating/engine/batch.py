@@ -293,7 +293,7 @@ class _ChainIndex:
                         valid.append(rate)
                 if valid:
                     tier = valid[0].plan
-                    entry = self.tariff.in_force(tuple(
+                    entry = self.tariff.in_force(prefix[:length], tuple(
                             r for r in valid if r.plan == tier))
                     break
             else:

@@ -184,13 +184,15 @@ class Tariff:
             self._schedules[band_names] = schedule
         return schedule
 
-    def in_force(self, rates):
+    def in_force(self, prefix, rates):
         """Return the undated PrefixRates of ``rates`` (those of a dated
-        entry valid at some instant), the same object for the same rates:
-        what the batch fast path memoises per entry is kept."""
-        found = self._in_force.get(rates)
+        entry of ``prefix`` valid at some instant), the same object for
+        the same rates: what the batch fast path memoises per entry (with
+        its prefix) is kept."""
+        key = (prefix, rates)
+        found = self._in_force.get(key)
         if found is None:
-            found = self._in_force[rates] = resolved(self, rates)
+            found = self._in_force[key] = resolved(self, rates)
         return found
 
 
@@ -327,11 +329,14 @@ def _check_plan(plan, group_index, problems):
 def _compile_rates(plan, bands, problems):
     "Return prefix → tuple of CompiledRate, strongest first."
     index = {}
-    destinations = {}
+    # A deck repeats one price for every prefix of a destination: equal
+    # rates (a CompiledRate holds no prefix) are one object, and so are
+    # equal tuples of them, which keeps a big deck's memory down.
+    interned = {}
     for rate in plan.rates:
         where = f"plan {plan.id}, prefix {rate.prefix}"
         try:
-            compiled = _compile_rate(plan.id, rate, bands, destinations)
+            compiled = _compile_rate(plan.id, rate, bands, interned)
         except ValueError as exception:
             problems.append(f"{where}: {exception}")
             continue
@@ -344,7 +349,7 @@ def _compile_rates(plan, bands, problems):
             index[rate.prefix] = [rates, compiled]
     for prefix, rates in index.items():
         if type(rates) is not list:
-            index[prefix] = (rates,)
+            index[prefix] = interned.setdefault((rates,), (rates,))
             continue
         rates.sort(key=CompiledRate.precedence)
         keys = set()
@@ -358,11 +363,14 @@ def _compile_rates(plan, bands, problems):
         if len(zones) > 1:
             problems.append(f"plan {plan.id}, prefix {prefix}: time bands "
                 f"in several time zones ({', '.join(sorted(zones))})")
-        index[prefix] = tuple(rates)
+        rates = tuple(rates)
+        index[prefix] = interned.setdefault(rates, rates)
     return index
 
 
-def _compile_rate(plan_id, rate, bands, destinations):
+def _compile_rate(plan_id, rate, bands, interned):
+    """Return the CompiledRate of ``rate``, the one of ``interned`` when
+    an equal rate was compiled before."""
     if not rate.prefix.isdigit():
         raise ValueError("prefix is not a string of digits")
     price = to_nano(rate.price)
@@ -381,7 +389,11 @@ def _compile_rate(plan_id, rate, bands, destinations):
     band = rate.time_band or None
     if band is not None and band not in bands:
         raise ValueError(f"unknown time band {band}")
-    destination = destinations.setdefault(rate.destination, rate.destination)
-    return CompiledRate(plan_id, destination, price, connect,
-        rate.min_duration, rate.increment_first, rate.increment_next,
-        valid_from, valid_to, rate.priority, band)
+    destination = interned.setdefault(rate.destination, rate.destination)
+    key = (destination, price, connect, rate.min_duration,
+        rate.increment_first, rate.increment_next, valid_from, valid_to,
+        rate.priority, band)
+    compiled = interned.get(key)
+    if compiled is None:
+        compiled = interned[key] = CompiledRate(plan_id, *key)
+    return compiled
