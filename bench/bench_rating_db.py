@@ -187,8 +187,8 @@ def copy_baseline(cursor):
     charges' columns and indexes; return (rows, seconds). The rows are
     read and formatted as COPY text first, untimed: only the COPY and its
     commit are timed."""
-    columns = ['cdr', 'version', 'current', 'level', 'seller', 'account',
-        'buyer', 'plan', 'prefix', 'destination', 'charged_seconds',
+    columns = ['id', 'cdr', 'version', 'current', 'level', 'seller',
+        'account', 'buyer', 'plan', 'prefix', 'destination', 'charged_seconds',
         'bundle_seconds', 'amount', 'currency', 'create_uid',
         'create_date']
     names = ', '.join(f'"{c}"' for c in columns)
