@@ -431,6 +431,25 @@ class PortalTestCase(PortalClientCase):
             self.assertEqual(SipAddress.search(
                     [('address', '=', 'csrf@ann.example')]), [])
 
+    def test_oversized_body_refused_whole(self):
+        "A body over the portal's limit is a 413; nothing of it is written"
+        client = self.sign_in('ann@example.com')
+        token = self.token(client)
+        self.portal.max_body = 4096
+        response = self.post(client, '/sip-addresses', {
+                'address': 'huge@ann.example', 'padding': 'x' * 5000},
+            token=token)
+        self.assertEqual(
+            response.status_code, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        response = self.post(client, '/sip-addresses', {
+                'address': 'small@ann.example'}, token=token)
+        self.assertNotEqual(
+            response.status_code, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        with self.db():
+            SipAddress = Pool().get('telecom.sip_address')
+            self.assertEqual(SipAddress.search(
+                    [('address', '=', 'huge@ann.example')]), [])
+
     def test_every_form_needs_csrf(self):
         """Every POST route of the URL map, sent by the principal it is for
         without the form's CSRF token, is refused (403) before its

@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from werkzeug.exceptions import Forbidden, HTTPException, NotFound
+from werkzeug.exceptions import (
+    Forbidden, HTTPException, NotFound, RequestEntityTooLarge)
 from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
@@ -37,6 +38,7 @@ ANONYMOUS_CSRF_COOKIE = 'portal_csrf'
 KINDS = {'public', 'signed-in', 'customer', 'reseller'}
 
 ROUTES = []
+MAX_BODY = 32 * 1024 * 1024
 
 
 def route(path, kind, methods=('GET',)):
@@ -157,12 +159,18 @@ class Context:
 class Portal:
     "The WSGI application of one database"
 
-    def __init__(self, database, secure_cookies=True):
+    def __init__(self, database, secure_cookies=True, max_body=None):
         # Import the handlers: they fill ROUTES.
+        from trytond.config import config
+
         from . import (  # noqa: F401
             views_customer, views_public, views_reseller, views_signup)
         self.database = database
         self.secure_cookies = secure_cookies
+        # The largest request body (a rate deck upload is the largest):
+        # refused with 413 before anything is read or written.
+        self.max_body = max_body or config.getint(
+            'telecom_portal', 'max_body', default=MAX_BODY)
         self.views = {}
         rules = []
         for path, endpoint, methods, kind, func in ROUTES:
@@ -182,7 +190,16 @@ class Portal:
     def __call__(self, environ, start_response):
         request = Request(environ)
         request.max_form_memory_size = 8 * 1024 * 1024
-        response = self.handle(request)
+        # Bounds a body sent without a Content-Length (chunked) too: the
+        # form parser stops at the limit. werkzeug reads the whole body
+        # (up to its Content-Length) whatever the segments it comes in.
+        request.max_content_length = self.max_body
+        if (request.content_length or 0) > self.max_body:
+            response = RequestEntityTooLarge(
+                f"The request is larger than {self.max_body} bytes."
+                ).get_response()
+        else:
+            response = self.handle(request)
         response.headers.setdefault('X-Content-Type-Options', 'nosniff')
         response.headers.setdefault('Referrer-Policy', 'same-origin')
         response.headers.setdefault('X-Frame-Options', 'DENY')
