@@ -261,25 +261,8 @@ class SQLiteStore(Store):
     async def fetch(self, sql, *args):
         return await self._run(self._fetch, sql, args)
 
-    def _end(self, switch, call_id, leg, ended, expires):
-        connection = self._connect()
-        connection.execute('BEGIN IMMEDIATE')
-        try:
-            row = connection.execute(LIVE_CALL, (
-                    switch, call_id, leg)).fetchone()
-            if row and row[3] != 'ended':
-                answered, price, reserved, _ = row
-                connection.execute(END, self._bind((
-                            ended, estimate(answered, ended, price,
-                                reserved),
-                            expires, switch, call_id, leg)))
-            connection.execute('COMMIT')
-        except BaseException:
-            connection.execute('ROLLBACK')
-            raise
-
     async def end(self, switch, call_id, leg, ended, expires):
-        await self._run(self._end, switch, call_id, leg, ended, expires)
+        await self.execute(self.q(END), ended, expires, switch, call_id, leg)
 
     async def expire(self, now):
         "Drop the live calls whose TTL has passed (no end came)"
@@ -484,14 +467,9 @@ class PostgreSQLStore(Store):
     function then answers how much that is, the call is priced on it and
     asked again. Every other event is one autocommitted statement."""
 
-    # The end in SQL, as ``estimate`` computes it: every started minute
-    # plus one at the price, never more than was reserved (0 unanswered).
+    # The end in SQL: the slot freed, the reservation kept (``END``).
     END = (
         "UPDATE telecom_live_call SET state = 'ended', ended_at = %s, "
-        "reserved = CASE WHEN answered_at IS NULL THEN 0 ELSE LEAST("
-        "CASE WHEN reserved > 0 THEN reserved END, "
-        "COALESCE(price_per_minute, 0) * (CEIL(FLOOR(GREATEST(0, "
-        "EXTRACT(EPOCH FROM (%s - answered_at)))) / 60) + 1)) END, "
         "expires_at = %s "
         "WHERE switch = %s AND call_id = %s AND leg = %s "
         "AND state != 'ended'")
@@ -780,8 +758,7 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         return Admission(False, 'insufficient_credit')
 
     async def end(self, switch, call_id, leg, ended, expires):
-        await self.execute(
-            self.END, ended, ended, expires, switch, call_id, leg)
+        await self.execute(self.END, ended, expires, switch, call_id, leg)
 
     # The expiry in one statement that first locks the counter rows of
     # the accounts it uncounts, in account order (the scalar subquery runs
@@ -883,18 +860,21 @@ def estimate(answered, ended, price, reserved):
 
 
 # Statements of the call's later life, for both backends.
+# An answer is taken in any order: after the end too (the state stays
+# 'ended'), once (a duplicate changes nothing).
 ANSWER = (
-    "UPDATE telecom_live_call SET state = 'answered', answered_at = ? "
-    "WHERE switch = ? AND call_id = ? AND leg = ? AND state = 'authorized'")
-# At the end the slot is freed; the reservation shrinks to the estimated
-# cost of the call until its CDR is rated (which deletes the row).
+    "UPDATE telecom_live_call SET answered_at = ?, state = CASE "
+    "WHEN state = 'authorized' THEN 'answered' ELSE state END "
+    "WHERE switch = ? AND call_id = ? AND leg = ? AND answered_at IS NULL")
+# At the end the slot is freed, and nothing else: the reservation is kept
+# whole until the call's CDR is rated (which puts the real cost on the
+# balance and deletes the row). Shrinking it at an end the CDR has not
+# confirmed spent the money twice: an end without its answer (lost, or
+# late) held nothing, and the next call was granted what this one cost.
 END = (
     "UPDATE telecom_live_call SET state = 'ended', ended_at = ?, "
-    "reserved = ?, expires_at = ? "
+    "expires_at = ? "
     "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
-LIVE_CALL = (
-    "SELECT answered_at, price_per_minute, reserved, state "
-    "FROM telecom_live_call WHERE switch = ? AND call_id = ? AND leg = ?")
 EXPIRE = "DELETE FROM telecom_live_call WHERE expires_at <= ?"
 RECONCILE_SELECT = (
     "SELECT call_id, leg FROM telecom_live_call "
