@@ -5,15 +5,17 @@ what was already spent.
 The fixture's UK numbers (44) cost 0.60 EUR a minute in 1-second steps
 (tests/e2e/callcontrol_fixture.py): 1.00 EUR buys 100 seconds.
 """
+import asyncio
 import datetime as dt
 import itertools
 import time
 import uuid
 from decimal import Decimal
 
+import httpx
 import pytest
 
-from .test_callcontrol import Platform, backends, pg_available
+from .test_callcontrol import Platform, backends, pg_available, run_async
 
 UTC = dt.timezone.utc
 
@@ -164,3 +166,67 @@ def test_prepaid_events_in_any_order_spend_the_balance_once(platform):
         balance, live = found[codes[f'ord-{index}']]
         # 100 s at 0.60 a minute: 1.00 − 1.00
         assert (Decimal(balance), live) == (Decimal('0.00'), []), events
+
+
+def post_call(client, call_id, seconds, start=None):
+    "The answer, end and CDR of an admitted call of ``seconds``"
+    start = start or dt.datetime.now(UTC).replace(microsecond=0) \
+        - dt.timedelta(seconds=seconds + 60)
+    answer = start + dt.timedelta(seconds=5)
+    end = answer + dt.timedelta(seconds=seconds)
+    assert client.post(f'/v1/calls/{call_id}/answer', json={
+            'answered_at': answer.isoformat()}).status_code == 204
+    assert client.post(f'/v1/calls/{call_id}/end', json={
+            'ended_at': end.isoformat()}).status_code == 204
+    result = client.post('/v1/cdrs', json={
+            'call_id': call_id, 'callee': '442079460000',
+            'start': start.isoformat(), 'answer': answer.isoformat(),
+            'end': end.isoformat(), 'billable_seconds': seconds,
+            'hangup_cause': 16}).json()
+    assert result['accepted'] == 1, result
+
+
+def test_credit_limit_counts_calls_already_made(platform):
+    """Postpaid, credit limit 1.00: one call of 100 s (1.00) uses it all;
+    once rated it is owed, not forgotten, so the next four are refused
+    (all five were allowed). Another account's 30 s (0.30) leaves 70 s.
+    Five at once on a fresh limit: one admitted."""
+    codes = make_accounts(platform, {
+            'lim-seq': {'credit_limit': Decimal('1.00')},
+            'lim-part': {'credit_limit': Decimal('1.00')},
+            'lim-burst': {'credit_limit': Decimal('1.00')}})
+    with platform.client() as client:
+        def authorize(user, call_id):
+            return client.post('/v1/authorize', json={
+                    'call_id': call_id, 'callee': '02079460000',
+                    'sip_username': user}).json()
+
+        prefix = uuid.uuid4().hex[:8]
+        first = authorize('lim-seq', f'{prefix}-seq-0')
+        assert (first['decision'], first['max_duration']) == ('allow', 100)
+        post_call(client, f'{prefix}-seq-0', 100)
+        part = authorize('lim-part', f'{prefix}-part-0')
+        assert part['max_duration'] == 100
+        post_call(client, f'{prefix}-part-0', 30)
+        wait_all_rated(platform, [f'{prefix}-seq-0', f'{prefix}-part-0'])
+        later = [authorize('lim-seq', f'{prefix}-seq-{i}')
+            for i in range(1, 5)]
+        assert [(a['decision'], a['reason']) for a in later] == [
+            ('deny', 'insufficient_credit')] * 4
+        # 1.00 − 0.30 owed = 0.70: 70 s at 0.60 a minute
+        assert authorize('lim-part', f'{prefix}-part-1')['max_duration'] \
+            == 70
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=platform.url, timeout=60,
+                headers={'Authorization':
+                    f"Bearer {platform.keys['owner_key']}"}) as client:
+            return await asyncio.gather(*(client.post('/v1/authorize',
+                        json={'call_id': f'{prefix}-burst-{i}',
+                            'callee': '02079460000',
+                            'sip_username': 'lim-burst'})
+                    for i in range(5)))
+    answers = [r.json() for r in run_async(burst)]
+    assert sorted(a['decision'] for a in answers) == ['allow'] + ['deny'] * 4
+    assert codes
+
