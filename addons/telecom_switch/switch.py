@@ -117,8 +117,8 @@ class LiveCall(ModelSQL, ModelView):
 
     A call the API admitted: it holds a concurrency slot and, for accounts
     with a credit limit, a reservation. It ends with the switch's end
-    event, or expires when none comes; an ended call keeps its estimated
-    cost reserved until its CDR is rated, so the balance is never spent
+    event, or expires when none comes; an ended call keeps its
+    reservation until its CDR is rated, so the balance is never spent
     twice."""
     __name__ = 'telecom.live_call'
     switch = fields.Many2One(

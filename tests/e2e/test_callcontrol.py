@@ -765,11 +765,9 @@ def test_admissions_match_the_live_calls_after_random_events(platform):
                         seconds=rng.randint(10, 200))
                     await store.end(switch, call_id, 'a', now, expires)
                     if row['state'] != 'ended':
-                        # every started minute plus one at 0.60, at
-                        # most what was reserved (0 if never answered)
-                        row.update(state='ended', expires=expires,
-                            reserved=sql.estimate(row['answered'], now,
-                                Decimal('0.60'), row['reserved']))
+                        # the slot freed, the reservation kept until
+                        # the CDR is rated
+                        row.update(state='ended', expires=expires)
                 elif event == 'time':
                     clock[0] += dt.timedelta(seconds=rng.randint(1, 90))
                 elif event == 'expire':

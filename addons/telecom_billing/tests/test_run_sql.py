@@ -247,3 +247,39 @@ class RunSQLTestCase(BillingTestCase):
                 ("20% VAT", Decimal('18.80'), Decimal('3.77')),
                 ("Line fee", Decimal('8.14'), Decimal('1.00')),
                 ], Decimal('19.97'))
+
+    @with_transaction()
+    def test_owed_for_credit_limits(self):
+        """What call control counts against a postpaid credit limit
+        (telecom_switch, ``owed_sql``): the rated calls not on a posted
+        invoice, then the posted invoice until paid"""
+        from trytond import backend
+        from trytond.modules.telecom_switch.api.store import (
+            owed_sql, to_decimal)
+        pool = Pool()
+        Run = pool.get('telecom.billing.run')
+        Invoice = pool.get('account.invoice')
+        t, b = self.setUp_month('document')
+        query = owed_sql(True)
+        if backend.name == 'postgresql':
+            query = query.replace('?', '%s')
+        cursor = Transaction().connection.cursor()
+
+        def owed(account):
+            cursor.execute(query, (account.id,) * query.count(
+                    '%s' if backend.name == 'postgresql' else '?'))
+            return sum((to_decimal(r[0]) for r in cursor), Decimal(0))
+        # Calls 0.22 + 0.11 rated, not invoiced; B made none.
+        self.assertEqual(
+            (owed(t.r1_customer), owed(b)), (Decimal('0.33'), 0))
+        run = Run.bill(t.r1, *JANUARY)
+        # Claimed by a draft: still owed as calls, not twice.
+        self.assertEqual(
+            (owed(t.r1_customer), owed(b)), (Decimal('0.33'), 0))
+        with Transaction().set_context(_skip_warnings=True):
+            Invoice.post(list(run.invoices))
+        # Posted: the invoices' totals. R1 Customer 18.80 (4.95 + 3.19 +
+        # 10.00 + 0.33 + calls 0.33) + VAT 3.76 + fee 1.00 = 23.56 (as
+        # test_document_rounding without its credit); B 20.00, no tax.
+        self.assertEqual((owed(t.r1_customer), owed(b)),
+            (Decimal('23.56'), Decimal('20.00')))

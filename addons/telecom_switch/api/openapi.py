@@ -117,8 +117,8 @@ DOCUMENT = {
                 'responses': {'204': {'description': "Recorded"},
                     **_errors}}},
         '/v1/calls/{call_id}/end': {'post': {
-                'summary': "The call ended: its slot is freed and its "
-                "reservation shrinks to its estimated cost until rated.",
+                'summary': "The call ended: its slot is freed; its "
+                "reservation is kept until its CDR is rated.",
                 'parameters': [{'name': 'call_id', 'in': 'path',
                         'required': True, 'schema': {'type': 'string',
                             'maxLength': 128}}],

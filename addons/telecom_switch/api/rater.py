@@ -13,8 +13,8 @@ lower CPU priority than the API (``--nice``):
   arrive, rates what is unrated; it also looks every ``--poll`` seconds.
 - SQLite (the demo): every ``--poll`` seconds.
 
-Prepaid stays safe meanwhile: an ended call keeps its estimated cost as a
-reservation until its CDR is rated (README, "Ended calls hold…"). A CDR
+Prepaid stays safe meanwhile: an ended call keeps its reservation until
+its CDR is rated (README, "Ended calls hold…"). A CDR
 that cannot be rated (no plan, no price) is not retried by this worker for
 ``--retry`` seconds; the rating cron and the back office see it too.
 

@@ -381,8 +381,8 @@ class CallControl:
         ended = instant(body, 'ended_at', False) or dt.datetime.now(UTC)
         integer(body, 'cause', False, 0, 127)
         ended = naive(ended)
-        # Frees the slot; the reservation shrinks to the call's estimated
-        # cost until its CDR is rated. Unknown or already ended: nothing.
+        # Frees the slot; the reservation is kept until the call's CDR is
+        # rated (store.END). Unknown or already ended: nothing.
         await self.store.end(
             switch.id, call_id, leg, ended, ended + dt.timedelta(hours=1))
         return web.Response(status=204)
@@ -818,7 +818,7 @@ def _die_with_parent():
 class RaterProcess:
     """The rating worker (``rater.py``) as a child process: restarted when
     it dies — rating is not in the calls' path, so its failure must not
-    stop call control (ended calls hold their estimate meanwhile)."""
+    stop call control (ended calls hold their reservation meanwhile)."""
 
     def __init__(self, argv, restart_delay=1.0):
         self.command = [sys.executable, '-m',

@@ -81,11 +81,12 @@ def affordable_seconds(cost_of, available, max_seconds):
     return low
 
 
-def decide(request, counts, reserved_total, balance):
+def decide(request, counts, reserved_total, balance, owed=Decimal(0)):
     """The admission decision from what the transaction read.
 
     ``counts`` maps direction to live calls of the account (not ended),
-    ``reserved_total`` is what its live and ended-unrated calls hold."""
+    ``reserved_total`` is what its live and ended-unrated calls hold,
+    ``owed`` what a postpaid account owes already (``owed_sql``)."""
     limits = request.limits
     over = False
     if not request.emergency:
@@ -107,7 +108,7 @@ def decide(request, counts, reserved_total, balance):
     if request.prepaid or request.credit_limit is not None:
         available = (balance or Decimal(0)) - reserved_total
         if not request.prepaid:
-            available += request.credit_limit
+            available += request.credit_limit - owed
         seconds = affordable_seconds(
             request.cost_of, available, request.max_seconds)
         if seconds < 1:
@@ -124,6 +125,29 @@ def to_decimal(value):
     if isinstance(value, bytes):
         value = value.decode()
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def owed_sql(billing):
+    """What a postpaid account owes already, as one query of the account
+    id (``?``) returning amounts to add up: its rated calls not yet on a
+    posted invoice — the current charge it buys each call at, whatever
+    the tenant level — and, with telecom_billing (``billing``), its posted
+    invoices not paid (the whole total while partly paid: the side of
+    caution). A credit limit counts these beside the live calls'
+    reservations. Charges are taken in the account's currency (a plan is
+    priced in it)."""
+    charges = (
+        "SELECT ch.amount FROM telecom_cdr_charge ch "
+        "WHERE ch.account = ? AND ch.current = TRUE")
+    if not billing:
+        return charges
+    return (charges + " AND NOT EXISTS (SELECT 1 "
+        "FROM telecom_cdr_charge_billed b JOIN account_invoice i "
+        "ON i.telecom_run = b.run AND i.telecom_account = b.account "
+        "WHERE b.charge = ch.id AND i.state IN ('posted', 'paid')) "
+        "UNION ALL SELECT i.total_amount_cache FROM account_invoice i "
+        "WHERE i.telecom_account = ? AND i.type = 'out' "
+        "AND i.state = 'posted'")
 
 
 class Store:
@@ -230,7 +254,13 @@ class SQLiteStore(Store):
             balance = connection.execute(
                 self.BALANCE, (request.account,)).fetchone()
             balance = to_decimal(balance[0]) if balance else None
-            admission = decide(request, counts, reserved, balance)
+            owed = Decimal(0)
+            if not request.prepaid and request.credit_limit is not None:
+                query = self._owed_sql(connection)
+                owed = sum((to_decimal(r[0]) for r in connection.execute(
+                            query, (request.account,) * query.count('?'))),
+                    Decimal(0))
+            admission = decide(request, counts, reserved, balance, owed)
             if admission.allowed:
                 connection.execute(self.INSERT, self._bind(
                         self.insert_values(request, admission, now)))
@@ -242,6 +272,16 @@ class SQLiteStore(Store):
 
     async def admit(self, request):
         return await self._run(self._admit, request)
+
+    _owed = None
+
+    def _owed_sql(self, connection):
+        if self._owed is None:
+            billing = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = "
+                "'telecom_cdr_charge_billed'").fetchone() is not None
+            self._owed = owed_sql(billing)
+        return self._owed
 
     @staticmethod
     def _bind(args):
@@ -261,25 +301,8 @@ class SQLiteStore(Store):
     async def fetch(self, sql, *args):
         return await self._run(self._fetch, sql, args)
 
-    def _end(self, switch, call_id, leg, ended, expires):
-        connection = self._connect()
-        connection.execute('BEGIN IMMEDIATE')
-        try:
-            row = connection.execute(LIVE_CALL, (
-                    switch, call_id, leg)).fetchone()
-            if row and row[3] != 'ended':
-                answered, price, reserved, _ = row
-                connection.execute(END, self._bind((
-                            ended, estimate(answered, ended, price,
-                                reserved),
-                            expires, switch, call_id, leg)))
-            connection.execute('COMMIT')
-        except BaseException:
-            connection.execute('ROLLBACK')
-            raise
-
     async def end(self, switch, call_id, leg, ended, expires):
-        await self._run(self._end, switch, call_id, leg, ended, expires)
+        await self.execute(self.q(END), ended, expires, switch, call_id, leg)
 
     async def expire(self, now):
         "Drop the live calls whose TTL has passed (no end came)"
@@ -484,14 +507,9 @@ class PostgreSQLStore(Store):
     function then answers how much that is, the call is priced on it and
     asked again. Every other event is one autocommitted statement."""
 
-    # The end in SQL, as ``estimate`` computes it: every started minute
-    # plus one at the price, never more than was reserved (0 unanswered).
+    # The end in SQL: the slot freed, the reservation kept (``END``).
     END = (
         "UPDATE telecom_live_call SET state = 'ended', ended_at = %s, "
-        "reserved = CASE WHEN answered_at IS NULL THEN 0 ELSE LEAST("
-        "CASE WHEN reserved > 0 THEN reserved END, "
-        "COALESCE(price_per_minute, 0) * (CEIL(FLOOR(GREATEST(0, "
-        "EXTRACT(EPOCH FROM (%s - answered_at)))) / 60) + 1)) END, "
         "expires_at = %s "
         "WHERE switch = %s AND call_id = %s AND leg = %s "
         "AND state != 'ended'")
@@ -613,6 +631,7 @@ DECLARE
     v_next timestamp;
     v_ended numeric;
     v_balance numeric;
+    v_owed numeric;
 BEGIN
     PERFORM pg_advisory_xact_lock(%(namespace)d, p_account);
     SELECT l.max_duration, l.reserved, l.over_limit
@@ -642,14 +661,19 @@ BEGIN
     END IF;
     IF p_money THEN
         -- One snapshot: rating deletes an ended call and debits its cost
-        -- in one commit, seen both or neither.
+        -- (prepaid) or writes its charge (postpaid) in one commit, seen
+        -- both or neither (telecom_account_owed is STABLE: it runs in
+        -- this statement's snapshot). p_credit is null for prepaid.
         SELECT (SELECT a.balance FROM telecom_account a
                 WHERE a.id = p_account),
             (SELECT SUM(l.reserved) FROM telecom_live_call l
                 WHERE l.account = p_account AND l.ended_at IS NOT NULL
-                    AND l.expires_at > p_now)
-            INTO v_balance, v_ended;
+                    AND l.expires_at > p_now),
+            CASE WHEN p_credit IS NOT NULL
+                THEN telecom_account_owed(p_account) END
+            INTO v_balance, v_ended, v_owed;
         o_available := COALESCE(v_balance, 0) + COALESCE(p_credit, 0)
+            - COALESCE(v_owed, 0)
             - COALESCE(v_live, 0) - COALESCE(v_ended, 0);
         IF o_available < p_reserve THEN
             o_result := 'retry';
@@ -722,8 +746,23 @@ $$""" % {'namespace': LOCK_NAMESPACE}
                     await cursor.execute(
                         'DROP FUNCTION telecom_callcontrol_admit')
                 await cursor.execute(self.COUNTER)
+                await self._create_owed(cursor)
                 await cursor.execute(self.ADMIT_FUNCTION)
                 await cursor.execute(self.RECOUNT)
+
+    async def _create_owed(self, cursor):
+        "``owed_sql`` as the SQL function the admission calls"
+        await cursor.execute(
+            "SELECT to_regclass('telecom_cdr_charge_billed') IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM information_schema.columns "
+            "WHERE table_name = 'account_invoice' "
+            "AND column_name = 'telecom_account')")
+        (billing,), = await cursor.fetchall()
+        await cursor.execute(
+            "CREATE OR REPLACE FUNCTION telecom_account_owed("
+            "p_account integer) RETURNS numeric LANGUAGE sql STABLE AS "
+            "$$ SELECT COALESCE(SUM(o.amount), 0) FROM (%s) AS o(amount) $$"
+            % owed_sql(billing).replace('?', 'p_account'))
 
     async def admit(self, request):
         limits = request.limits
@@ -732,8 +771,8 @@ $$""" % {'namespace': LOCK_NAMESPACE}
             else limits.inbound)
         money = not request.emergency and (
             request.prepaid or request.credit_limit is not None)
-        credit = (request.credit_limit or Decimal(0)
-            if not request.prepaid else Decimal(0))
+        credit = (None if request.prepaid
+            else request.credit_limit or Decimal(0))
         item = await self.pool.acquire()
         cursor = item[1]
         # What the account has left, as the function last said; None:
@@ -780,8 +819,7 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         return Admission(False, 'insufficient_credit')
 
     async def end(self, switch, call_id, leg, ended, expires):
-        await self.execute(
-            self.END, ended, ended, expires, switch, call_id, leg)
+        await self.execute(self.END, ended, expires, switch, call_id, leg)
 
     # The expiry in one statement that first locks the counter rows of
     # the accounts it uncounts, in account order (the scalar subquery runs
@@ -883,18 +921,21 @@ def estimate(answered, ended, price, reserved):
 
 
 # Statements of the call's later life, for both backends.
+# An answer is taken in any order: after the end too (the state stays
+# 'ended'), once (a duplicate changes nothing).
 ANSWER = (
-    "UPDATE telecom_live_call SET state = 'answered', answered_at = ? "
-    "WHERE switch = ? AND call_id = ? AND leg = ? AND state = 'authorized'")
-# At the end the slot is freed; the reservation shrinks to the estimated
-# cost of the call until its CDR is rated (which deletes the row).
+    "UPDATE telecom_live_call SET answered_at = ?, state = CASE "
+    "WHEN state = 'authorized' THEN 'answered' ELSE state END "
+    "WHERE switch = ? AND call_id = ? AND leg = ? AND answered_at IS NULL")
+# At the end the slot is freed, and nothing else: the reservation is kept
+# whole until the call's CDR is rated (which puts the real cost on the
+# balance and deletes the row). Shrinking it at an end the CDR has not
+# confirmed spent the money twice: an end without its answer (lost, or
+# late) held nothing, and the next call was granted what this one cost.
 END = (
     "UPDATE telecom_live_call SET state = 'ended', ended_at = ?, "
-    "reserved = ?, expires_at = ? "
+    "expires_at = ? "
     "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
-LIVE_CALL = (
-    "SELECT answered_at, price_per_minute, reserved, state "
-    "FROM telecom_live_call WHERE switch = ? AND call_id = ? AND leg = ?")
 EXPIRE = "DELETE FROM telecom_live_call WHERE expires_at <= ?"
 RECONCILE_SELECT = (
     "SELECT call_id, leg FROM telecom_live_call "
