@@ -1,2 +1,5 @@
 # Tenancy (owner → resellers → customers), customer accounts, their
 # services, feature limits and roles. See README.md in this folder.
+from .locking import hold_sqlite_transactions
+
+hold_sqlite_transactions()

@@ -1,4 +1,3 @@
-import sqlite3
 import zlib
 
 from sql import Select
@@ -20,21 +19,45 @@ def advisory_lock(name):
     cursor.execute(*Select([transaction.database.lock_id(key, timeout=True)]))
 
 
-def keep_transactional(transaction):
-    """Make the SQLite transaction just started a transaction again.
+def hold_sqlite_transactions():
+    """Keep an SQLite connection in the mode its transaction asked for
+    until the transaction gives it back.
 
-    trytond's SQLite backend shares one connection per database between
-    transactions, and its cache sync (at each start, with ``[cache]
-    clean_timeout = 0``) asks that connection for autocommit and leaves
-    it so: every statement is then committed at once, and a rollback — a
-    refused form undone, a retry holding the locks it asked for — undoes
-    nothing (a shop order retried for its locks was sold four times).
-    Nothing to do on PostgreSQL."""
-    connection = transaction.connection
-    if (isinstance(connection, sqlite3.Connection)
-            and connection.isolation_level is None):
-        # What trytond's SQLite backend sets for a transaction.
-        connection.isolation_level = 'IMMEDIATE'
+    trytond's SQLite backend opens one connection per transaction, and
+    hands that same connection to whoever asks the database for one
+    meanwhile: the cache sync (at each start with ``[cache] clean_timeout
+    = 0``, every few minutes otherwise) asks it for autocommit and leaves
+    it so. Every statement of the transaction was then committed at once,
+    and a write refused by a record rule, a domain, a uniqueness or a
+    validation stayed written (a reseller created rates on the owner's
+    plan), a retry holding its locks ran twice. Called when telecom_base
+    is imported, so every process that loads the suite — trytond's
+    server, cron, worker, admin, the suite's commands and servers — runs
+    SQLite transactionally, as PostgreSQL does."""
+    from trytond.backend.sqlite.database import Database
+    if getattr(Database, '_telecom_holds', False):
+        return
+    get_connection = Database.get_connection
+    put_connection = Database.put_connection
+
+    def get(self, autocommit=False, readonly=False, statement_timeout=None):
+        connection = self._conn
+        if getattr(connection, 'telecom_holders', 0):
+            connection.telecom_holders += 1
+            return connection
+        connection = get_connection(self, autocommit=autocommit,
+            readonly=readonly, statement_timeout=statement_timeout)
+        connection.telecom_holders = 1
+        return connection
+
+    def put(self, connection=None):
+        if getattr(connection, 'telecom_holders', 0):
+            connection.telecom_holders -= 1
+        return put_connection(self, connection)
+
+    Database.get_connection = get
+    Database.put_connection = put
+    Database._telecom_holds = True
 
 
 def run_committed(database, work, user=0):
@@ -45,7 +68,6 @@ def run_committed(database, work, user=0):
     extras = {}
     while True:
         with Transaction().start(database, user, **extras) as transaction:
-            keep_transactional(transaction)
             try:
                 result = work(Pool())
             except TransactionError as error:

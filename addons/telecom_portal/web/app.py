@@ -22,7 +22,6 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from trytond.exceptions import UserError, UserWarning
-from trytond.modules.telecom_base.locking import keep_transactional
 from trytond.pool import Pool
 from trytond.transaction import Transaction, TransactionError
 from trytond.worker import run_task
@@ -235,8 +234,6 @@ class Portal:
     def respond(self, request, kind, func, args, context, extras):
         with Transaction().start(
                 self.database, 0, context=context, **extras) as transaction:
-            # A request retried for its locks, or undone, leaves nothing.
-            keep_transactional(transaction)
             ctx = Context(self, request)
             try:
                 ctx.load_session()
