@@ -71,9 +71,11 @@ class PrefixRates:
     part: tuple | None = None
 
 
-def prefix_rates(tariff, rates):
-    "Return the PrefixRates of ``rates``, nearest plan first."
-    tier = tuple(r for r in rates if r.plan == rates[0].plan)
+def prefix_rates(tariff, rates, own=False):
+    """Return the PrefixRates of ``rates``, nearest plan first (``own``:
+    all of one plan)."""
+    tier = rates if own else tuple(
+        r for r in rates if r.plan == rates[0].plan)
     if any(r.valid_from != ALWAYS or r.valid_to != FOREVER for r in tier):
         return PrefixRates(rates, True)
     return resolved(tariff, tier)
@@ -81,13 +83,18 @@ def prefix_rates(tariff, rates):
 
 def resolved(tariff, rates):
     "Return the undated PrefixRates of the rates in force ``rates``."
-    first = rates[0]
-    schedule = None
-    if first.band is not None:
-        schedule = tariff.schedule(tuple(r.band for r in rates))
-    uniform = all(r.minimum == first.minimum and r.first == first.first
-        and r.next == first.next for r in rates)
-    return PrefixRates(rates, False, schedule, uniform)
+    # Equal rates are one tuple (_compile_rates): their schedule and
+    # uniformity are worked out once.
+    found = tariff.resolutions.get(rates)
+    if found is None:
+        first = rates[0]
+        schedule = None
+        if first.band is not None:
+            schedule = tariff.schedule(tuple(r.band for r in rates))
+        uniform = all(r.minimum == first.minimum and r.first == first.first
+            and r.next == first.next for r in rates)
+        found = tariff.resolutions[rates] = (schedule, uniform)
+    return PrefixRates(rates, False, *found)
 
 
 class CompiledPlan:
@@ -136,6 +143,8 @@ class Tariff:
         self._schedules = {}
         self._in_force = {}
         self._prefix_groups = {}
+        # rates → (schedule, uniform) of resolved()
+        self.resolutions = {}
         self.parts = {}
         self.chains = {}
         self.shapes = {}
@@ -235,8 +244,9 @@ def compile_tariff(plans, time_bands=(), groups=None):
         for prefix, rates in own.items():
             inherited = parent.get(prefix)
             if inherited is not None:
-                rates += inherited.rates
-            index[prefix] = prefix_rates(tariff, rates)
+                index[prefix] = prefix_rates(tariff, rates + inherited.rates)
+            else:
+                index[prefix] = prefix_rates(tariff, rates, own=True)
         markups = {}
         for group, markup in plan.markups.items():
             try:
@@ -333,10 +343,11 @@ def _compile_rates(plan, bands, problems):
     # rates (a CompiledRate holds no prefix) are one object, and so are
     # equal tuples of them, which keeps a big deck's memory down.
     interned = {}
+    nanos = {}
     for rate in plan.rates:
         where = f"plan {plan.id}, prefix {rate.prefix}"
         try:
-            compiled = _compile_rate(plan.id, rate, bands, interned)
+            compiled = _compile_rate(plan.id, rate, bands, interned, nanos)
         except ValueError as exception:
             problems.append(f"{where}: {exception}")
             continue
@@ -368,12 +379,14 @@ def _compile_rates(plan, bands, problems):
     return index
 
 
-def _compile_rate(plan_id, rate, bands, interned):
+def _compile_rate(plan_id, rate, bands, interned, nanos):
     """Return the CompiledRate of ``rate``, the one of ``interned`` when
-    an equal rate was compiled before."""
+    an equal rate was compiled before (``nanos``: memo of to_nano)."""
     if not rate.prefix.isdigit():
         raise ValueError("prefix is not a string of digits")
-    price = to_nano(rate.price)
+    price = nanos.get(rate.price)
+    if price is None:
+        price = nanos[rate.price] = to_nano(rate.price)
     connect = to_nano(rate.connect_fee) if rate.connect_fee else 0
     if price < 0 or connect < 0:
         raise ValueError("negative price or connect fee")

@@ -412,3 +412,27 @@ def test_costs_hand_computed_with_per_level_increments_and_dates():
     assert [c.cost for c in second.levels] == [
         D('0.2080'), D('0.2310'), D('0.60')]
     assert third == dataclasses.replace(first, call_id=2)
+
+
+def test_equal_dated_rates_of_two_prefixes():
+    """Equal rates of two prefixes are one compiled object: each call
+    still reports its own prefix, before and after the price change."""
+    rates = []
+    for prefix in ('4478', '4479'):
+        rates += [
+            Rate(prefix, D('0.1'), 'UK Mobile', valid_to=CHANGE),
+            Rate(prefix, D('0.2'), 'UK Mobile', valid_from=CHANGE)]
+    tariff = compile_tariff([RatePlan('owner', 'EUR', rates),
+            RatePlan('retail', 'EUR', (), parent='owner',
+                markups={None: Markup(D('10'))})])
+    index = tariff.plans['owner'].index
+    assert index['4478'].rates == index['4479'].rates
+    chain = (Level('owner'), Level('retail'))
+    specs = [(number, offset, 60, True, 'outbound')
+        for offset in (4 * 86400, 6 * 86400) for number in ('447812',
+            '447912', '447813')]
+    result = assert_same(tariff, make_calls(specs, chain))
+    assert [c.levels[1].prefix for c in result.calls] == [
+        '4478', '4479', '4478'] * 2
+    assert [c.levels[1].cost for c in result.calls] == [D('0.1100')] * 3 + [
+        D('0.2200')] * 3
