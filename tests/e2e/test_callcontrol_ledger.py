@@ -230,3 +230,47 @@ def test_credit_limit_counts_calls_already_made(platform):
     assert sorted(a['decision'] for a in answers) == ['allow'] + ['deny'] * 4
     assert codes
 
+
+def test_over_limit_surcharge_charged(platform):
+    """F21 "admit at extra cost": a call over the limit of one pays the
+    account's over-limit price on its charge — per call, or per started
+    minute — and its CDR says it was over the limit; the call within the
+    limit pays the plan's price alone."""
+    make_accounts(platform, {
+            'ovl-call': {'max_outbound': 1, 'over_limit': 'charge',
+                'over_limit_price': Decimal('0.10'),
+                'over_limit_unit': 'call'},
+            'ovl-min': {'max_outbound': 1, 'over_limit': 'charge',
+                'over_limit_price': Decimal('0.10'),
+                'over_limit_unit': 'minute'}})
+    prefix = uuid.uuid4().hex[:8]
+    calls = []
+    with platform.client() as client:
+        for user in ['ovl-call', 'ovl-min']:
+            within, over = f'{prefix}-{user}-1', f'{prefix}-{user}-2'
+            answers = [client.post('/v1/authorize', json={
+                        'call_id': call_id, 'callee': '02079460000',
+                        'sip_username': user}).json()
+                for call_id in (within, over)]
+            assert [(a['decision'], a['over_limit']) for a in answers] == [
+                ('allow', False), ('allow', True)]
+            post_call(client, within, 30)
+            post_call(client, over, 90)
+            calls += [within, over]
+    wait_all_rated(platform, calls)
+    found = platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = {{c.call_id: (bool(c.over_limit),
+        [str(ch.amount) for ch in c.charges])
+    for c in Cdr.search([('call_id', 'in', {calls!r})])}}
+""")
+    found = {k: (o, [Decimal(a) for a in amounts])
+        for k, (o, amounts) in found.items()}
+    # 30 s at 0.60 a minute: 0.30; 90 s: 0.90, plus 0.10 for the call or
+    # 2 started minutes × 0.10 = 0.20.
+    assert found == {
+        f'{prefix}-ovl-call-1': (False, [Decimal('0.30')]),
+        f'{prefix}-ovl-call-2': (True, [Decimal('1.00')]),
+        f'{prefix}-ovl-min-1': (False, [Decimal('0.30')]),
+        f'{prefix}-ovl-min-2': (True, [Decimal('1.10')]),
+        }
