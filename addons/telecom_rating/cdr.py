@@ -683,6 +683,13 @@ class Cdr(ModelSQL, ModelView):
         return tuple(totals)
 
     @classmethod
+    def _extra_costs(cls, rows):
+        """{CDR id: amount} added to the price of the calls of ``rows`` (of
+        _read_calls) their account pays, beside the plan's price: none
+        here (telecom_switch's over-limit surcharge)."""
+        return {}
+
+    @classmethod
     def _after_rating(cls, ids, rerate):
         "Called once the CDRs ``ids`` are rated (or re-rated) and stored"
 
@@ -742,6 +749,7 @@ class Cdr(ModelSQL, ModelView):
                 results.extend(batch.calls)
 
         version_of = {r[0]: r[9] or 0 for r in rows}
+        extras = cls._extra_costs(rows)
         charges, versions, unchanged = [], {}, 0
         for result in results:
             call_id = result.call_id
@@ -755,6 +763,10 @@ class Cdr(ModelSQL, ModelView):
                     level.charged_seconds, level.bundle_seconds, level.cost,
                     c.currency)
                 for i, (level, c) in enumerate(zip(result.levels, chain))]
+            if call_id in extras:
+                # On the charge of the CDR's account: the last level.
+                last = new[-1]
+                new[-1] = last[:11] + (last[11] + extras[call_id], last[12])
             if rerate and Charge.same(previous.get(call_id), new):
                 unchanged += 1
                 continue

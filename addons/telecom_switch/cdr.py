@@ -1,3 +1,8 @@
+from decimal import Decimal
+
+from sql import Literal
+from sql.operators import Exists
+
 from trytond import backend
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
@@ -12,6 +17,52 @@ class Cdr(metaclass=PoolMeta):
         "Over Limit", readonly=True,
         help="Admitted above the account's concurrency limit at extra "
         "cost; billing charges the extra.")
+
+    @classmethod
+    def _extra_costs(cls, rows):
+        """The over-limit surcharge (F21) of the answered calls of
+        ``rows`` admitted above their account's limit at extra cost: the
+        account's ``over_limit_price`` once a call, or once every started
+        minute of the billable seconds (90 s: 2 minutes), in the account's
+        currency. A call is over the limit when its CDR says so or its live
+        call does (the API stores CDRs without the flag): the CDR is then
+        flagged, so re-rating finds it after the live call is gone."""
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        LiveCall = pool.get('telecom.live_call')
+        Switch = pool.get('telecom.switch')
+        extras = super()._extra_costs(rows)
+        seconds = {r[0]: r[5] for r in rows if r[5]}
+        if not seconds:
+            return extras
+        cdr, account = cls.__table__(), Account.__table__()
+        live, switch = LiveCall.__table__(), Switch.__table__()
+        cursor = Transaction().connection.cursor()
+        live_over = Exists(live.join(switch,
+                condition=live.switch == switch.id).select(Literal(1),
+                where=(switch.code == cdr.switch)
+                & (live.call_id == cdr.call_id) & (live.leg == cdr.leg)
+                & (live.over_limit == Literal(True))))
+        found = []
+        for sub_ids in id_chunks(list(seconds)):
+            cursor.execute(*cdr.join(account,
+                    condition=cdr.account == account.id).select(
+                    cdr.id, cdr.over_limit, account.over_limit_price,
+                    account.over_limit_unit,
+                    where=in_ids(cdr.id, sub_ids)
+                    & ((cdr.over_limit == Literal(True)) | live_over)))
+            found.extend(cursor.fetchall())
+        for cdr_id, _, price, unit in found:
+            price = Decimal(str(price or 0))
+            if unit == 'minute':
+                price *= -(-seconds[cdr_id] // 60)
+            if price:
+                extras[cdr_id] = price
+        unflagged = [r[0] for r in found if not r[1]]
+        for sub_ids in id_chunks(unflagged):
+            cursor.execute(*cdr.update([cdr.over_limit], [True],
+                    where=in_ids(cdr.id, sub_ids)))
+        return extras
 
     @classmethod
     def _after_rating(cls, ids, rerate):

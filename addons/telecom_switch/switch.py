@@ -9,9 +9,11 @@ import secrets
 
 from sql import Null
 
+from trytond import backend
 from trytond.cache import Cache
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
+from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from trytond.modules.telecom_base.caching import clears_caches
@@ -55,6 +57,14 @@ class Switch(SnapshotChangeMixin, DeactivableMixin, ModelSQL, ModelView):
             help="Shown once, when generated: copy it into the switch's "
             "configuration."),
         'get_key')
+    rpc_url = fields.Char(
+        "JSON-RPC URL",
+        states={
+            'invisible': Eval('kind') != 'kamailio',
+            },
+        help="Kamailio's JSON-RPC over HTTP (jsonrpcs), e.g. "
+        "http://10.0.0.5:5060/RPC: the API asks it for the live dialogs "
+        "(dlg.list) every minute and releases the calls it no longer has.")
     emergency_gateway = fields.Char(
         "Emergency Gateway",
         help="Where emergency calls go when no carrier route is found, "
@@ -192,3 +202,101 @@ class LiveCall(ModelSQL, ModelView):
         table = cls.__table_handler__(module_name)
         for name in ('switch', 'account'):
             table.drop_fk(name)
+
+
+class MissingCdr(ModelSQL, ModelView):
+    """Missing CDR
+
+    A live call that expired without its CDR: the switch never sent it,
+    or lost it. Kept with what the call was estimated to cost, for the
+    operator to find the CDR or bill it by hand; never deleted with the
+    live call. Written by a trigger on ``telecom_live_call`` (whatever
+    deletes the expired row: the API's expiry loop, an admission, the
+    cron), so no writer can drop a call silently."""
+    __name__ = 'telecom.missing_cdr'
+    switch = fields.Many2One(
+        'telecom.switch', "Switch", required=True, ondelete='CASCADE',
+        readonly=True)
+    call_id = fields.Char("Call ID", required=True, readonly=True)
+    leg = fields.Char("Leg", readonly=True)
+    account = fields.Many2One(
+        'telecom.account', "Account", required=True, ondelete='CASCADE',
+        readonly=True)
+    direction = fields.Char("Direction", readonly=True)
+    callee = fields.Char("Callee", readonly=True)
+    authorized_at = fields.DateTime("Authorized", readonly=True)
+    answered_at = fields.DateTime("Answered", readonly=True)
+    ended_at = fields.DateTime("Ended", readonly=True)
+    expired_at = fields.DateTime("Expired", readonly=True)
+    estimated_cost = fields.Numeric(
+        "Estimated Cost", digits=(16, 6), readonly=True,
+        help="The price per minute for every started minute from the "
+        "answer to the end (or to the expiry when no end came), at most "
+        "what was reserved; nothing if it was never answered.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('account')
+        cls._order = [('expired_at', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        cursor = Transaction().connection.cursor()
+        for statement in MISSING_TRIGGER[backend.name]:
+            cursor.execute(statement)
+
+
+# The live call's row, deleted when expired (its TTL passed: at most the
+# call's grant plus 2 minutes, or an hour after its end) with no CDR
+# stored, becomes a missing CDR. Rating deletes rows whose CDR exists, and
+# reconcile rows not expired: neither is copied.
+_MISSING_INSERT = """
+INSERT INTO telecom_missing_cdr (switch, call_id, leg, account, direction,
+    callee, authorized_at, answered_at, ended_at, expired_at,
+    estimated_cost, create_uid, create_date)
+SELECT OLD.switch, OLD.call_id, OLD.leg, OLD.account, OLD.direction,
+    OLD.callee, OLD.authorized_at, OLD.answered_at, OLD.ended_at,
+    OLD.expires_at, %(cost)s, 0, %(now)s
+WHERE NOT EXISTS (SELECT 1 FROM telecom_cdr c JOIN telecom_switch s
+    ON s.code = c.switch WHERE s.id = OLD.switch
+    AND c.call_id = OLD.call_id AND c.leg = OLD.leg)"""
+_MISSING_COST = """CASE WHEN OLD.answered_at IS NULL THEN 0 ELSE (
+    SELECT CASE WHEN COALESCE(OLD.reserved, 0) > 0 AND OLD.reserved < e
+        THEN OLD.reserved ELSE e END FROM (
+        SELECT COALESCE(OLD.price_per_minute, 0) * %(minutes)s AS e) m)
+    END"""
+MISSING_TRIGGER = {
+    'postgresql': ["""
+CREATE OR REPLACE FUNCTION telecom_live_call_missing() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+""" + _MISSING_INSERT % {
+            'cost': _MISSING_COST % {'minutes': (
+                    "CEIL(GREATEST(0, EXTRACT(EPOCH FROM (COALESCE("
+                    "OLD.ended_at, OLD.expires_at) - OLD.answered_at))) "
+                    "/ 60)")},
+            'now': "(now() AT TIME ZONE 'UTC')"} + """;
+    RETURN NULL;
+END
+$$""", """
+CREATE OR REPLACE TRIGGER telecom_live_call_missing
+    AFTER DELETE ON telecom_live_call FOR EACH ROW
+    WHEN (OLD.expires_at <= (now() AT TIME ZONE 'UTC'))
+    EXECUTE FUNCTION telecom_live_call_missing()"""],
+    'sqlite': ["DROP TRIGGER IF EXISTS telecom_live_call_missing", """
+CREATE TRIGGER telecom_live_call_missing
+    AFTER DELETE ON telecom_live_call FOR EACH ROW
+    WHEN OLD.expires_at <= strftime('%Y-%m-%d %H:%M:%f', 'now')
+BEGIN
+""" + _MISSING_INSERT % {
+            'cost': _MISSING_COST % {'minutes': (
+                    # started minutes: ceil of a non-negative quotient
+                    "(SELECT CAST(s / 60 AS INTEGER) + (s % 60 > 0) FROM "
+                    "(SELECT MAX(0, CAST(ROUND((julianday(COALESCE("
+                    "OLD.ended_at, OLD.expires_at)) - julianday("
+                    "OLD.answered_at)) * 86400) AS INTEGER)) AS s))")},
+            'now': "strftime('%Y-%m-%d %H:%M:%f', 'now')"} + """;
+END"""],
+    }

@@ -185,6 +185,17 @@ def rater_of(platform, timeout=10):
         time.sleep(0.2)
 
 
+def store_of(platform, min_size=1, max_size=2):
+    "The call-control store of the platform's database, as the API's"
+    from trytond.modules.telecom_switch.api import store as sql
+    if platform.backend == 'sqlite':
+        return sql.SQLiteStore(os.path.join(
+                platform.env['TRYTOND_DATABASE__PATH'],
+                platform.database + '.sqlite'))
+    return sql.PostgreSQLStore(
+        PG_URI.rstrip('/') + '/' + platform.database, min_size, max_size)
+
+
 def run_async(function):
     """Run the coroutine function in a thread of its own: another test's
     fixture (Playwright's sync API) may hold this thread's event loop."""
@@ -683,13 +694,7 @@ def test_admissions_match_the_live_calls_after_random_events(platform):
     import random
 
     from trytond.modules.telecom_switch.api import store as sql
-    if platform.backend == 'sqlite':
-        store = sql.SQLiteStore(os.path.join(
-                platform.env['TRYTOND_DATABASE__PATH'],
-                platform.database + '.sqlite'))
-    else:
-        store = sql.PostgreSQLStore(
-            PG_URI.rstrip('/') + '/' + platform.database, 1, 2)
+    store = store_of(platform)
     switch, prefix = 990001, uuid.uuid4().hex[:8]
     # Accounts with no telecom_account row (the live call has no foreign
     # key): balance 0, so the money account spends its credit limit.

@@ -41,7 +41,8 @@ json_values = st.recursive(
 FIELDS = ['call_id', 'leg', 'direction', 'caller', 'callee',
     'sip_username', 'source_ip', 'sip_domain', 'service', 'answered_at',
     'ended_at', 'cause', 'start', 'answer', 'end', 'billable_seconds',
-    'disposition', 'hangup_cause', 'account', 'carrier', 'calls', 'cdrs']
+    'disposition', 'hangup_cause', 'account', 'carrier', 'calls', 'cdrs',
+    'interim_updates']
 # Mostly well-formed objects with some fields wrong: deeper into the code.
 objects = st.fixed_dictionaries({
         'call_id': st.sampled_from(['fz-1', 'fz-2']) | scalars,
@@ -50,7 +51,7 @@ objects = st.fixed_dictionaries({
         }, optional={name: json_values | scalars for name in FIELDS
         if name not in ('call_id', 'callee')})
 PATHS = ['/v1/authorize', '/v1/calls/fz-1/answer', '/v1/calls/fz-1/end',
-    '/v1/cdrs', '/v1/reconcile']
+    '/v1/cdrs', '/v1/reconcile', '/v1/calls/fz-1/update']
 
 
 @pytest.fixture(scope='module')
@@ -89,6 +90,8 @@ def check(response, path):
             'accepted', 'duplicates', 'rejected', 'ignored'}
     elif path == '/v1/reconcile':
         assert 'released' in response.json()
+    elif path.endswith('/update'):
+        assert set(response.json()) == {'max_duration', 'final'}
     else:
         assert response.status_code == 204
 
@@ -148,7 +151,7 @@ def test_huge_bodies_and_keys(platform, client):
 def test_service_still_up_and_deciding(platform, client):
     "Runs last: alive, answering, and no call left half-admitted"
     started = time.monotonic()
-    assert client.get('/health').json() == {'status': 'ok'}
+    assert client.get('/health').json()['status'] == 'ok'
     answer = client.post('/v1/authorize', json={
             'call_id': 'fz-after', 'callee': '442079460000',
             'sip_username': 'pp-user'}).json()

@@ -8,6 +8,7 @@ The fixture's UK numbers (44) cost 0.60 EUR a minute in 1-second steps
 import asyncio
 import datetime as dt
 import itertools
+import json
 import time
 import uuid
 from decimal import Decimal
@@ -15,7 +16,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from .test_callcontrol import Platform, backends, pg_available, run_async
+from .test_callcontrol import (
+    Platform, backends, pg_available, run_async, store_of)
 
 UTC = dt.timezone.utc
 
@@ -230,3 +232,272 @@ def test_credit_limit_counts_calls_already_made(platform):
     assert sorted(a['decision'] for a in answers) == ['allow'] + ['deny'] * 4
     assert codes
 
+
+def test_over_limit_surcharge_charged(platform):
+    """F21 "admit at extra cost": a call over the limit of one pays the
+    account's over-limit price on its charge — per call, or per started
+    minute — and its CDR says it was over the limit; the call within the
+    limit pays the plan's price alone."""
+    make_accounts(platform, {
+            'ovl-call': {'max_outbound': 1, 'over_limit': 'charge',
+                'over_limit_price': Decimal('0.10'),
+                'over_limit_unit': 'call'},
+            'ovl-min': {'max_outbound': 1, 'over_limit': 'charge',
+                'over_limit_price': Decimal('0.10'),
+                'over_limit_unit': 'minute'}})
+    prefix = uuid.uuid4().hex[:8]
+    calls = []
+    with platform.client() as client:
+        for user in ['ovl-call', 'ovl-min']:
+            within, over = f'{prefix}-{user}-1', f'{prefix}-{user}-2'
+            answers = [client.post('/v1/authorize', json={
+                        'call_id': call_id, 'callee': '02079460000',
+                        'sip_username': user}).json()
+                for call_id in (within, over)]
+            assert [(a['decision'], a['over_limit']) for a in answers] == [
+                ('allow', False), ('allow', True)]
+            post_call(client, within, 30)
+            post_call(client, over, 90)
+            calls += [within, over]
+    wait_all_rated(platform, calls)
+    found = platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = {{c.call_id: (bool(c.over_limit),
+        [str(ch.amount) for ch in c.charges])
+    for c in Cdr.search([('call_id', 'in', {calls!r})])}}
+""")
+    found = {k: (o, [Decimal(a) for a in amounts])
+        for k, (o, amounts) in found.items()}
+    # 30 s at 0.60 a minute: 0.30; 90 s: 0.90, plus 0.10 for the call or
+    # 2 started minutes × 0.10 = 0.20.
+    assert found == {
+        f'{prefix}-ovl-call-1': (False, [Decimal('0.30')]),
+        f'{prefix}-ovl-call-2': (True, [Decimal('1.00')]),
+        f'{prefix}-ovl-min-1': (False, [Decimal('0.30')]),
+        f'{prefix}-ovl-min-2': (True, [Decimal('1.10')]),
+        }
+
+
+def test_prepaid_slices_share_the_balance(platform):
+    """Prepaid 60.00 at 0.60 a minute (10.00 at 0.10: 100 minutes), a
+    limit of 5 calls, a switch that sends interim updates: the five calls
+    run at once, each granted 5 minutes (3.00) at a time; updates extend
+    them until the money ends, the last grant ``final``; together they
+    cost exactly the balance, never more. (The first call reserved the
+    whole balance: one call at a time.)"""
+    make_accounts(platform, {'slices': {'billing_mode': 'prepaid',
+                'max_outbound': 5, 'topup': '60.00'}})
+    prefix = uuid.uuid4().hex[:8]
+    calls = [f'{prefix}-slice-{i}' for i in range(5)]
+    with platform.client() as client:
+        first = [client.post('/v1/authorize', json={
+                    'call_id': call_id, 'callee': '02079460000',
+                    'sip_username': 'slices', 'interim_updates': True}
+                ).json() for call_id in calls]
+        assert [(a['decision'], a['max_duration'], a['final'])
+            for a in first] == [('allow', 300, False)] * 5
+        # A sixth: over the limit of 5
+        assert client.post('/v1/authorize', json={
+                'call_id': f'{prefix}-sixth', 'callee': '02079460000',
+                'sip_username': 'slices', 'interim_updates': True}
+            ).json()['reason'] == 'concurrency_limit'
+        granted = {c: a['max_duration'] for c, a in zip(calls, first)}
+        final = set()
+        while len(final) < len(calls):
+            for call_id in calls:
+                if call_id in final:
+                    continue
+                response = client.post(f'/v1/calls/{call_id}/update',
+                    json={})
+                assert response.status_code == 200, response.text
+                update = response.json()
+                assert update['max_duration'] >= granted[call_id]
+                granted[call_id] = update['max_duration']
+                if update['final']:
+                    final.add(call_id)
+        # 60.00 at 0.01 a second: 6,000 seconds in all, 1,200 each (the
+        # fifth round's updates found nothing left).
+        assert granted == dict.fromkeys(calls, 1200)
+        assert client.post(f'/v1/calls/{prefix}-ghost/update',
+            json={}).status_code == 404
+        # Each talks until its grant ends (the switch cuts it there).
+        for call_id in calls:
+            post_call(client, call_id, granted[call_id])
+    wait_all_rated(platform, calls)
+    code = platform.tryton("""
+Account = pool.get('telecom.account')
+account, = Account.search([('credentials.username', '=', 'slices')])
+result = account.code
+""")
+    balance, live = balances(platform, [code])[code]
+    # 5 × 1,200 s × 0.01 = 60.00: 60.00 − 60.00
+    assert (Decimal(balance), live) == (Decimal('0.00'), [])
+
+
+def test_expired_call_without_cdr_kept_as_missing(platform):
+    """A live call whose TTL passes with no CDR is not deleted silently:
+    it becomes a missing CDR with its estimated cost (0.60 a minute for
+    every started minute from its answer to its end, or to its expiry
+    when no end came; nothing unanswered), listed in the back office and
+    counted on /health."""
+    from trytond.modules.telecom_switch.api import store as sql
+    make_accounts(platform, {'miss-user': {}})
+    prefix = uuid.uuid4().hex[:8]
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    talked, talking, ringing = (
+        f'{prefix}-talked', f'{prefix}-talking', f'{prefix}-ringing')
+    with platform.client() as client:
+        for call_id in (talked, talking, ringing):
+            assert client.post('/v1/authorize', json={
+                    'call_id': call_id, 'callee': '02079460000',
+                    'sip_username': 'miss-user'}).json()['decision'] \
+                == 'allow'
+        for call_id in (talked, talking):
+            assert client.post(f'/v1/calls/{call_id}/answer', json={
+                    'answered_at': (now - dt.timedelta(seconds=300)
+                        ).isoformat()}).status_code == 204
+        # 120 s talked: 2 minutes
+        assert client.post(f'/v1/calls/{talked}/end', json={
+                'ended_at': (now - dt.timedelta(seconds=180)).isoformat()
+                }).status_code == 204
+    # Their TTL passed a minute ago: the one still talking lasted at most
+    # until then, 240 s (4 minutes).
+    platform.tryton(f"""
+cursor = Transaction().connection.cursor()
+LiveCall = pool.get('telecom.live_call')
+table = LiveCall.__table__()
+import datetime as dt
+cursor.execute(*table.update([table.expires_at],
+    [dt.datetime({now.year}, {now.month}, {now.day}, {now.hour},
+        {now.minute}, {now.second}) - dt.timedelta(seconds=60)],
+    where=table.call_id.in_({[talked, talking, ringing]!r})))
+""")
+    store = store_of(platform)
+
+    async def expire():
+        if platform.backend == 'postgresql':
+            await store.pool.open()
+        try:
+            await store.expire(sql.Store.now())
+        finally:
+            await store.close()
+    run_async(expire)
+    found = platform.tryton(f"""
+Missing = pool.get('telecom.missing_cdr')
+LiveCall = pool.get('telecom.live_call')
+calls = {[talked, talking, ringing]!r}
+result = [
+    {{m.call_id: (str(m.estimated_cost), bool(m.ended_at))
+        for m in Missing.search([('call_id', 'in', calls)])}},
+    LiveCall.search_count([('call_id', 'in', calls)]),
+    Missing.search_count([])]
+""")
+    missing, live, total = found
+    assert {k: (Decimal(c), e) for k, (c, e) in missing.items()} == {
+        talked: (Decimal('1.20'), True),
+        talking: (Decimal('2.40'), False),
+        ringing: (Decimal('0'), False)}
+    assert live == 0
+    with platform.client(None) as client:
+        assert client.get('/health').json() == {
+            'status': 'ok', 'missing_cdrs': total}
+
+
+class FakeKamailioRpc:
+    """Kamailio's JSON-RPC over HTTP as the API's reconciliation asks it:
+    ``dlg.list`` answers the dialogs of ``call_ids``"""
+
+    def __init__(self):
+        import http.server
+        import threading
+        fake = self
+        self.call_ids = set()
+        self.asked = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                request = json.loads(self.rfile.read(
+                        int(self.headers['Content-Length'])))
+                assert request['method'] == 'dlg.list'
+                fake.asked += 1
+                body = json.dumps({'jsonrpc': '2.0', 'id': request['id'],
+                        'result': [{'h_entry': 1, 'h_id': i,
+                                'call-id': call_id, 'state': 4}
+                            for i, call_id in enumerate(
+                                sorted(fake.call_ids))]}).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        self.server = http.server.ThreadingHTTPServer(
+            ('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d/RPC' % self.server.server_port
+        threading.Thread(target=self.server.serve_forever,
+            daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_calls_the_switch_no_longer_has_are_released(platform):
+    """The API looks at each Kamailio's dialogs (dlg.list over JSON-RPC)
+    every --reconcile seconds: a call the switch no longer has, authorized
+    over a minute ago, is ended — its slot freed (postpaid, a limit of 2:
+    a third call fits again) — while a call it still has keeps its slot."""
+    rpc = FakeKamailioRpc()
+    try:
+        platform.tryton(f"""
+Switch = pool.get('telecom.switch')
+switch, = Switch.search([('code', '=', 'owner-proxy')])
+Switch.write([switch], {{'rpc_url': {rpc.url!r}}})
+""")
+        platform.stop_api()
+        platform.api_args += ['--reconcile', '1']
+        platform.start_api()
+        make_accounts(platform, {'rec-user': {'max_outbound': 2}})
+        prefix = uuid.uuid4().hex[:8]
+        kept, gone, third = (
+            f'{prefix}-kept', f'{prefix}-gone', f'{prefix}-third')
+        rpc.call_ids.add(kept)
+        with platform.client() as client:
+            def authorize(call_id):
+                return client.post('/v1/authorize', json={
+                        'call_id': call_id, 'callee': '02079460000',
+                        'sip_username': 'rec-user'}).json()
+            assert [authorize(c)['decision'] for c in (kept, gone)] == [
+                'allow', 'allow']
+            assert authorize(third)['reason'] == 'concurrency_limit'
+            # Both authorized 2 minutes ago (newer calls may not be in
+            # the switch's list yet).
+            platform.tryton(f"""
+import datetime as dt
+cursor = Transaction().connection.cursor()
+table = pool.get('telecom.live_call').__table__()
+cursor.execute(*table.update([table.authorized_at],
+    [dt.datetime.utcnow() - dt.timedelta(minutes=2)],
+    where=table.call_id.in_({[kept, gone]!r})))
+""")
+            deadline = time.monotonic() + 60
+            code = f"""
+LiveCall = pool.get('telecom.live_call')
+result = sorted([c.call_id, c.state] for c in LiveCall.search(
+    [('call_id', 'in', {[kept, gone]!r})]))
+"""
+            while platform.tryton(code) != [
+                    [gone, 'ended'], [kept, 'authorized']]:
+                assert time.monotonic() < deadline, platform.tryton(code)
+                time.sleep(0.5)
+            assert rpc.asked
+            assert authorize(third)['decision'] == 'allow'
+    finally:
+        rpc.stop()
+        platform.tryton("""
+Switch = pool.get('telecom.switch')
+Switch.write(Switch.search([('code', '=', 'owner-proxy')]),
+    {'rpc_url': None})
+""")

@@ -82,6 +82,12 @@ DOCUMENT = {
                                         'maxLength': 64},
                                     'sip_domain': {'type': 'string',
                                         'maxLength': 128},
+                                    'interim_updates': {
+                                        'type': 'boolean',
+                                        'description': "The switch will "
+                                        "extend the call with /update: a "
+                                        "money account's call is granted "
+                                        "a slice at a time."},
                                     }}}}},
                 'responses': {
                     '200': {'description': "The decision", 'content': {
@@ -101,6 +107,7 @@ DOCUMENT = {
                                         'price_per_minute': {
                                             'type': 'string'},
                                         'currency': {'type': 'string'},
+                                        'final': {'type': 'boolean'},
                                         'routes': {'type': 'array'},
                                         'rtjson': {'type': 'object'},
                                         }}}}},
@@ -115,6 +122,25 @@ DOCUMENT = {
                                     'leg': {'type': 'string'},
                                     'answered_at': _instant}}}}},
                 'responses': {'204': {'description': "Recorded"},
+                    **_errors}}},
+        '/v1/calls/{call_id}/update': {'post': {
+                'summary': "An interim update: the call is granted one "
+                "more slice, as much as the money allows; final: it must "
+                "end at max_duration (warning played, then cut).",
+                'parameters': [{'name': 'call_id', 'in': 'path',
+                        'required': True, 'schema': {'type': 'string',
+                            'maxLength': 128}}],
+                'requestBody': {'content': {'application/json': {
+                            'schema': {'type': 'object', 'properties': {
+                                    'leg': {'type': 'string'}}}}}},
+                'responses': {'200': {'description': "The grant",
+                        'content': {'application/json': {'schema': {
+                                    'type': 'object', 'properties': {
+                                        'max_duration': {
+                                            'type': 'integer',
+                                            'nullable': True},
+                                        'final': {'type': 'boolean'}}}}}},
+                    '404': {'description': "No live call with this id"},
                     **_errors}}},
         '/v1/calls/{call_id}/end': {'post': {
                 'summary': "The call ended: its slot is freed; its "

@@ -76,8 +76,11 @@ class CallControl:
     "The API's state: the snapshot, the store and the Tryton database"
 
     def __init__(self, database, store, refresh=2.0,
-            max_call_seconds=4 * 3600, lag_probe=False, max_body=CDR_BODY):
+            max_call_seconds=4 * 3600, lag_probe=False, max_body=CDR_BODY,
+            slice_seconds=300, reconcile_interval=60.0):
         self.database = database
+        self.reconcile_interval = reconcile_interval
+        self.slice_seconds = slice_seconds
         self.store = store
         # The largest body of a CDR batch or a reconcile (413 above)
         self.max_body = max_body
@@ -212,6 +215,7 @@ class CallControl:
         self.tasks = [
             asyncio.create_task(self._refresh_loop()),
             asyncio.create_task(self._expire_loop()),
+            asyncio.create_task(self._reconcile_loop()),
             ]
         if self.lag:
             self.tasks.append(asyncio.create_task(self.lag.run()))
@@ -342,10 +346,11 @@ class CallControl:
         if not routes and not inbound:
             return deny('no_route', account)
 
+        max_seconds, sliced = self._first_slice(body, account, emergency)
         admission = await self.store.admit(Request(
                 switch.id, call_id, leg, account.id, direction, callee,
                 emergency, account.limits, account.credit_limit,
-                account.prepaid, cost_of, price, self.max_call_seconds,
+                account.prepaid, cost_of, price, max_seconds,
                 self.max_call_seconds + 600))
         if not admission.allowed:
             return deny(admission.reason, account)
@@ -357,9 +362,68 @@ class CallControl:
                 'price_per_minute': str(price),
                 'currency': currency,
                 'over_limit': admission.over_limit,
+                'final': sliced and (admission.max_duration < max_seconds
+                    or max_seconds >= self.max_call_seconds),
                 'routes': routes,
                 'rtjson': rtjson(routes, admission.max_duration),
                 })
+
+    # --- slices and interim updates -------------------------------------
+
+    def _first_slice(self, body, account, emergency):
+        """(seconds asked for, sliced): a switch that sends interim updates
+        (``interim_updates``) gets a call of an account with a balance or
+        a credit limit granted a slice at a time, so its other calls share
+        the money; else the longest call that fits, up to 4 h."""
+        interim = body.get('interim_updates')
+        if interim is not None and not isinstance(interim, bool):
+            raise Invalid('interim_updates', "must be true or false")
+        if (interim is True and not emergency
+                and (account.prepaid or account.credit_limit is not None)):
+            return min(self.slice_seconds, self.max_call_seconds), True
+        return self.max_call_seconds, False
+
+    async def update(self, request):
+        """An interim update of a live call: one more slice, as much of it
+        as the money allows; ``final`` when the call must end at
+        ``max_duration`` (the switch plays the F22 warning and cuts)."""
+        switch = self.switch_of(request)
+        call_id = path_call_id(request)
+        body = require_object(await read_json(request, SMALL_BODY, {}))
+        leg = string(body, 'leg', False, TOKEN, 16) or 'a'
+        rows = await self.store.fetch(
+            self.store.q(sql.PRICED), switch.id, call_id, leg)
+        snapshot = self.snapshot
+        account = snapshot.accounts.get(rows[0][0]) if rows else None
+        if account is None:
+            return problem(404, "no live call with this id", 'call_id')
+        _, direction, callee = rows[0]
+        priced = snapshot.pricer(account, direction, 'voice', '', callee,
+            dt.datetime.now(UTC), snapshot.convert)
+        if isinstance(priced, str) or not (
+                account.prepaid or account.credit_limit is not None):
+            # Free, or no money limit: nothing to hold.
+            return json_response({'max_duration': None, 'final': False})
+        granted = await self.store.extend(
+            switch.id, call_id, leg, priced[0], self.slice_seconds,
+            self.max_call_seconds, account.credit_limit or Decimal(0),
+            account.prepaid)
+        if granted is None:
+            return problem(404, "no live call with this id", 'call_id')
+        return json_response({'max_duration': granted.max_duration,
+                'final': granted.final})
+
+    async def health(self, request):
+        """Up; and how many live calls expired without their CDR
+        (``telecom.missing_cdr``: the operator's to look at), null when
+        the database cannot say"""
+        try:
+            (missing,), = await self.store.fetch(
+                'SELECT COUNT(*) FROM telecom_missing_cdr')
+        except Exception:
+            logger.exception("counting the missing CDRs failed")
+            missing = None
+        return json_response({'status': 'ok', 'missing_cdrs': missing})
 
     async def answer(self, request):
         switch = self.switch_of(request)
@@ -421,17 +485,47 @@ class CallControl:
             call = require_object(call, 'calls[]')
             live.add((string(call, 'call_id', pattern=TOKEN),
                     string(call, 'leg', False, TOKEN, 16) or 'a'))
-        # Calls authorized in the last minute may not have reached the
-        # switch's list yet.
-        before = sql.Store.now() - dt.timedelta(minutes=1)
-        rows = await self.store.fetch(
-            self.store.q(sql.RECONCILE_SELECT), switch.id, before)
+        return json_response(
+            {'released': await self._release_vanished(switch, live)})
+
+    # --- reconciliation with the switch's own list ------------------------
+
+    async def _release_vanished(self, switch, live):
+        """End the calls of ``switch`` not in ``live`` — {(call id, leg)}
+        the switch has — authorized over a minute ago (newer ones may not
+        be in its list yet): their slots are freed; their reservations
+        kept until their CDRs are rated, as at an end (no end is a price),
+        and a call whose CDR never comes becomes a missing CDR when it
+        expires. Return how many."""
+        now = sql.Store.now()
+        rows = await self.store.fetch(self.store.q(sql.RECONCILE_SELECT),
+            switch.id, now - dt.timedelta(minutes=1))
         released = 0
         for call_id, leg in rows:
             if (call_id, leg) not in live:
-                released += await self.store.execute(
-                    self.store.q(sql.FORGET), switch.id, call_id, leg)
-        return json_response({'released': released})
+                await self.store.end(switch.id, call_id, leg, now,
+                    now + dt.timedelta(hours=1))
+                released += 1
+        if released:
+            logger.info("switch %s no longer has %d calls: released",
+                switch.code, released)
+        return released
+
+    async def _reconcile_loop(self):
+        "Every ``reconcile_interval`` s, each Kamailio with a JSON-RPC URL"
+        while True:
+            await asyncio.sleep(self.reconcile_interval)
+            for switch in list(self.snapshot.switches.values()):
+                if not switch.rpc_url:
+                    continue
+                try:
+                    await self._release_vanished(
+                        switch, await dialogs(switch.rpc_url))
+                except Exception as exception:
+                    # never release on a failed look: the switch may
+                    # still have them all
+                    logger.warning("reconciling %s failed: %r",
+                        switch.code, exception)
 
 
 class LagProbe:
@@ -551,6 +645,27 @@ class LagProbe:
         for where, count in self.stacks.most_common(5):
             text += "\nloop lag stall stack (%d): %s" % (count, where)
         return text
+
+
+async def dialogs(url, timeout=5.0):
+    """{(call id, 'a')} of the dialogs Kamailio has: ``dlg.list`` over its
+    JSON-RPC (jsonrpcs over HTTP). Raise on anything else than a list."""
+    import aiohttp
+    async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        async with session.post(url, json={'jsonrpc': '2.0',
+                    'method': 'dlg.list', 'id': 1}) as response:
+            response.raise_for_status()
+            answer = orjson.loads(await response.read())
+    result = answer.get('result') if isinstance(answer, dict) else None
+    if result is None and isinstance(answer, dict) and 'error' in answer:
+        raise ValueError("dlg.list: %r" % answer['error'])
+    if result is None:
+        result = []   # no dialog: kamailio answers an empty result
+    if not isinstance(result, list):
+        raise ValueError("dlg.list: not a list")
+    return {(d['call-id'], 'a') for d in result
+        if isinstance(d, dict) and isinstance(d.get('call-id'), str)}
 
 
 def switch_key(header):
@@ -704,11 +819,11 @@ def make_app(control):
     app.router.add_post('/v1/calls/{call_id}/end', control.end)
     app.router.add_post('/v1/cdrs', control.cdrs)
     app.router.add_post('/v1/reconcile', control.reconcile)
+    app.router.add_post('/v1/calls/{call_id}/update', control.update)
     app.router.add_post('/v1/vouchers/redeem', Vouchers(control).redeem)
     app.router.add_get(
         '/openapi.json', lambda request: json_response(DOCUMENT))
-    app.router.add_get(
-        '/health', lambda request: json_response({'status': 'ok'}))
+    app.router.add_get('/health', control.health)
 
     async def on_startup(app):
         await control.start()
@@ -760,6 +875,12 @@ def main(argv=None):
     parser.add_argument('--max-body', type=int, default=CDR_BODY,
         help="largest body of a CDR batch or a reconcile, in bytes "
         "(default %d): a larger one is refused whole with 413" % CDR_BODY)
+    parser.add_argument('--slice', type=int, default=300,
+        help="seconds of a prepaid call granted at a time to a switch "
+        "that sends interim updates (default 300)")
+    parser.add_argument('--reconcile', type=float, default=60.0,
+        help="seconds between looks at each Kamailio's dialogs (dlg.list "
+        "over JSON-RPC, the switch's JSON-RPC URL; default 60)")
     parser.add_argument('--reuse-port', action='store_true',
         help=argparse.SUPPRESS)
     parser.add_argument('--lag-probe', action='store_true',
@@ -781,7 +902,8 @@ def main(argv=None):
     host, _, port = args.listen.rpartition(':')
     control = CallControl(
         args.database, make_store(args.database, args.store_uri),
-        args.refresh, lag_probe=args.lag_probe, max_body=args.max_body)
+        args.refresh, lag_probe=args.lag_probe, max_body=args.max_body,
+        slice_seconds=args.slice, reconcile_interval=args.reconcile)
     if rater:
         rater.start(watch=True)
     try:

@@ -27,6 +27,8 @@ class SwitchInfo:
     # The tenants whose accounts the switch may decide calls of.
     companies: frozenset
     emergency_gateway: str | None
+    # Kamailio's JSON-RPC URL: its dialogs are reconciled every minute
+    rpc_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ def build(pool, tariff, router=None):
         switches[switch.key_hash] = SwitchInfo(
             switch.id, switch.code, switch.company.id,
             frozenset(Company.subtree([switch.company.id])),
-            switch.emergency_gateway)
+            switch.emergency_gateway, switch.rpc_url or None)
 
     accounts = {}
     for account in Account.search([('state', '!=', 'closed')]):

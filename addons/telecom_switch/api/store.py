@@ -118,6 +118,25 @@ def decide(request, counts, reserved_total, balance, owed=Decimal(0)):
     return Admission(True, 'ok', None, Decimal(0), over)
 
 
+@dataclass(frozen=True)
+class Extension:
+    "What an interim update of a live call granted"
+    max_duration: int     # seconds the call may last in all
+    reserved: Decimal
+    final: bool           # no more after this: the money (or 4 h) ends
+
+
+def extend_slice(cost_of, current, available, slice_seconds, max_seconds):
+    """The longest duration up to ``current`` + one slice (at most
+    ``max_seconds``) whose cost fits in ``available`` — what the account
+    has, this call's reservation included; never less than ``current``
+    (granted stays granted). Final when it is short of that."""
+    target = min(current + slice_seconds, max_seconds)
+    seconds = max(current, affordable_seconds(cost_of, available, target))
+    return Extension(seconds, cost_of(seconds),
+        seconds < target or seconds >= max_seconds)
+
+
 def to_decimal(value):
     "A NUMERIC as SQLite or psycopg returns it, as Decimal"
     if value is None:
@@ -272,6 +291,50 @@ class SQLiteStore(Store):
 
     async def admit(self, request):
         return await self._run(self._admit, request)
+
+    def _extend(self, switch, call_id, leg, cost_of, slice_seconds,
+            max_seconds, credit_limit, prepaid):
+        connection = self._connect()
+        now = self.now()
+        connection.execute('BEGIN IMMEDIATE')
+        try:
+            row = connection.execute(self.q(SLICED), (
+                    switch, call_id, leg)).fetchone()
+            if row is None:
+                connection.execute('COMMIT')
+                return None
+            account, current, own = row[0], row[1] or 0, to_decimal(row[2])
+            reserved = sum((to_decimal(r[0]) for r in connection.execute(
+                        self.RESERVED, (account, now))), Decimal(0))
+            balance = connection.execute(
+                self.BALANCE, (account,)).fetchone()
+            available = to_decimal(balance[0] if balance else 0) \
+                - reserved + own
+            if not prepaid:
+                query = self._owed_sql(connection)
+                available += credit_limit - sum((to_decimal(r[0])
+                        for r in connection.execute(
+                            query, (account,) * query.count('?'))),
+                    Decimal(0))
+            granted = extend_slice(
+                cost_of, current, available, slice_seconds, max_seconds)
+            connection.execute(self.q(EXTEND), self._bind((
+                        granted.max_duration, granted.reserved,
+                        extended_expiry(row[3], granted.max_duration),
+                        switch, call_id, leg)))
+            connection.execute('COMMIT')
+            return granted
+        except BaseException:
+            connection.execute('ROLLBACK')
+            raise
+
+    async def extend(self, switch, call_id, leg, cost_of, slice_seconds,
+            max_seconds, credit_limit, prepaid):
+        """Grant a live call one more slice, as much of it as the money
+        allows (``Extension``); None when the call is not live (ended,
+        unknown, rated)."""
+        return await self._run(self._extend, switch, call_id, leg, cost_of,
+            slice_seconds, max_seconds, credit_limit, prepaid)
 
     _owed = None
 
@@ -764,6 +827,48 @@ $$""" % {'namespace': LOCK_NAMESPACE}
             "$$ SELECT COALESCE(SUM(o.amount), 0) FROM (%s) AS o(amount) $$"
             % owed_sql(billing).replace('?', 'p_account'))
 
+    # What an extension reads, in one snapshot (rating deletes a call and
+    # debits or charges its cost in one commit): the balance, what the
+    # account's calls hold, and what a postpaid one owes.
+    EXTEND_READ = (
+        "SELECT (SELECT a.balance FROM telecom_account a WHERE a.id = %s), "
+        "(SELECT SUM(l.reserved) FROM telecom_live_call l "
+        "WHERE l.account = %s AND l.expires_at > %s), "
+        "CASE WHEN %s THEN telecom_account_owed(%s) END")
+
+    async def extend(self, switch, call_id, leg, cost_of, slice_seconds,
+            max_seconds, credit_limit, prepaid):
+        "As SQLiteStore.extend: under the account's admission lock"
+        async with self.pool.cursor() as cursor:
+            async with cursor.connection.transaction():
+                await cursor.execute(SLICED_PG, (switch, call_id, leg))
+                row = await cursor.fetchone()
+                if row is None:
+                    return None
+                account = row[0]
+                await cursor.execute('SELECT pg_advisory_xact_lock(%s, %s)',
+                    (LOCK_NAMESPACE, account))
+                # Again under the lock: an extension meanwhile
+                await cursor.execute(SLICED_PG, (switch, call_id, leg))
+                row = await cursor.fetchone()
+                if row is None:
+                    return None
+                current, own = row[1] or 0, to_decimal(row[2])
+                await cursor.execute(self.EXTEND_READ, (account, account,
+                        self.now(), not prepaid, account))
+                balance, reserved, owed = await cursor.fetchone()
+                available = (to_decimal(balance) - to_decimal(reserved)
+                    + own)
+                if not prepaid:
+                    available += credit_limit - to_decimal(owed)
+                granted = extend_slice(
+                    cost_of, current, available, slice_seconds, max_seconds)
+                await cursor.execute(EXTEND.replace('?', '%s'), (
+                        granted.max_duration, granted.reserved,
+                        extended_expiry(row[3], granted.max_duration),
+                        switch, call_id, leg))
+                return granted
+
     async def admit(self, request):
         limits = request.limits
         extra = limits.extra or 0
@@ -937,6 +1042,29 @@ END = (
     "expires_at = ? "
     "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
 EXPIRE = "DELETE FROM telecom_live_call WHERE expires_at <= ?"
+# An interim update (``extend``): the call not ended yet, its grant.
+SLICED = (
+    "SELECT account, max_duration, reserved, authorized_at "
+    "FROM telecom_live_call "
+    "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
+SLICED_PG = SLICED.replace('?', '%s')
+# What prices a live call again
+PRICED = (
+    "SELECT account, direction, callee FROM telecom_live_call "
+    "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
+EXTEND = (
+    "UPDATE telecom_live_call SET max_duration = ?, reserved = ?, "
+    "expires_at = ? WHERE switch = ? AND call_id = ? AND leg = ?")
+
+
+def extended_expiry(authorized_at, seconds):
+    """A call may last its grant from its authorization, as at the
+    admission, plus 2 minutes, before its TTL"""
+    if isinstance(authorized_at, str):
+        authorized_at = dt.datetime.fromisoformat(authorized_at)
+    return authorized_at + dt.timedelta(seconds=seconds + 120)
+
+
 RECONCILE_SELECT = (
     "SELECT call_id, leg FROM telecom_live_call "
     "WHERE switch = ? AND state != 'ended' AND authorized_at < ?")
