@@ -1,6 +1,6 @@
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import without_check_access
+from trytond.transaction import Transaction, without_check_access
 
 
 class User(metaclass=PoolMeta):
@@ -38,6 +38,41 @@ class Rule(metaclass=PoolMeta):
             context['telecom_owner'] = any(
                 c.is_owner for c in Company.browse(companies))
         return context
+
+
+def is_read_only_user():
+    """Whether the user works in a read-only role (the support agent's):
+    read-only everywhere, whatever another module's access grants"""
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    transaction = Transaction()
+    if not transaction.user:
+        return False
+    try:
+        group = ModelData.get_id('telecom_base', 'group_telecom_readonly')
+    except KeyError:
+        # Not created yet: telecom_base is being activated.
+        return False
+    return group in User.get_groups()
+
+
+class ModelAccess(metaclass=PoolMeta):
+    __name__ = 'ir.model.access'
+
+    @classmethod
+    def get_access(cls, models):
+        # Access is the most any of the user's groups — or a grant given
+        # to everyone, as many ERP models have — allows: a read-only role
+        # cannot be made one by its own grants. This is the one place
+        # that decides it, for every model, the client's forms included.
+        access = super().get_access(models)
+        if is_read_only_user():
+            access = {
+                model: {**modes, 'write': False, 'create': False,
+                    'delete': False}
+                for model, modes in access.items()}
+        return access
 
 
 class Role(metaclass=PoolMeta):

@@ -160,6 +160,13 @@ class Brand(ModelSQL, ModelView):
                 field_names):
             cls._check_unique(brands)
 
+    @staticmethod
+    def _sees(brand, other):
+        """Whether ``brand``'s tenant may read brand ``other``: a brand
+        above or beside it is not named to it (tenants are walls)"""
+        Company = Pool().get('company.company')
+        return other.company.id in Company.subtree([brand.company.id])
+
     @classmethod
     def _check_unique(cls, brands):
         "A host shows one brand; a tenant has one default brand"
@@ -172,11 +179,15 @@ class Brand(ModelSQL, ModelView):
         for brand in brands:
             for name in host_names(brand.host_names):
                 clash = [b for b in owner.get(name, []) if b != brand]
-                if clash:
+                if clash and cls._sees(brand, clash[0]):
                     raise ValidationError(gettext(
                             'telecom_billing.msg_brand_host_unique',
                             host=name, brand=brand.name,
                             other=clash[0].name))
+                elif clash:
+                    raise ValidationError(gettext(
+                            'telecom_billing.msg_brand_host_taken',
+                            host=name, brand=brand.name))
             if brand.default:
                 clash = [b for b in others
                     if b.default and b.company == brand.company

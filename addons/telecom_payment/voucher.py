@@ -389,15 +389,12 @@ class Voucher(ModelSQL, ModelView):
     def _refusal(cls, code, account, tenants, today):
         "Why ``code`` could not be redeemed by ``account``, as an error"
         records = cls.search([('code', '=', code)], limit=1)
-        if not records:
+        # Another tenant's voucher is refused as unknown: telling it apart
+        # told a customer that the code exists elsewhere.
+        if not records or records[0].company.id not in tenants:
             return RedemptionError('unknown', gettext(
                     'telecom_payment.msg_redeem_unknown', code=printed(code)))
         voucher, = records
-        if voucher.company.id not in tenants:
-            # Said without naming the issuer: tenants are walls.
-            return RedemptionError('other_tenant', gettext(
-                    'telecom_payment.msg_redeem_other_tenant',
-                    code=printed(code), account=account.rec_name))
         if voucher.state == 'redeemed':
             return RedemptionError('redeemed', gettext(
                     'telecom_payment.msg_redeem_redeemed',

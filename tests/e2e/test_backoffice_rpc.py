@@ -9,12 +9,13 @@ import sqlite3
 import httpx
 import pytest
 
-from .conftest import ROOT, copy_demo, free_port, serve, sqlite_env
+from .conftest import BIN, ROOT, copy_demo, free_port, serve, sqlite_env
 
 PASSWORDS = {
     'admin': 'owner-demo-2026',
     'bluebell': 'bluebell-demo-2026',
     'corner': 'corner-demo-2026',
+    'support': 'support-demo-2026',
     }
 
 
@@ -32,6 +33,9 @@ class Session:
     def call(self, method, *params):
         response = self.client.post(
             self.url, json={'id': 1, 'method': method, 'params': params})
+        if response.status_code == 403:
+            # Refused before the method ran (no access to the model).
+            return {'error': 'Forbidden'}
         response.raise_for_status()
         return response.json()
 
@@ -50,7 +54,7 @@ def backoffice(tmp_path_factory, demo_database):
             ROOT, 'web', 'node_modules', 'tryton-sao'),
         TRYTOND_WEB__LISTEN=f'127.0.0.1:{port}')
     url = f'http://127.0.0.1:{port}/'
-    with serve([os.path.join(os.path.dirname(os.sys.executable), 'trytond'),
+    with serve([os.path.join(BIN, 'trytond'),
                 '-c', os.path.join(ROOT, 'etc', 'trytond.conf'), '-d', 'demo'],
             env, url, db_path / 'trytond.log'):
         yield url, db_path / 'demo.sqlite'
@@ -115,3 +119,95 @@ def test_refused_writes_leave_nothing(backoffice, session):
     assert query(path, "SELECT COUNT(*) FROM telecom_account"
         " WHERE credit_limit < 0") == [(0,)]
 
+
+def refused(result):
+    "Whether the server refused the call (an access error)"
+    return 'error' in result
+
+
+@pytest.mark.parametrize('login', ['bluebell', 'corner'])
+def test_portal_log_ins_unreadable_by_resellers(backoffice, session, login):
+    """No reseller reads, finds, exports or counts portal log-ins: their
+    e-mails, hashes, validation and reset tokens (Corner signed in as a
+    Bluebell customer with a token it read)"""
+    user = session(login)
+    calls = [
+        ('model.web.user.search', [], 0, None, None, {}),
+        ('model.web.user.search_count', [], {}),
+        ('model.web.user.search_read', [], 0, None, None,
+            ['email', 'email_token'], {}),
+        ('model.web.user.read', [1, 2, 3], ['email', 'email_token'], {}),
+        ('model.web.user.export_data', [1], ['email', 'email_token'], {}),
+        ('model.web.user.session.search_read', [], 0, None, None,
+            ['key'], {}),
+        ('model.web.user.authenticate.attempt.search_count', [], {}),
+        ]
+    for method, *params in calls:
+        assert refused(user.call(method, *params)), method
+
+
+def test_portal_secrets_unreadable_by_administrator(backoffice, session):
+    "The administrator manages log-ins but reads no hash nor token"
+    admin = session('admin')
+    result = admin.call('model.web.user.search_read', [], 0, None, None,
+        ['email'], {})
+    assert result['result'], result
+    for field in ['password_hash', 'email_token', 'reset_password_token']:
+        assert refused(admin.call('model.web.user.search_read', [], 0, None,
+                None, [field], {})), field
+        assert refused(admin.call('model.web.user.search_count',
+                [(field, '!=', None)], {})), field
+
+
+def test_reseller_cannot_bill_its_parent(backoffice, session):
+    """"Invoice a Period" given the owner's company is refused and makes
+    no invoice (Bluebell made the owner's draft invoices)"""
+    path = backoffice[1]
+    (owner,), = query(path,
+        "SELECT id FROM company_company WHERE parent IS NULL")
+    invoices = query(path, "SELECT COUNT(*) FROM account_invoice")
+    bluebell = session('bluebell')
+    wizard, *_ = bluebell.call(
+        'wizard.telecom.billing.run.create.create', {})['result']
+    date = {'__class__': 'date', 'year': 2026, 'month': 11, 'day': 1}
+    end = {'__class__': 'date', 'year': 2026, 'month': 11, 'day': 30}
+    result = bluebell.call('wizard.telecom.billing.run.create.execute',
+        wizard, {'start': {'company': owner, 'start_date': date,
+                'end_date': end, 'invoice_date': end}}, 'bill', {})
+    assert refused(result), result
+    assert query(path, "SELECT COUNT(*) FROM account_invoice") == invoices
+
+
+@pytest.mark.parametrize('wizard', [
+        'telecom.cdr.rate', 'telecom.carrier.quality.refresh'])
+def test_platform_wizards_are_the_owners(backoffice, session, wizard):
+    "Rating and quality statistics run for the whole platform: not resellers'"
+    bluebell = session('bluebell')
+    assert refused(bluebell.call(f'wizard.{wizard}.create', {}))
+    result = bluebell.call('model.ir.action.wizard.search_count',
+        [('wiz_name', '=', wizard)], {})
+    assert result.get('result', 0) == 0, result
+    admin = session('admin')
+    assert 'result' in admin.call(f'wizard.{wizard}.create', {})
+
+
+def test_company_context_of_the_owner(backoffice, session):
+    """With the owner's company in its context a reseller neither reads nor
+    writes the owner's company-dependent configuration"""
+    path = backoffice[1]
+    (owner,), = query(path,
+        "SELECT id FROM company_company WHERE parent IS NULL")
+    before = query(path,
+        "SELECT id, usage_product FROM telecom_billing_configuration_product"
+        " ORDER BY id")
+    (product,), = query(path,
+        "SELECT id FROM product_product ORDER BY id DESC LIMIT 1")
+    bluebell = session('bluebell')
+    context = {'company': owner}
+    assert refused(bluebell.call('model.telecom.billing.configuration.read',
+            [1], ['usage_product'], context))
+    assert refused(bluebell.call('model.telecom.billing.configuration.write',
+            [1], {'usage_product': product}, context))
+    assert query(path,
+        "SELECT id, usage_product FROM telecom_billing_configuration_product"
+        " ORDER BY id") == before

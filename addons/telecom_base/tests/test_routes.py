@@ -20,11 +20,11 @@ class TelecomRoutesTestCase(RouteTestCase):
         Application = pool.get('res.user.application')
         Number = pool.get('telecom.number')
         t = create_tenancy()
-        Number.create([
+        cls.number_ids = [n.id for n in Number.create([
                 {'account': t.owner_customer.id, 'number': '+12025550101'},
                 {'account': t.r2_customer.id, 'number': '+12025550102'},
                 {'account': t.r3_customer.id, 'number': '+12025550103'},
-                ])
+                ])]
         application = Application(user=t.r1_user, application='rest')
         application.save()
         Application.validate_([application])
@@ -33,6 +33,8 @@ class TelecomRoutesTestCase(RouteTestCase):
             name: getattr(t, name).id for name in [
                 'owner_customer', 'r1_customer', 'r2_customer',
                 'r3_customer', 'r1_account']}
+        cls.company_ids = {
+            name: getattr(t, name).id for name in ['owner', 'r1', 'r2', 'r3']}
         cls.party_ids = {
             'owner': t.owner.party.id, 'r3': t.r3_customer.party.id}
         cls.codes = {
@@ -114,6 +116,72 @@ class TelecomRoutesTestCase(RouteTestCase):
         self.assertEqual(
             [r['name'] for r in result['result']],
             ["R2 Customer", "Sub Reseller Two"])
+
+    def test_rpc_export_follows_rules(self):
+        """export_data checks the rules a model follows through its account
+        (__access__): a reseller exported others' numbers by id"""
+        client = self.client()
+        session = self.login(client, 'r1admin')
+        owner, own, r3 = self.number_ids
+        for ids, fields in [
+                ([owner], ['number']), ([r3], ['number']),
+                ([own, r3], ['number']),
+                ]:
+            with self.subTest(ids=ids):
+                result = self.rpc(
+                    client, 'model.telecom.number.export_data', ids, fields,
+                    {}, session=session)
+                self.assertIn('error', result)
+                self.assertNotIn('12025550101', json.dumps(result))
+                self.assertNotIn('12025550103', json.dumps(result))
+        result = self.rpc(
+            client, 'model.telecom.number.export_data', [own], ['number'],
+            {}, session=session)
+        self.assertEqual(result['result'], [['12025550102']])
+
+    def test_rpc_search_through_relations_scoped(self):
+        """A search through a relational field finds nothing the caller
+        cannot read: Corner found its parents' names letter by letter"""
+        client = self.client()
+        session = self.login(client, 'r2admin')
+        for model, domain in [
+                ('res.user', [('company.party.name', '=', 'Owner Telecom')]),
+                ('res.user', [('company', 'ilike', 'Owner%')]),
+                ('res.user', [('company', 'where',
+                            [('party.name', 'like', 'Reseller One')])]),
+                ('res.user', [('companies.party.name', 'like', 'Reseller%')]),
+                ('telecom.account', [
+                        ('party', 'not where', [('name', 'like', 'R2%')])]),
+                ]:
+            with self.subTest(model=model, domain=domain):
+                result = self.rpc(
+                    client, f'model.{model}.search_count', domain, {},
+                    session=session)
+                self.assertEqual(result.get('result', 0), 0, result)
+        # The caller's own records are still found through relations.
+        result = self.rpc(
+            client, 'model.telecom.account.search_count',
+            [('party.name', '=', 'R2 Customer')], {}, session=session)
+        self.assertEqual(result['result'], 1)
+
+    def test_rpc_company_context_of_another_company(self):
+        """A reseller cannot work in its parent's name through the context
+        (it read and replaced the owner's company-dependent values)"""
+        client = self.client()
+        session = self.login(client, 'r1admin')
+        for company in [self.company_ids['owner'], self.company_ids['r3']]:
+            with self.subTest(company=company):
+                result = self.rpc(
+                    client, 'model.telecom.account.search_read', [], 0,
+                    None, None, ['code'], {'company': company},
+                    session=session)
+                self.assertIn('error', result)
+        # Its own company and its sub-reseller's stay usable.
+        for company in [self.company_ids['r1'], self.company_ids['r2']]:
+            result = self.rpc(
+                client, 'model.telecom.account.search_count', [],
+                {'company': company}, session=session)
+            self.assertIn('result', result)
 
     # REST, as an integration does it
     @property

@@ -62,10 +62,13 @@ class BrandTestCase(BillingTestCase):
         Brand.create([{
                     'name': "Owner", 'company': t.owner.id, 'default': True,
                     'host_names': "owner.example"}])
-        with self.assertRaisesRegex(ValidationError, 'owner.example'):
+        with self.assertRaisesRegex(ValidationError, 'owner.example') as cm:
             Brand.create([{
                         'name': "Copy", 'company': t.r1.id,
                         'host_names': "other.example\nOwner.example "}])
+        # The owner's brand is not named to the reseller.
+        self.assertNotIn('"Owner"', str(cm.exception))
+        self.assertIn("taken by another brand", str(cm.exception))
         with self.assertRaisesRegex(ValidationError, 'default brand'):
             Brand.create([{
                         'name': "Second", 'company': t.owner.id,

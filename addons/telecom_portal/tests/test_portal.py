@@ -260,11 +260,18 @@ class PortalTestCase(PortalClientCase):
 
     def test_sign_in_refuses_open_redirect(self):
         "After log-in, 'next' may only be a path of the portal"
+        for next_ in ['//evil.example/x', '/\t/evil.example',
+                '/\n/evil.example', '/\\evil.example', '/\x0b/evil.example',
+                '/\u3000/evil.example']:
+            with self.subTest(next=next_):
+                client = self.client()
+                response = self.post(client, '/login', {
+                        'email': 'ann@example.com', 'password': PASSWORD,
+                        'next': next_})
+                self.assertEqual(response.headers['Location'], '/')
         client = self.client()
-        response = self.post(client, '/login', {
-                'email': 'ann@example.com', 'password': PASSWORD,
-                'next': '//evil.example/x'})
-        self.assertEqual(response.headers['Location'], '/')
+        response = self.get(client, '/login?next=/%09/evil.example')
+        self.assertNotIn('evil.example', response.get_data(as_text=True))
 
     def test_wrong_password_error_next_to_field(self):
         "A wrong password is shown next to the field, for any e-mail alike"
@@ -654,6 +661,34 @@ class PortalTestCase(PortalClientCase):
         with self.db():
             account = Pool().get('telecom.account')(account_id)
             self.assertEqual(account.state, 'active')
+
+    def test_reseller_saves_customer_with_plan_unchanged(self):
+        "The customer form saved as it is shown keeps the customer's plan"
+        client = self.sign_in('dave@example.com')
+        response = self.post(client, '/reseller/customers/new', {
+                'name': 'Kept Plan Co', 'flavour': 'residential',
+                'billing_mode': 'postpaid', 'credit_limit': '10',
+                'plan': str(self.ids['r3_plan'])})
+        path = response.headers['Location'].split('?')[0]
+        page = self.get(client, path).get_data(as_text=True)
+        form = page[page.index(f'action="{path}"'):]
+        form = form[:form.index('</form>')]
+        data = dict(re.findall(r'<input[^>]* name="([^"]+)" value="([^"]*)"',
+                form))
+        data.update(re.findall(r'<input[^>]*id="f-[^"]+"[^>]* name="([^"]+)"'
+                r'[^>]* value="([^"]*)"', form))
+        for name, options in re.findall(
+                r'<select[^>]* name="([^"]+)"[^>]*>(.*?)</select>', form,
+                re.S):
+            selected = re.search(r'<option value="([^"]*)" selected', options)
+            data[name] = selected.group(1) if selected else ''
+        response = self.post(client, path, data, token=data['csrf_token'])
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
+            response.get_data(as_text=True))
+        with self.db():
+            account = Pool().get('telecom.account')(int(path.split('/')[-1]))
+            self.assertEqual(
+                [p.id for p in account.rate_plans], [self.ids['r3_plan']])
 
     def test_reseller_form_errors(self):
         "Bad values and a plan of another tenant: errors by field, no change"

@@ -307,7 +307,13 @@ class ResellerScope(InvoicesScope):
         values = {'credit_limit': credit_limit, **(call_limits or {})}
         if plan_id is not None:
             new = [self.plan(plan_id).id] if plan_id else []
-            values['rate_plans'] = [('remove', own), ('add', new)]
+            # Only the difference: Tryton adds what is not linked yet as
+            # the account stood before the write, so "remove the plan,
+            # add it again" removed it (a form saved unchanged lost its
+            # plan).
+            values['rate_plans'] = [
+                ('remove', [p for p in own if p not in new]),
+                ('add', [p for p in new if p not in own])]
         Account.write([account], values)
         return account
 

@@ -38,9 +38,13 @@ def failed_attempts(email, ip):
 
 
 def safe_next(value):
-    "Only a path of this site: never //host or http://host (open redirect)"
-    if value and value.startswith('/') and not value.startswith('//') \
-            and '\\' not in value:
+    """Only a path of this site: never //host or http://host (open
+    redirect) — nor /<tab>/host: browsers drop tabs and line breaks from
+    a URL and read a backslash as a slash, so a path holding any space,
+    control character or backslash is refused"""
+    if (value and value.startswith('/') and not value.startswith('//')
+            and value.isprintable()
+            and not any(c.isspace() or c == '\\' for c in value)):
         return value
     return '/'
 

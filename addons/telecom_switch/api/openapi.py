@@ -20,7 +20,7 @@ _refusal = {
     'properties': {
         'result': {'type': 'string', 'enum': ['refused']},
         'reason': {'type': 'string', 'enum': ['unknown_account', 'unknown',
-            'redeemed', 'expired', 'other_tenant', 'currency',
+            'redeemed', 'expired', 'currency',
             'invalid_account']},
         'error': {'type': 'string'}}}
 _number = {'type': 'string', 'pattern': r'^\+?[0-9]{1,32}$'}
@@ -229,7 +229,7 @@ DOCUMENT = {
                         'content': {'application/json': {
                                 'schema': _refusal}}},
                     '422': {'description': "Refused; reason: unknown, "
-                        "redeemed, expired, other_tenant, currency or "
+                        "redeemed, expired, currency or "
                         "invalid_account (not an active prepaid account).",
                         'content': {'application/json': {
                                 'schema': _refusal}}},
