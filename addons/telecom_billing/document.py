@@ -28,6 +28,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .cdr import billed_table
+from . import ubl
 from .exceptions import DocumentError
 
 # Where a browser finds the stylesheet that renders the XML (F30): beside
@@ -276,11 +277,12 @@ class Invoice(metaclass=PoolMeta):
             }
 
     def telecom_ubl(self):
-        """(file name, bytes) of the UBL 2.1 invoice, with the processing
-        instruction that lets a browser render it through our XSLT"""
+        """(file name, bytes) of the UBL 2.1 invoice or credit note (Peppol
+        BIS Billing 3.0), with the processing instruction that lets a
+        browser render it through our XSLT"""
         EInvoice = Pool().get('edocument.ubl.invoice')
         document = EInvoice(self)
-        xml = document.render(UBL_VERSION)
+        xml = document.render(UBL_VERSION, specification=ubl.SPECIFICATION)
         declaration, _, body = xml.partition(b'?>')
         pi = f'<?xml-stylesheet type="text/xsl" href="{UBL_STYLESHEET}"?>'
         return (document.filename,
@@ -320,9 +322,27 @@ class Invoice(metaclass=PoolMeta):
                         invoice=invoice.rec_name,
                         state=states[invoice.state]))
             invoice.telecom_recipient()
-        cls.post(invoices)
+            missing = ubl.missing(invoice)
+            if missing:
+                raise DocumentError(gettext(
+                        'telecom_billing.msg_einvoice_missing',
+                        invoice=invoice.rec_name,
+                        missing='; '.join(missing)))
+        cls.telecom_post(invoices)
         for invoice in cls.browse([i.id for i in invoices]):
             invoice.telecom_send()
+
+    @classmethod
+    def telecom_post(cls, invoices):
+        """Post ``invoices`` one company at a time: account_invoice 8.0
+        fails to post invoices of two companies in one call (a selection
+        of two tenants' drafts)."""
+        companies = {}
+        for invoice in invoices:
+            companies.setdefault(invoice.company, []).append(invoice)
+        for company, group in companies.items():
+            with Transaction().set_context(company=company.id):
+                cls.post(cls.browse(group))
 
     @classmethod
     def telecom_send_posted(cls, invoices):
@@ -343,6 +363,7 @@ class Invoice(metaclass=PoolMeta):
                 continue
             try:
                 invoice.telecom_recipient()
+                ubl.check_schema(invoice, invoice.telecom_ubl()[1])
             except DocumentError as error:
                 logger.info("%s not e-mailed: %s",
                     invoice.rec_name, error.message)
@@ -357,7 +378,10 @@ class Invoice(metaclass=PoolMeta):
         Attachment = Pool().get('ir.attachment')
         party, address = self.telecom_recipient()
         look = self.telecom_look()
-        files = [pdf or InvoiceDocument.pdf(self), self.telecom_ubl()]
+        xml = self.telecom_ubl()
+        # Never e-mail a document the buyer's system would reject.
+        ubl.check_schema(self, xml[1])
+        files = [pdf or InvoiceDocument.pdf(self), xml]
 
         msg = EmailMessage()
         msg.set_content(self._telecom_email_body(look, party))
@@ -426,6 +450,11 @@ class Account(metaclass=PoolMeta):
         "Invoices via Reseller",
         help="E-mail the account's invoices to its reseller, who forwards "
         "them, instead of to the customer.")
+    buyer_reference = fields.Char(
+        "Buyer Reference",
+        help="The reference the customer asks its invoices to quote (a "
+        "purchase order, a cost centre): the buyer reference (BT-10) of its "
+        "e-invoices; without one, the account's number is quoted.")
 
     @classmethod
     def default_itemised_annex(cls):

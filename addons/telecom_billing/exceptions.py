@@ -12,3 +12,7 @@ class BillingError(UserError):
 
 class DocumentError(UserError):
     "An invoice cannot be approved or sent as asked; nothing was changed."
+
+
+class PeppolIdError(ValidationError):
+    "A Peppol participant id is not written as scheme:identifier."

@@ -18,6 +18,8 @@ from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
 from trytond.modules.telecom_billing import document
 from trytond.modules.telecom_billing.tests.database import (
     BillingTestCase, create_usage_product)
+from trytond.modules.telecom_billing.tests.tools import party_details
+from trytond.modules.telecom_billing.ubl import XSD as UBL_XSD
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
 from trytond.tests.test_tryton import with_transaction
@@ -25,7 +27,7 @@ from trytond.transaction import Transaction
 
 D = dt.date
 HERE = Path(__file__).parent
-XSD = HERE / 'ubl-2.1' / 'maindoc' / 'UBL-Invoice-2.1.xsd'
+XSD = UBL_XSD['Invoice']
 XSL = HERE.parent / 'ubl' / 'invoice.xsl'
 LOGO = (b'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30">'
     b'<rect width="120" height="30" fill="#c0392b"/></svg>')
@@ -42,26 +44,24 @@ def billed():
     returns (t, owner customer's draft invoice, R1 customer's)."""
     pool = Pool()
     TelecomAccount = pool.get('telecom.account')
-    Party = pool.get('party.party')
     Cdr = pool.get('telecom.cdr')
     Run = pool.get('telecom.billing.run')
     Brand = pool.get('telecom.brand')
     t = create_rating(create_tenancy())
     TelecomAccount.write([t.owner_customer], {
             'rate_plans': [('add', [t.owner_plan.id])]})
-    for party, email in [
-            (t.owner_customer.party, 'billing@owner-customer.example'),
-            (t.r1_customer.party, 'ap@r1-customer.example'),
-            (t.r1.party, 'invoices@reseller-one.example'),
-            (t.owner.party, None), (t.r1_account.party, None)]:
-        mechanisms = [('create', [{
-                            'type': 'email', 'value': email,
-                            'invoice': True}])] if email else []
-        Party.write([party], {
-                'addresses': [('create', [{
-                                'street': "1 High Street",
-                                'city': "London"}])],
-                'contact_mechanisms': mechanisms})
+    gb, = pool.get('country.country').create([
+            {'name': "United Kingdom", 'code': 'GB'}])
+    # What an EN 16931 invoice names: the sellers' VAT numbers, everyone's
+    # address and e-mail for invoices.
+    for party, email, vat in [
+            (t.owner_customer.party, 'billing@owner-customer.example', None),
+            (t.r1_customer.party, 'ap@r1-customer.example', None),
+            (t.r1.party, 'invoices@reseller-one.example', '123 4567 82'),
+            (t.owner.party, 'billing@owner.example', '980 7806 84'),
+            (t.r1_account.party, 'accounts@reseller-one.example', None)]:
+        party_details(party, "1 High Street", "London", gb, email=email,
+            vat=vat)
     for company in [t.owner, t.r1]:
         create_usage_product(company, fiscal_year=D(2024, 1, 1))
     t.owner_brand, t.r1_brand = Brand.create([{
@@ -228,6 +228,9 @@ class DocumentTestCase(BillingTestCase):
         # it and Reseller One gets it to forward; the owner's invoices are
         # out of its reach.
         TelecomAccount.write([t.r1_customer], {'invoice_via_reseller': True})
+        # Its e-invoice's electronic address: a Peppol id.
+        pool.get('party.party').write([r1_invoice.party],
+            {'peppol_id': '0088:0614141000005'})
         User.write([t.r1_user], {'groups': [('add', [
                             ModelData.get_id('account', 'group_account')])]})
         with as_user(t.r1_user):

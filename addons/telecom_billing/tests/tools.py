@@ -76,7 +76,10 @@ def create_taxed_books(company, today=None, fiscal_year=True):
         revenue, = Account.search([
                 ('type.revenue', '=', True), ('closed', '!=', True),
                 ('company', '=', company.id)], limit=1)
-        books.vat, = Tax.search([('company', '=', company.id)])
+        # Each chart made with tax=True adds a VAT template: a second
+        # company's chart has two; its own is the last.
+        books.vat, = Tax.search([('company', '=', company.id)],
+            order=[('id', 'DESC')], limit=1)
         books.fee, = Tax.create([{
                     'name': "Line fee", 'description': "Line fee",
                     'type': 'fixed', 'amount': Decimal('0.50'),
@@ -102,6 +105,29 @@ def create_taxed_books(company, today=None, fiscal_year=True):
                 'usage_product': books.calls.id,
                 'feature_product': books.extra.id})
     return books
+
+
+def party_details(party, street, city, country, email=None, vat=None,
+        peppol_id=None, registration=None):
+    """Give ``party`` what an EN 16931 invoice names: its (first) address
+    in ``country``, and optionally an e-mail for invoices, a UK VAT number,
+    a Peppol participant id and a company registration number"""
+    Party = Pool().get('party.party')
+    identifiers = []
+    if vat:
+        identifiers.append({'type': 'gb_vat', 'code': vat})
+    if registration:
+        identifiers.append({'type': None, 'code': registration})
+    address = {'street': street, 'city': city, 'postal_code': '10001',
+        'country': country.id}
+    Party.write([party], {
+            'peppol_id': peppol_id,
+            'addresses': [('write', [party.addresses[0].id], address)
+                if party.addresses else ('create', [address])],
+            'identifiers': [('create', identifiers)],
+            'contact_mechanisms': [('create', [{
+                            'type': 'email', 'value': email,
+                            'invoice': True}])] if email else []})
 
 
 def create_owner(config):
