@@ -289,6 +289,14 @@ class Credential(ServiceMixin):
                 'invisible': Eval('kind') != 'sip',
                 }),
         'get_password', setter='set_password')
+    line = fields.Many2One(
+        'telecom.line', "Line", ondelete='SET NULL',
+        domain=[('account', '=', Eval('account', -1))],
+        states={
+            'invisible': Eval('kind') != 'sip',
+            },
+        help="The line (phone) that registers with this SIP username: "
+        "inbound calls to the line's numbers ring it. Empty for a trunk.")
     ha1 = fields.Char("HA1", readonly=True,
         states={
             'invisible': True,

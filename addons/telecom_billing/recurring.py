@@ -86,6 +86,34 @@ def extra_units(period, intervals, included, maximum=None):
     return units
 
 
+def billed_until(periods):
+    """The last day billed by invoice lines of (start, end, credit): the
+    latest end of the charged ones, unless a credit (days billed in
+    advance, then not held) starts earlier: then the day before it."""
+    charged = [end for _, end, credit in periods if not credit]
+    credits = [start for start, _, credit in periods if credit]
+    if credits:
+        return min(credits) - ONE_DAY
+    return max(charged) if charged else None
+
+
+def periods_within(recurrence, first, last):
+    """Yield (charge period, (first, last) day of it within [first, last],
+    days, days of the period) for each charge period meeting the range"""
+    while first <= last:
+        period = charge_period(recurrence, first)
+        within = (max(first, period[0]), min(last, period[1]))
+        yield (period, within, (within[1] - within[0]).days + 1,
+            (period[1] - period[0]).days + 1)
+        first = period[1] + ONE_DAY
+
+
+TIMINGS = [
+    ('arrears', "In Arrears"),
+    ('advance', "In Advance"),
+    ]
+
+
 def prorate(amount, days, period_days):
     "``amount`` for ``days`` of a charge period of ``period_days``, unrounded"
     if days == period_days:
@@ -93,19 +121,14 @@ def prorate(amount, days, period_days):
     return amount * Decimal(days) / Decimal(period_days)
 
 
-class FeaturePrice(ModelSQL, ModelView):
-    """Feature Price
-
-    What a tenant charges for a feature above its included count, for the
-    accounts on a rate plan or for one account."""
-    __name__ = 'telecom.feature.price'
+class PlanOrAccountPriceMixin:
+    "A tenant's price for the accounts on one of its plans, or one account"
+    __slots__ = ()
     company = fields.Many2One(
         'company.company', "Tenant", required=True, ondelete='RESTRICT',
         states={
             'readonly': Eval('id', -1) >= 0,
             })
-    feature = fields.Many2One(
-        'telecom.feature', "Feature", required=True, ondelete='RESTRICT')
     plan = fields.Many2One(
         'telecom.rate.plan', "Rate Plan", ondelete='CASCADE',
         domain=[('company', '=', Eval('company', -1))],
@@ -122,6 +145,30 @@ class FeaturePrice(ModelSQL, ModelView):
             'invisible': Bool(Eval('plan')),
             },
         help="The price applies to this account only, before any plan's.")
+    currency = fields.Many2One(
+        'currency.currency', "Currency", required=True)
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_currency(cls):
+        pool = Pool()
+        Company = pool.get('company.company')
+        company = cls.default_company()
+        if company is not None and company >= 0:
+            return Company(company).currency.id
+
+
+class FeaturePrice(PlanOrAccountPriceMixin, ModelSQL, ModelView):
+    """Feature Price
+
+    What a tenant charges for a feature above its included count, for the
+    accounts on a rate plan or for one account."""
+    __name__ = 'telecom.feature.price'
+    feature = fields.Many2One(
+        'telecom.feature', "Feature", required=True, ondelete='RESTRICT')
     included = fields.Integer(
         "Included", required=True,
         domain=[('included', '>=', 0)],
@@ -136,8 +183,6 @@ class FeaturePrice(ModelSQL, ModelView):
     price = fields.Numeric(
         "Price per Extra", digits=(16, 4), required=True,
         help="The price of each one above the included count, per period.")
-    currency = fields.Many2One(
-        'currency.currency', "Currency", required=True)
     recurrence = fields.Selection(
         [r for r in RECURRENCES if r[0] != 'once'], "Recurrence",
         required=True,
@@ -154,18 +199,6 @@ class FeaturePrice(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order.insert(0, ('feature', 'ASC'))
-
-    @classmethod
-    def default_company(cls):
-        return Transaction().context.get('company')
-
-    @classmethod
-    def default_currency(cls):
-        pool = Pool()
-        Company = pool.get('company.company')
-        company = cls.default_company()
-        if company is not None and company >= 0:
-            return Company(company).currency.id
 
     @classmethod
     def default_included(cls):
@@ -215,6 +248,15 @@ class AccountCharge(ModelSQL, ModelView):
     currency = fields.Many2One(
         'currency.currency', "Currency", required=True)
     recurrence = fields.Selection(RECURRENCES, "Recurrence", required=True)
+    timing = fields.Selection(
+        TIMINGS, "Billed", required=True,
+        states={
+            'invisible': Eval('recurrence') == 'once',
+            },
+        help="In arrears: a period is invoiced by the run that holds its "
+        "last day. In advance: by the run before it starts (the days "
+        "before the charge's first run are caught up); days billed in "
+        "advance after the end date are credited.")
     start_date = fields.Date(
         "Start Date", required=True,
         help="A one-off charge is invoiced by the first run to cover this "
@@ -251,6 +293,10 @@ class AccountCharge(ModelSQL, ModelView):
     def default_start_date(cls):
         return Pool().get('ir.date').today()
 
+    @classmethod
+    def default_timing(cls):
+        return 'arrears'
+
     @fields.depends('account', '_parent_account.currency')
     def on_change_account(self):
         if self.account and not getattr(self, 'currency', None):
@@ -265,17 +311,15 @@ class AccountCharge(ModelSQL, ModelView):
         "Return {charge id: last day invoiced or None}"
         pool = Pool()
         InvoiceLine = pool.get('account.invoice.line')
-        result = {c.id: None for c in charges}
+        periods = {c.id: [] for c in charges}
         lines = InvoiceLine.search([
                 ('origin', 'in', [str(c) for c in charges]),
                 ('invoice.state', '!=', 'cancelled'),
                 ], order=[])
         for line in lines:
-            charge = line.origin.id
-            if (result[charge] is None
-                    or line.telecom_period_end > result[charge]):
-                result[charge] = line.telecom_period_end
-        return result
+            periods[line.origin.id].append((line.telecom_period_start,
+                    line.telecom_period_end, line.unit_price < 0))
+        return {c: billed_until(p) for c, p in periods.items()}
 
     @classmethod
     def validate_fields(cls, charges, field_names):

@@ -45,7 +45,7 @@ from .cdr import billed_before, billed_table, is_billed
 from .exceptions import BillingError
 from .recurring import (
     ONE_DAY, active_days, charge_period, extra_units, periods_ending_in,
-    prorate)
+    periods_within, prorate)
 
 STATES = [
     ('done', "Done"),
@@ -704,16 +704,27 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                         (charge.start_date, charge.start_date),
                         origin=charge))
             return lines
-        # Every period not yet invoiced, from the charge's first one.
+        # Every period not yet invoiced, from the charge's first one; in
+        # advance, up to the end of the period after the run's.
         first, _ = charge_period(charge.recurrence, charge.start_date)
-        for period in periods_ending_in(
-                charge.recurrence, first, self.end_date):
+        advance = charge.timing == 'advance'
+        last = self.end_date
+        if advance:
+            last = charge_period(charge.recurrence, last + ONE_DAY)[1]
+        # In advance a period may be billed up to an end date and later
+        # extended: then only the days after what was billed.
+        since = max(charge.start_date, until + ONE_DAY) if (
+            advance and until) else charge.start_date
+        for period in periods_ending_in(charge.recurrence, first, last):
             if until and period[1] <= until:
                 continue
-            days = active_days(period, charge.start_date, charge.end_date)
+            days = active_days(period, since, charge.end_date)
             period_days = (period[1] - period[0]).days + 1
             if not days:
                 continue
+            if advance and charge.end_date and charge.end_date < period[1]:
+                # What is billed ends with the charge: nothing to credit.
+                period = (period[0], charge.end_date)
             if days == period_days:
                 lines.append(self._line(ctx,
                         account, charge.product, 'charge',
@@ -737,6 +748,23 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                             period_days=period_days, start=period[0],
                             end=period[1]),
                         period, origin=charge))
+        if (advance and charge.end_date and until
+                and until > charge.end_date):
+            # Billed in advance beyond its end: the days after it back.
+            amount = charge.amount * Decimal(str(charge.quantity))
+            for _, within, days, period_days in periods_within(
+                    charge.recurrence, charge.end_date + ONE_DAY, until):
+                lines.append(self._line(ctx,
+                        account, charge.product, 'charge', 1,
+                        self._rounded(ctx, account,
+                            -prorate(amount, days, period_days),
+                            charge.currency),
+                        gettext('telecom_billing.msg_line_charge_credit',
+                            description=charge.description,
+                            quantity=charge.quantity, days=days,
+                            period_days=period_days, start=within[0],
+                            end=within[1]),
+                        within, origin=charge))
         return lines
 
     def _usage_lines(self, ctx, accounts, usage):

@@ -269,6 +269,22 @@ def load(database, gateways=('127.0.0.1:5071', '127.0.0.1:5072')):
         BalanceLine.add_movements([{
                     'account': kam_pre.id, 'amount': Decimal('0.03'),
                     'kind': 'topup', 'description': "Top-up"}])
+        # Inbound (F5, issue 15's defect 7): a DID and a SIP address with
+        # letters that ring the reception line's phone, and a trunk's DID.
+        desk = account('desk', owner, retail, [sip('desk-user')],
+            ['+442071230002'])
+        Line = pool.get('telecom.line')
+        reception, = Line.create([{'account': desk.id, 'name': "Reception"}])
+        pool.get('telecom.credential').create([{
+                    'account': desk.id, 'line': reception.id,
+                    **sip('desk-phone')}])
+        pool.get('telecom.number').write(
+            list(desk.numbers), {'line': reception.id})
+        pool.get('telecom.sip_address').create([{
+                    'account': desk.id, 'line': reception.id,
+                    'address': 'reception@sip.example.net'}])
+        account('in-trunk', owner, retail, [sip('in-trunk-user')],
+            ['+442071230003'], flavour='wholesale')
         r1_account = account('r1-account', owner, retail)
         Account.write([r1_account], {'reseller': r1.id})
         account('r1cust', r1, r1_plan, [sip('r1-user')])

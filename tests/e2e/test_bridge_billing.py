@@ -99,6 +99,38 @@ result = [cdr.state, cdr.duration, cdr.callee, cdr.account.code,
     assert platform.sql('SELECT call_id FROM telecom_live_call') == []
 
 
+def test_inbound_did_rings_its_line(platform, tmp_path):
+    """Issue 15, defect 7: an inbound call to a DID is dialled to the
+    phone of the number's line (it was hung up with cause 3), answered
+    there, ended and stored as the account's inbound call"""
+    async def scenario():
+        async with AriSimulator() as sim:
+            bridge = Bridge(config(sim, platform, tmp_path))
+            async with running(bridge):
+                await sim.wait_for_app('telecom')
+                cid = sim.originate_inbound('447700900123', '442071230002',
+                    ['direction=inbound', 'did=442071230002'],
+                    context='from-carriers', endpoint='carrier')
+                assert await settle(sim, cid)
+                channel = sim.channel(cid)
+                assert channel.app_data.startswith('PJSIP/desk-phone,60')
+                sim.answer(cid)
+                sim.advance(30)
+                sim.hangup(cid, cause=16)
+                await eventually(lambda: cid in bridge.finished
+                    and not bridge.journal.pending, 15)
+        return cid
+    cid = asyncio.run(asyncio.wait_for(scenario(), 60))
+    # The bridge posted the CDR before it finished the call.
+    state = platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = [[c.direction, c.duration, c.callee, c.account.code, c.disposition]
+    for c in Cdr.search([('call_id', '=', {cid!r})])]
+""")
+    assert state == [['inbound', 30, '442071230002', platform.keys['desk'],
+        'ANSWERED']]
+
+
 def test_api_killed_during_a_burst_every_cdr_stored_once(platform, tmp_path):
     calls = 60
     allowed, refused = [], []

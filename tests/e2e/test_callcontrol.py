@@ -328,6 +328,28 @@ def test_identification(platform):
     assert inbound['account'] == platform.keys['limited']
 
 
+def test_inbound_routes(platform):
+    """An inbound call rings the line of its DID or of its SIP address
+    (letters allowed), or the trunk of a wholesale DID; a DID of nobody
+    is refused (issue 15, defect 7: allowed without routes before)"""
+    for callee, domain in [('442071230002', None),
+            ('reception', 'sip.example.net')]:
+        answer = platform.authorize(None, callee, direction='inbound',
+            caller='447700900123', sip_domain=domain)
+        assert (answer['decision'], answer['account']) == (
+            'allow', platform.keys['desk']), answer
+        assert [(r['dialstring'], r['uri']) for r in answer['routes']] == [
+            ('PJSIP/desk-phone', 'sip:desk-phone@sip.example.net')]
+    trunk = platform.authorize(None, '+442071230003', direction='inbound')
+    assert [r['dialstring'] for r in trunk['routes']] == [
+        'PJSIP/442071230003@in-trunk-user']
+    nobody = platform.authorize(None, '442071239999', direction='inbound')
+    assert nobody['reason'] == 'unknown_account'
+    # Letters are a SIP user inbound, never a number outbound.
+    letters = platform.authorize('pp-user', 'reception')
+    assert letters['reason'] == 'invalid_number'
+
+
 def test_refusals(platform):
     "Unknown, suspended, and other tenants' accounts are refused"
     unknown = platform.authorize('nobody', '442079460000')

@@ -256,5 +256,55 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         self.assertIn("counted 1 calls but could claim only 0",
             raised.exception.message)
 
+    @with_transaction()
+    def test_charge_in_advance(self):
+        """A charge billed in advance: the rest of its first month and the
+        next; ended after billing, the days billed beyond credited; ended
+        before billing, billed up to its end and nothing credited"""
+        pool = Pool()
+        Charge = pool.get('telecom.account.charge')
+        Run = pool.get('telecom.billing.run')
+        Address = pool.get('party.address')
+        t = create_tenancy()
+        Address.create([{'party': t.owner_customer.party.id}])
+        create_usage_product(t.owner, fiscal_year=D(2024, 1, 1))
+        product = Pool().get('telecom.billing.configuration')(
+            1).get_multivalue('usage_product', company=t.owner.id)
+        rental, ending = Charge.create([{
+                    'account': t.owner_customer.id, 'product': product.id,
+                    'description': "Rental", 'amount': Decimal('30.00'),
+                    'currency': t.currency.id, 'recurrence': 'monthly',
+                    'timing': 'advance', 'start_date': D(2024, 3, 10)}, {
+                    'account': t.owner_customer.id, 'product': product.id,
+                    'description': "Ending", 'amount': Decimal('30.00'),
+                    'currency': t.currency.id, 'recurrence': 'monthly',
+                    'timing': 'advance', 'start_date': D(2024, 3, 1),
+                    'end_date': D(2024, 4, 10)}])
+
+        def lines(run):
+            invoice, = run.invoices
+            return sorted((l.origin.description, l.telecom_period_start,
+                    l.telecom_period_end, l.amount) for l in invoice.lines)
+
+        # 30 × 22 / 31 = 21.2903… → 21.29; 30 × 10 / 30 = 10.00.
+        self.assertEqual(lines(Run.bill(
+                    t.owner, D(2024, 3, 1), D(2024, 3, 31))), [
+                ("Ending", D(2024, 3, 1), D(2024, 3, 31), Decimal('30.00')),
+                ("Ending", D(2024, 4, 1), D(2024, 4, 10), Decimal('10.00')),
+                ("Rental", D(2024, 3, 1), D(2024, 3, 31), Decimal('21.29')),
+                ("Rental", D(2024, 4, 1), D(2024, 4, 30), Decimal('30.00')),
+                ])
+        Charge.write([rental], {'end_date': D(2024, 4, 15)})
+        # 30 × 15 / 30 = 15.00 back.
+        self.assertEqual(lines(Run.bill(
+                    t.owner, D(2024, 4, 1), D(2024, 4, 30))), [
+                ("Rental", D(2024, 4, 16), D(2024, 4, 30),
+                    Decimal('-15.00')),
+                ])
+        self.assertFalse(Run.bill(
+                t.owner, D(2024, 5, 1), D(2024, 5, 31)).invoices)
+        self.assertEqual(Charge.invoiced_until_of([rental, ending]), {
+                rental.id: D(2024, 4, 15), ending.id: D(2024, 4, 10)})
+
 
 del ModuleTestCase

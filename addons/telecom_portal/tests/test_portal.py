@@ -325,7 +325,8 @@ class PortalTestCase(PortalClientCase):
         "Anonymous: every private GET redirects to log-in, every POST is 403"
         ids = {'account_id': self.ids['r1_customer'],
             'address_id': self.ids['ann_sip'], 'plan_id': self.ids['r1_plan'],
-            'invoice_id': self.ids['ann_invoice'], 'batch_id': 10 ** 6}
+            'invoice_id': self.ids['ann_invoice'], 'batch_id': 10 ** 6,
+            'number_id': 10 ** 6}
         client = self.client()
         for rule, kind, method in self.rules():
             url = self.url(rule, ids)
@@ -357,6 +358,7 @@ class PortalTestCase(PortalClientCase):
                 'plan_id': [self.ids['r1_plan'], self.ids['owner_plan']],
                 'invoice_id': [self.ids['owner_invoice'], 10 ** 6],
                 'batch_id': [10 ** 6],
+                'number_id': [10 ** 6],
                 # The shop is not open here (test_payments.py opens it).
                 'product_id': [10 ** 6],
                 }, 'customer')
@@ -383,6 +385,7 @@ class PortalTestCase(PortalClientCase):
                 'address_id': [self.ids['ann_sip']],
                 'invoice_id': [self.ids['owner_invoice']],
                 'batch_id': [10 ** 6],
+                'number_id': [10 ** 6],
                 }, 'reseller')
         with self.db():
             pool = Pool()
@@ -404,7 +407,7 @@ class PortalTestCase(PortalClientCase):
             '/reseller/invoices', '/reseller/profile']
         menu = re.findall(r'<li><a href="(/[^"]*)">', self.get(
                 client, '/reseller/customers').get_data(as_text=True))
-        self.assertEqual(len(menu), 6)
+        self.assertEqual(len(menu), 7)
         for page in pages + menu:
             with self.subTest(page=page):
                 response = self.get(client, page)
@@ -466,7 +469,8 @@ class PortalTestCase(PortalClientCase):
             'reseller': self.sign_in('carol@example.com')}
         ids = {'account_id': self.ids['r1_customer'],
             'address_id': self.ids['ann_sip'], 'plan_id': self.ids['r1_plan'],
-            'invoice_id': self.ids['ann_invoice'], 'batch_id': 10 ** 6}
+            'invoice_id': self.ids['ann_invoice'], 'batch_id': 10 ** 6,
+            'number_id': 10 ** 6}
         checked = 0
         for rule, kind, method in self.rules():
             if method != 'POST':

@@ -443,6 +443,44 @@ class ResellerScope(InvoicesScope):
         batch = self.voucher_batch(batch_id)
         return batch, self._batches().export_csv([batch])
 
+    # --- numbers (DIDs), through telecom_number -------------------------
+
+    @staticmethod
+    def _inventory():
+        from .payments import optional_model
+        return optional_model('telecom.inventory.number')
+
+    def numbers(self):
+        """The reseller's inventory: what it may assign, what it has
+        assigned or reserved, what rests in quarantine"""
+        Number = self._inventory()
+        if Number is None:
+            return []
+        return Number.search([
+                ('company', '=', self.company_id),
+                ('state', '!=', 'ported_out'),
+                ], order=[('number', 'ASC')], limit=1000)
+
+    def number(self, number_id):
+        Number = self._inventory()
+        if Number is None:
+            raise NotFound()
+        return _one(Number.search([
+                    ('company', '=', self.company_id),
+                    ('id', '=', number_id)]))
+
+    def assign_number(self, number_id, account_id):
+        "Assign one of the reseller's numbers to one of its customers"
+        number = self.number(number_id)
+        account = self.customer(account_id)
+        self._inventory().assign_to([number], account)
+        return number
+
+    def release_number(self, number_id):
+        number = self.number(number_id)
+        self._inventory().release([number])
+        return number
+
     # --- invoices to customers -------------------------------------------
 
     def _invoice_domain(self):

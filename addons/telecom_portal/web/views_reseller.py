@@ -288,6 +288,36 @@ def brand(ctx):
     return ctx.redirect('/reseller/brand', done='brand')
 
 
+@route('/reseller/numbers', 'reseller')
+def numbers(ctx):
+    "The reseller's numbers (DIDs) and, for each available one, an assign"
+    scope = ctx.scope
+    return ctx.render('reseller_numbers.html', errors={},
+        available=scope._inventory() is not None, numbers=scope.numbers(),
+        customers=scope.customers())
+
+
+@route('/reseller/numbers/<int:number_id>/assign', 'reseller',
+    methods=('POST',))
+def assign_number(ctx, number_id):
+    ctx.scope.number(number_id)  # another tenant's: 404 before the form
+    values, errors = read(ctx.request.form, {
+            'account': lambda f, n: record_id(f, n, required=True)})
+    if errors:
+        return ctx.form_error('reseller_numbers.html', errors,
+            available=True, numbers=ctx.scope.numbers(),
+            customers=ctx.scope.customers())
+    ctx.scope.assign_number(number_id, values['account'])
+    return ctx.redirect('/reseller/numbers', done='number-assigned')
+
+
+@route('/reseller/numbers/<int:number_id>/release', 'reseller',
+    methods=('POST',))
+def release_number(ctx, number_id):
+    ctx.scope.release_number(number_id)
+    return ctx.redirect('/reseller/numbers', done='number-released')
+
+
 # A portal request draws at most this many codes (the back office more).
 MAX_VOUCHERS = 10000
 

@@ -24,6 +24,9 @@ _refusal = {
             'invalid_account']},
         'error': {'type': 'string'}}}
 _number = {'type': 'string', 'pattern': r'^\+?[0-9]{1,32}$'}
+# A number, or (inbound) the user part of a SIP address (F5).
+_callee = {'type': 'string',
+    'pattern': r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{1,64}$"}
 _instant = {'type': 'string', 'format': 'date-time'}
 _cdr = {
     'type': 'object',
@@ -75,7 +78,8 @@ DOCUMENT = {
                                         'enum': ['outbound', 'inbound']},
                                     'service': {'type': 'string',
                                         'enum': ['voice', 'fax', 'sms']},
-                                    'caller': _number, 'callee': _number,
+                                    'caller': _number,
+                                    'callee': _callee,
                                     'sip_username': {'type': 'string',
                                         'maxLength': 128},
                                     'source_ip': {'type': 'string',

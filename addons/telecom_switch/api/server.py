@@ -32,7 +32,7 @@ from .openapi import DOCUMENT
 from .rater import CHANNEL as RATER_CHANNEL, open_database
 from .store import PostgreSQLStore, Request, SQLiteStore
 from .validation import (
-    TOKEN, Invalid, choice, instant, integer, number,
+    TOKEN, Invalid, call_target, choice, instant, integer, number,
     require_object, string)
 from .vouchers import Vouchers
 
@@ -298,7 +298,7 @@ class CallControl:
             'outbound')
         service = choice(body, 'service', ('voice', 'fax', 'sms'), 'voice')
         caller = number(body, 'caller', False) or ''
-        dialled = number(body, 'callee')
+        dialled = call_target(body, 'callee')
         sip_username = string(body, 'sip_username', False, TOKEN)
         source_ip = string(body, 'source_ip', False, max_length=64)
         sip_domain = string(body, 'sip_domain', False, TOKEN)
@@ -339,11 +339,14 @@ class CallControl:
                 # outbound call without a price is not routed.
                 logger.info("no price for %s: %s", call_id, priced)
                 return deny('no_route', account)
-        # Inbound calls go to the account's own line or PBX, which the
-        # switch finds (registrar, DID table); outbound ones to carriers.
-        routes = [] if inbound else snapshot.routes(
-            account, service, caller, callee, at, price, emergency, switch)
-        if not routes and not inbound:
+        # Inbound calls ring the line or trunk of the number or SIP
+        # address; outbound ones go to carriers.
+        if inbound:
+            routes = snapshot.inbound_routes(callee, sip_domain)
+        else:
+            routes = snapshot.routes(account, service, caller, callee, at,
+                price, emergency, switch)
+        if not routes:
             return deny('no_route', account)
 
         max_seconds, sliced = self._first_slice(body, account, emergency)

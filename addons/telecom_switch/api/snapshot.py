@@ -8,11 +8,15 @@ snapshot plus the live-call rows of the one account.
 """
 import datetime as dt
 import ipaddress
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sql import Literal, Null
+
 from trytond.modules.telecom_base.numbering import normalize_number
 from trytond.modules.telecom_rating.engine import Call, Level, rate_call
+from trytond.transaction import Transaction
 
 from .store import Limits
 
@@ -69,6 +73,10 @@ class Snapshot:
     carrier_codes: dict = field(default_factory=dict)
     # telecom_lcr's compiled index the router uses (a new one: rebuild)
     routing: object = None
+    # E.164 number or user@domain → where an inbound call to it rings:
+    # (('line', SIP user, realm) | ('trunk', SIP user, realm) |
+    #  ('host', account code, host), …)
+    inbound: dict = field(default_factory=dict)
     _normalized: dict = field(default_factory=dict, repr=False)
 
     def convert(self, source, target, date):
@@ -125,6 +133,31 @@ class Snapshot:
         # A reseller's switch never learns its parent's carrier costs.
         for route in routes:
             route.pop('cost_per_minute', None)
+        return routes
+
+    def inbound_routes(self, callee, sip_domain):
+        """The routes of an inbound call to a number or SIP address: the
+        registered phones of its line, or the account's trunk; Asterisk
+        dials ``dialstring``, Kamailio looks ``uri`` up in its location
+        table (lines) or relays to ``dst_uri`` (trunks)."""
+        targets = self.inbound.get(callee)
+        if targets is None and sip_domain:
+            targets = self.inbound.get(f'{callee}@{sip_domain}'.lower())
+        routes = []
+        for kind, name, where in targets or ():
+            if kind == 'line':
+                routes.append({'carrier': 'line', 'gateway': None,
+                        'dialstring': f'PJSIP/{name}',
+                        'uri': f'sip:{name}@{where}', 'dst_uri': None})
+            elif kind == 'trunk':
+                routes.append({'carrier': 'trunk', 'gateway': None,
+                        'dialstring': f'PJSIP/{callee}@{name}',
+                        'uri': f'sip:{callee}@{where}', 'dst_uri': None})
+            else:
+                routes.append({'carrier': 'trunk', 'gateway': f'sip:{where}',
+                        'dialstring': f'PJSIP/{callee}@{name}',
+                        'uri': f'sip:{callee}@{where}',
+                        'dst_uri': f'sip:{where}'})
         return routes
 
     # --- identification (F4, F5) -----------------------------------------
@@ -279,19 +312,50 @@ def build(pool, tariff, router=None):
             account.flavour == 'wholesale', chains)
 
     sip_users, networks, prefixes = {}, [], {}
+    # Where inbound calls ring: a line's phones, else the account's.
+    of_line, of_account = defaultdict(list), defaultdict(list)
     for credential in Credential.search([('claim', '!=', None)]):
-        if credential.account.id not in accounts:
+        account = accounts.get(credential.account.id)
+        if account is None:
             continue
         if credential.kind == 'sip':
-            sip_users[credential.claim] = credential.account.id
+            sip_users[credential.claim] = account.id
+            target = ('trunk' if account.wholesale else 'line',
+                credential.claim, credential.realm)
+            if credential.line:
+                of_line[credential.line.id].append(target)
+            of_account[account.id].append(target)
         elif credential.kind == 'ip':
-            networks.append((credential.claim, credential.account.id))
+            networks.append((credential.claim, account.id))
+            network = ipaddress.ip_network(credential.claim)
+            if network.num_addresses == 1:
+                of_account[account.id].append(
+                    ('host', account.code, str(network.network_address)))
         else:
-            prefixes[credential.claim] = credential.account.id
-    numbers = {n.number: n.account.id for n in Number.search([])
-        if n.account.id in accounts}
-    addresses = {a.address: a.account.id for a in SipAddress.search([])
-        if a.account.id in accounts}
+            prefixes[credential.claim] = account.id
+    numbers, addresses, inbound = {}, {}, {}
+    today = dt.date.today()
+    cursor = Transaction().connection.cursor()
+    for Model, key, claimed in [
+            (Number, 'number', numbers),
+            (SipAddress, 'address', addresses)]:
+        # In SQL: a million numbers read through the ORM take minutes.
+        table = Model.__table__()
+        columns = [getattr(table, key), table.account, table.line]
+        # A number given back (telecom_billing's end date) is no longer
+        # its account's; its next holder's may follow.
+        if 'end_date' in Model._fields:
+            where = (table.end_date == Null) | (table.end_date >= today)
+        else:
+            where = Literal(True)
+        cursor.execute(*table.select(*columns, where=where,
+                order_by=[table.id.asc]))
+        for value, account, line in cursor:
+            if account not in accounts:
+                continue
+            claimed[value] = account
+            inbound[value] = tuple(of_line[line] if line
+                else of_account[account])
     Rate = pool.get('currency.currency.rate')
     rates = {}
     for rate in Rate.search([], order=[('date', 'ASC')]):
@@ -306,4 +370,5 @@ def build(pool, tariff, router=None):
         {k: frozenset(v) for k, v in emergency.items()},
         {k: tuple(v) for k, v in rates.items()}, router,
         tuple(sorted({len(p) for p in prefixes}, reverse=True)),
-        {c.id: c.code for c in pool.get('telecom.carrier').search([])})
+        {c.id: c.code for c in pool.get('telecom.carrier').search([])},
+        inbound=inbound)

@@ -8,6 +8,10 @@ import re
 
 DIGITS = re.compile(r'^\+?[0-9]{1,32}$')
 TOKEN = re.compile(r'^[A-Za-z0-9._:@+\-]{1,128}$')
+# What a call may be addressed to: a number, or the user part of a SIP
+# address (F5: ``reception`` of reception@example.com), RFC 3261's user
+# characters without escapes (telecom_base.numbering).
+CALLEE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{1,64}$")
 
 
 class Invalid(ValueError):
@@ -41,6 +45,12 @@ def string(body, name, required=True, pattern=None, max_length=128):
 def number(body, name, required=True):
     value = string(body, name, required, DIGITS, 33)
     return value.lstrip('+') if value else value
+
+
+def call_target(body, name):
+    "A number without its '+', or a SIP user part as it is"
+    value = string(body, name, True, CALLEE, 64)
+    return value.lstrip('+') if DIGITS.match(value) else value
 
 
 def choice(body, name, choices, default):
