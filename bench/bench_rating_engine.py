@@ -1,19 +1,22 @@
 """Benchmark of the rating engine alone (no database); prints its figures.
 
-1. Compile time and resident memory of one plan of 100,000 and of
-   1,000,000 prefixes, each measured in a fresh process: the synthetic
-   ``Rate`` objects are generated first (timed apart), then
-   ``compile_tariff`` alone is timed; RSS is taken once the input is freed
-   (what a process holding the compiled plan keeps), peak includes it.
-2. CDRs per second for synthetic CDRs on a 3-level chain: owner plan
-   (prefixes × peak/off-peak bands) → reseller plan (inherits, markups per
-   group, a few own rates) → customer plan (inherits, own rates, bundle),
-   one process: a first ``rate_batch`` of all the CDRs on the freshly
-   compiled tariff (its memos empty: the headline figure), then a second
-   one (memos warm, as in a worker that keeps its tariff). Wall-clock and
-   CPU time are both printed (the machine may be shared).
+Every figure is printed beside a baseline measured in the same run, in
+CPU seconds of this process (the host may be shared).
 
-Usage: python bench/bench_rating_engine.py [--quick] [--profile]
+1. The headline: a realistic mix — 25 plans (the owner's deck with mixed
+   increments, dated rates and its bands; 4 resellers with their own
+   bands; 5 retail plans each, one a full retail deck billed 60/60), 20
+   chains × 1,000 accounts — rated in one ``rate_batch`` on a freshly
+   compiled tariff, beside a minimal dict-prefix, integer-cost baseline
+   on the same CDRs; best of ``--repeats``.
+2. Compile time (CPU) and resident memory of one plan of 100,000 and of
+   1,000,000 prefixes, flat or with two bands and real destination names,
+   each in a fresh process; RSS is taken once the input is freed.
+3. ``--easy``: the former chain (30/6 at every level, no dates, shared
+   bands): a first and a second batch, and the baseline.
+
+Usage: python bench/bench_rating_engine.py [--quick] [--repeats N]
+       [--cdrs N] [--no-compile] [--easy] [--profile]
 """
 import argparse
 import cProfile
