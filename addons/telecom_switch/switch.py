@@ -9,6 +9,7 @@ import secrets
 
 from sql import Null
 
+from trytond import backend
 from trytond.cache import Cache
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
@@ -192,3 +193,9 @@ class LiveCall(ModelSQL, ModelView):
         table = cls.__table_handler__(module_name)
         for name in ('switch', 'account'):
             table.drop_fk(name)
+        if backend.name == 'postgresql':
+            # The API's counter rows, their triggers and its admission
+            # function (api/store.py): created and updated here, by
+            # trytond-admin, not by the API process at its start.
+            from .api.store import PostgreSQLStore
+            PostgreSQLStore.register(Transaction().connection.cursor())

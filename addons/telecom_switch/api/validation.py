@@ -6,15 +6,11 @@ validates one flat object per call, and the errors must name the field.
 import datetime as dt
 import re
 
+# One error for every check of a body, the CDR row's included
+from trytond.modules.telecom_rating.cdr_row import Invalid  # noqa: F401
+
 DIGITS = re.compile(r'^\+?[0-9]{1,32}$')
 TOKEN = re.compile(r'^[A-Za-z0-9._:@+\-]{1,128}$')
-
-
-class Invalid(ValueError):
-    def __init__(self, field, reason):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def require_object(body, name='body'):
