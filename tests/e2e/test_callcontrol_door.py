@@ -356,3 +356,33 @@ def test_burst_of_500_authorizes_admits_exactly_the_limit(platform):
         for body, decision in zip(bodies, decisions):
             if decision['decision'] == 'allow':
                 client.post(f"/v1/calls/{body['call_id']}/end", json={})
+
+
+def test_events_out_of_order_and_out_of_range(platform):
+    """Answer after end, events of unknown calls, timestamps of year 1 or
+    9999 with offsets (which overflowed into a 500): a 204 or a 400
+    naming the field, never a 5xx, and nothing written by a refusal"""
+    call_id = uuid.uuid4().hex
+    refused = []
+    with platform.client() as client:
+        assert platform.authorize('pp-user', '442079460000',
+            call_id=call_id)['decision'] == 'allow'
+        assert client.post(f'/v1/calls/{call_id}/end',
+            json={'ended_at': '2026-11-25T10:01:00Z'}).status_code == 204
+        assert client.post(f'/v1/calls/{call_id}/answer',
+            json={'answered_at': '2026-11-25T10:00:05Z'}).status_code == 204
+        for path in ('/v1/calls/nobody-knows/answer',
+                '/v1/calls/nobody-knows/end'):
+            assert client.post(path, json={}).status_code == 204
+        for moment in ('0001-01-01T00:00:00+01:00',
+                '9999-12-31T23:59:59-14:00', '9999-12-31T23:59:59Z'):
+            response = client.post(f'/v1/calls/{call_id}/end',
+                json={'ended_at': moment})
+            assert response.status_code == 400, (moment, response.text)
+            assert response.json()['field'] == 'ended_at'
+            refused.append(f'range-{uuid.uuid4().hex[:8]}')
+            response = client.post('/v1/cdrs', json=cdr(
+                    refused[-1], 60, answer=moment))
+            assert response.status_code == 400, (moment, response.text)
+            assert response.json()['field'] == 'answer'
+    assert stored_cdrs(platform, refused) == []

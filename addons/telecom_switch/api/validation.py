@@ -75,4 +75,8 @@ def instant(body, name, required=True):
         raise Invalid(name, "must be an ISO 8601 date and time") from None
     if moment.tzinfo is None:
         raise Invalid(name, "must carry a UTC offset")
+    # Years 1 and 9999 overflow in UTC or an hour later (an end's
+    # expiry): a 400, not a 500. Implausible CDR dates are cdr_row's.
+    if not 1900 <= moment.year <= 2999:
+        raise Invalid(name, "must be a year from 1900 to 2999")
     return moment.astimezone(dt.timezone.utc)
