@@ -1,6 +1,8 @@
+from trytond import backend
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
+from trytond.transaction import Transaction
 
 KINDS = [
     (None, ""),
@@ -27,6 +29,23 @@ class Invoice(metaclass=PoolMeta):
             },
         help="One unit of the tenant's currency in the invoice currency, "
         "at the invoice date: the rate the run converted prices at.")
+
+    @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        if backend.name == 'postgresql':
+            # Call control's admission counts what a postpaid account owes
+            # through telecom_account_owed: now that the claims and this
+            # column exist, it counts invoices too (telecom_switch,
+            # api/store.py). Registered before billing, it did not.
+            cursor = Transaction().connection.cursor()
+            cursor.execute(
+                "SELECT to_regproc('telecom_account_owed') IS NOT NULL")
+            (owed,), = cursor.fetchall()
+            if owed:
+                from trytond.modules.telecom_switch.api.store import (
+                    PostgreSQLStore)
+                PostgreSQLStore.register_owed(cursor)
 
     @classmethod
     def copy(cls, invoices, default=None):

@@ -63,10 +63,6 @@ def _ratio(numerator, denominator, digits):
 
 class Cdr(metaclass=PoolMeta):
     __name__ = 'telecom.cdr'
-    pdd_ms = fields.Integer(
-        "Post-Dial Delay (ms)", readonly=True,
-        help="Milliseconds from the INVITE sent to the carrier to its "
-        "first ringing or answer, when the switch reports it.")
 
     @classmethod
     def __setup__(cls):
@@ -75,26 +71,6 @@ class Cdr(metaclass=PoolMeta):
         # The statistics read the last days of carrier attempts.
         cls._sql_indexes.add(Index(
                 t, (t.start, Index.Range()), where=t.carrier != Null))
-
-    @classmethod
-    def ingest(cls, rows):
-        """Store CDRs as telecom_rating does, plus their ``pdd_ms`` (key
-        optional: None or absent = unknown)."""
-        result = super().ingest(rows)
-        timed = [r for r in rows if r.get('pdd_ms') is not None]
-        if timed:
-            table = cls.__table__()
-            cursor = Transaction().connection.cursor()
-            for row in timed:
-                # Only a CDR just stored, never one stored before.
-                cursor.execute(*table.update([table.pdd_ms],
-                        [int(row['pdd_ms'])],
-                        where=(table.switch == (row.get('switch')
-                                or 'default'))
-                        & (table.call_id == row['call_id'])
-                        & (table.leg == (row.get('leg') or 'a'))
-                        & (table.pdd_ms == Null)))
-        return result
 
 
 class CarrierQuality(ModelSQL, ModelView):
@@ -197,7 +173,7 @@ class CarrierQuality(ModelSQL, ModelView):
         if len(groups) > 1:
             group = Coalesce(*groups)
         else:
-            group = groups[0] if groups else Literal(None)
+            group = groups[0] if groups else Cast(Literal(None), 'INTEGER')
         since = {w: now - length for w, _, length in WINDOWS}
         answered = cdr.disposition == 'ANSWERED'
         rows = calls.select(

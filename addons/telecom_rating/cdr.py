@@ -10,6 +10,7 @@ invoiced call on the next invoice.
 """
 import datetime as dt
 import gc
+import logging
 import threading
 from collections import defaultdict, namedtuple
 from decimal import Decimal
@@ -20,7 +21,7 @@ from sql import As, Cast, Column, Conflict, Null, Table
 from sql.functions import CurrentTimestamp, Extract, Floor
 from sql.operators import Any
 
-from trytond import backend
+from trytond import backend, config
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -30,6 +31,8 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_base.locking import advisory_lock
 
+from .cdr_row import COLUMNS, Window, cdr_row
+from .cdr_row import values as row_values
 from .engine import Level, new_call, rate_batch
 from .engine.tariff import epoch
 from .plan import DIRECTIONS, SERVICES
@@ -46,6 +49,7 @@ STATES = [
     ('rated', "Rated"),
     ]
 BATCH = 20000
+logger = logging.getLogger(__name__)
 # The ids of the unrated CDRs, fed by triggers on telecom_cdr: the rows a
 # CDR has there while state is 'unrated' (rating deletes them).
 BACKLOG = 'telecom_cdr_backlog'
@@ -100,6 +104,12 @@ def bulk_insert(table, columns, rows):
     size = max(1, backend.MAX_QUERY_PARAMS // len(columns))
     for chunk in _chunks(rows, size):
         cursor.execute(*table.insert(columns, chunk))
+
+
+def cdr_window():
+    "The plausible CDRs (cdr_row.Window) of trytond's [telecom] section"
+    return Window.from_config(
+        lambda option: config.get('telecom', option, default=None))
 
 
 def utc_now():
@@ -377,6 +387,10 @@ class Cdr(ModelSQL, ModelView):
     hangup_cause = fields.Integer("Hang-up Cause", readonly=True,
         help="The Q.850 cause.")
     carrier = fields.Char("Carrier", readonly=True)
+    pdd_ms = fields.Integer(
+        "Post-Dial Delay (ms)", readonly=True,
+        help="Milliseconds from the INVITE sent to the carrier to its "
+        "first ringing or answer, when the switch reports it.")
     state = fields.Selection(STATES, "State", required=True, readonly=True)
     unrated_reason = fields.Char(
         "Why Unrated", readonly=True,
@@ -491,43 +505,29 @@ class Cdr(ModelSQL, ModelView):
     def ingest(cls, rows):
         """Store CDRs given as dicts; return (stored, duplicates).
 
-        Keys: switch, call_id, leg, account (id), caller, callee, direction,
-        service, start, answer, end (aware or UTC datetimes), duration,
-        disposition, hangup_cause, carrier. A CDR already stored (same
-        switch, call id and leg) is not stored again.
+        Keys: those of ``cdr_row.COLUMNS`` (switch, call_id, leg, account
+        id, caller, callee, direction, service, start, answer, end — aware
+        or UTC datetimes — duration, disposition, hangup_cause, carrier,
+        pdd_ms), checked and completed by ``cdr_row`` as the API's are
+        (``cdr_row.Invalid`` names a refused field). A CDR already stored
+        (same switch, call id and leg) is not stored again.
         """
         pool = Pool()
         Account = pool.get('telecom.account')
         table = cls.__table__()
         transaction = Transaction()
         cursor = transaction.connection.cursor()
+        window = cdr_window()
+        now = utc_now()
+        rows = [cdr_row(r, now, window) for r in rows]
         companies = {}
         with without_check_access():
             for account in Account.browse(list({r['account'] for r in rows})):
                 companies[account.id] = account.company.id
-        columns = [
-            table.switch, table.call_id, table.leg, table.account,
-            table.company, table.caller, table.callee, table.direction,
-            table.service, table.start, table.answer, table.end,
-            table.duration, table.disposition, table.hangup_cause,
-            table.carrier, table.state, table.rating_version,
+        columns = [Column(table, c) for c in COLUMNS] + [
+            table.company, table.state, table.rating_version,
             table.create_uid, table.create_date]
-
-        def naive(value):
-            if value is not None and value.tzinfo is not None:
-                value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-            return value
-
-        values = [[
-                r.get('switch') or 'default', r['call_id'],
-                r.get('leg') or 'a', r['account'], companies[r['account']],
-                r.get('caller') or '', r['callee'],
-                r.get('direction') or 'outbound', r.get('service') or 'voice',
-                naive(r['start']), naive(r.get('answer')),
-                naive(r.get('end')), r['duration'],
-                r.get('disposition') or (
-                    'ANSWERED' if r['duration'] else 'NO ANSWER'),
-                r.get('hangup_cause'), r.get('carrier'), 'unrated', 0,
+        values = [[*row_values(r), companies[r['account']], 'unrated', 0,
                 transaction.user, CurrentTimestamp()]
             for r in rows]
         stored = 0
@@ -661,7 +661,7 @@ class Cdr(ModelSQL, ModelView):
         gc.disable()
         try:
             for start in range(0, len(ids), batch):
-                writes, counts = cls._rate_rows(rows, rerate, run)
+                writes, counts = cls._rate_rows_apart(rows, rerate, run)
                 if start + batch < len(ids):
                     rows = cls._read_calls(
                         ids[start + batch:start + 2 * batch])
@@ -777,6 +777,47 @@ class Cdr(ModelSQL, ModelView):
         writes += cls._mark_statements(versions, reasons)
         run.prepaid(charges, previous, chain_of)
         return writes, (len(versions), len(reasons), unchanged)
+
+    @classmethod
+    def _rate_rows_apart(cls, rows, rerate, run):
+        """``_rate_rows``; when it fails (a row no check foresaw: a date
+        out of range, a value the engine cannot take), the rows are rated
+        one by one and each failing one is set aside — left unrated with
+        its reason, out of the backlog so no later run trips on it again,
+        listed in the back office (Calls, "Why Unrated") for staff to fix
+        and rate again with "Rate Again". One bad row never stops the
+        rating of the others, of any tenant."""
+        try:
+            return cls._rate_rows(rows, rerate, run)
+        except Exception:
+            logger.exception("rating a batch of %d CDRs failed: rating "
+                "them one by one", len(rows))
+        writes, counts, aside = [], [0, 0, 0], {}
+        for row in rows:
+            try:
+                row_writes, row_counts = cls._rate_rows([row], rerate, run)
+            except Exception as exception:
+                aside[row[0]] = ("set aside, rating failed: %s: %s" % (
+                        type(exception).__name__, exception))[:250]
+                continue
+            writes.extend(row_writes)
+            counts = [t + c for t, c in zip(counts, row_counts)]
+        counts[1] += len(aside)
+        return writes + cls._set_aside_statements(aside), tuple(counts)
+
+    @classmethod
+    def _set_aside_statements(cls, reasons):
+        "The statements that set CDRs aside: {id: reason}"
+        cdr = cls.__table__()
+        backlog = Table(BACKLOG)
+        statements = []
+        for cdr_id, reason in reasons.items():
+            statements.append(tuple(backlog.delete(
+                        where=backlog.cdr == cdr_id)))
+            statements.append(tuple(cdr.update(
+                        [cdr.unrated_reason], [reason],
+                        where=cdr.id == cdr_id)))
+        return statements
 
     @classmethod
     def _mark_statements(cls, versions, reasons):

@@ -202,6 +202,12 @@ class LiveCall(ModelSQL, ModelView):
         table = cls.__table_handler__(module_name)
         for name in ('switch', 'account'):
             table.drop_fk(name)
+        if backend.name == 'postgresql':
+            # The API's counter rows, their triggers and its admission
+            # function (api/store.py): created and updated here, by
+            # trytond-admin, not by the API process at its start.
+            from .api.store import PostgreSQLStore
+            PostgreSQLStore.register(Transaction().connection.cursor())
 
 
 class MissingCdr(ModelSQL, ModelView):

@@ -260,6 +260,7 @@ def test_store_commits_cdrs_durably(platform):
     """Slots and reservations are committed without waiting for the disk
     (docs/PERFORMANCE.md), CDRs durably: a switch forgets a CDR once the
     API accepted it. SQLite: every commit is synced."""
+    from trytond.modules.telecom_rating import cdr_row
     from trytond.modules.telecom_switch.api.store import (
         PostgreSQLStore, SQLiteStore)
     if platform.backend == 'sqlite':
@@ -287,7 +288,7 @@ def test_store_commits_cdrs_durably(platform):
                     # no CDR at all: the statement still makes its
                     # transaction durable
                     await cursor.execute(store.CDR_STORE, (
-                            'nowhere', store.now(), *[[]] * 13,
+                            store.now(), *[[]] * len(cdr_row.COLUMNS),
                             'telecom_test_nobody'))
                     (stored,), = await cursor.fetchall()
                     await cursor.execute('SHOW synchronous_commit')

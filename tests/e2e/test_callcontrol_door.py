@@ -10,10 +10,13 @@ import json
 import socket
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 
-from .test_callcontrol import Platform, backends, pg_available, PG_URI
+from .burst import burst
+from .test_callcontrol import (
+    PG_URI, Platform, backends, pg_available, run_async)
 
 MAX_BODY = 256 * 1024
 
@@ -67,9 +70,9 @@ result = sorted(c.call_id for c in Cdr.search(
 """)
 
 
-def cdr(call_id, seconds=60, **values):
+def cdr(call_id, seconds=60, start=None, **values):
     "A CDR of the postpaid customer answered 5 s after its start"
-    start = dt.datetime(2026, 11, 25, 10, tzinfo=dt.timezone.utc)
+    start = start or dt.datetime(2026, 11, 25, 10, tzinfo=dt.timezone.utc)
     answer = start + dt.timedelta(seconds=5)
     end = answer + dt.timedelta(seconds=seconds)
     return {'call_id': call_id, 'callee': '442079460000',
@@ -136,3 +139,250 @@ def test_oversized_body_refused_whole(platform):
         response = client.post('/v1/cdrs', content=iter([body]))
         assert response.status_code == 413
     assert stored_cdrs(platform, ids) == []
+
+
+def test_service_and_pdd_stored_rated_and_measured(platform):
+    """The API stores a CDR's service and post-dial delay: a fax is rated
+    on the fax plan, an SMS on the SMS plan at its price per message, and
+    the quality statistics measure the PDD the switch reported"""
+    platform.tryton(f"""
+from decimal import Decimal
+Plan = pool.get('telecom.rate.plan')
+Account = pool.get('telecom.account')
+retail = Plan({platform.keys['retail']})
+plans = Plan.create([{{
+    'name': "Door " + service, 'company': retail.company.id,
+    'currency': retail.currency.id, 'decimals': 4, 'service': service,
+    'rates': [('create', [{{'prefix': '44', 'price': price}}])]}}
+    for service, price in [('fax', Decimal('0.12')),
+        ('sms', Decimal('0.05'))]])
+account, = Account.search([('code', '=', {platform.keys['postpaid']!r})])
+Account.write([account], {{'rate_plans': [('add', [p.id for p in plans])]}})
+result = None
+""")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    tag = uuid.uuid4().hex[:8]
+    fax = cdr(f'fax-{tag}', 60, service='fax', carrier='alpha',
+        pdd_ms=1500)
+    sms = cdr(f'sms-{tag}', 0, service='sms', disposition='ANSWERED')
+    voice = cdr(f'voice-{tag}', 30, now - dt.timedelta(minutes=10),
+        carrier='alpha', pdd_ms=2500)
+    with platform.client() as client:
+        answer = client.post('/v1/cdrs', json={'cdrs': [fax, sms, voice]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()['accepted'] == 3
+    for item in (fax, sms, voice):
+        platform.wait_rated(item['call_id'])
+    result = platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+Quality = pool.get('telecom.carrier.quality')
+result = {{c.call_id: [c.service, c.pdd_ms, c.duration,
+        [[ch.plan.name, str(ch.amount.normalize())] for ch in c.charges]]
+    for c in Cdr.search([('call_id', 'like', '%-{tag}')])}}
+Quality.refresh()
+result['quality'] = [str(q.pdd) for q in Quality.search([
+    ('carrier', '=', {platform.keys['alpha']}), ('group', '=', None),
+    ('window', '=', '1h')])]
+""")
+    # 60 s at 0.12 a minute; one message at 0.05; 30 s at 0.60 a minute
+    assert result[f'fax-{tag}'] == ['fax', 1500, 60, [["Door fax", '0.12']]]
+    assert result[f'sms-{tag}'] == ['sms', None, 60, [["Door sms", '0.05']]]
+    assert result[f'voice-{tag}'] == ['voice', 2500, 30, [["Retail", '0.3']]]
+    # The voice call of the last hour: 2.5 s of PDD (faxes are not counted)
+    assert result['quality'] == ['2.500']
+
+
+@pytest.mark.parametrize('change, field', [
+        # a 10-second call with 864,000 billable seconds (8,640 EUR)
+        ({'billable_seconds': 864000, 'end': '2026-11-25T10:00:15+00:00'},
+            'billable_seconds'),
+        # 65 s from start to end, 5 s of tolerance
+        ({'billable_seconds': 71}, 'billable_seconds'),
+        ({'start': '1970-01-01T00:00:00Z'}, 'start'),
+        ({'start': '2199-01-01T00:00:00Z'}, 'start'),
+        ({'start': '9999-12-31T23:59:59Z'}, 'start'),
+        ({'end': '2026-11-25T09:00:00Z'}, 'end'),
+        ({'pdd_ms': -1}, 'pdd_ms'),
+        ({'service': 'video'}, 'service'),
+        ])
+def test_implausible_cdr_refused(platform, change, field):
+    "An implausible CDR is a 4xx naming the field; nothing is stored"
+    bad = {**cdr(f'bad-{uuid.uuid4().hex[:8]}', 60), **change}
+    good = cdr(f'good-{uuid.uuid4().hex[:8]}', 60)
+    with platform.client() as client:
+        single = client.post('/v1/cdrs', json=bad)
+        batch = client.post('/v1/cdrs', json={'cdrs': [good, bad]})
+    assert single.status_code == 400, single.text
+    assert single.json()['field'] == field
+    # In a batch: the others stored, the bad one listed with its field
+    assert batch.status_code == 200
+    assert batch.json()['accepted'] == 1
+    rejected, = batch.json()['rejected']
+    assert (rejected['index'], rejected['field']) == (1, field)
+    assert stored_cdrs(platform, [bad['call_id'], good['call_id']]) == [
+        good['call_id']]
+
+
+def test_conflicting_duplicate_is_409_with_stored_values(platform):
+    """The same CDR again is an idempotent duplicate; another CDR under the
+    same call id is a 409 showing what is stored, which stays as it was"""
+    first = cdr(f'dup-{uuid.uuid4().hex[:8]}', 60)
+    other = {**cdr(first['call_id'], 90)}
+    with platform.client() as client:
+        assert client.post('/v1/cdrs', json=first).json()['accepted'] == 1
+        again = client.post('/v1/cdrs', json=first)
+        assert again.status_code == 200
+        assert (again.json()['accepted'], again.json()['duplicates']) == (
+            0, 1)
+        conflict = client.post('/v1/cdrs', json={'cdrs': [
+                    other, cdr(f'new-{uuid.uuid4().hex[:8]}', 30)]})
+    assert conflict.status_code == 409, conflict.text
+    answer = conflict.json()
+    assert answer['accepted'] == 1
+    item, = answer['conflicts']
+    assert (item['index'], item['fields']) == (0, ['billable_seconds'])
+    assert item['stored']['billable_seconds'] == 60
+    assert item['stored']['account'] == platform.keys['postpaid']
+    assert platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = [c.duration for c in Cdr.search(
+    [('call_id', '=', {first['call_id']!r})])]
+""") == [60]
+
+
+def test_bad_row_set_aside_others_rated(platform):
+    """A row the door would refuse, written straight into the table (a
+    start in 9999) and on which the engine fails, does not stop the
+    rating pass: the other CDRs (of every tenant) are rated, it is set
+    aside with its reason, out of the backlog, and rated again by staff
+    once the cause is fixed"""
+    tag = uuid.uuid4().hex[:8]
+    result = platform.tryton(f"""
+import datetime as dt
+from sql import Column, Table
+from trytond.modules.telecom_rating import cdr as cdr_module
+Account = pool.get('telecom.account')
+Cdr = pool.get('telecom.cdr')
+account, = Account.search([('code', '=', {platform.keys['postpaid']!r})])
+other, = Account.search([('code', '=', {platform.keys['r1cust']!r})])
+table = Table('telecom_cdr')
+values = {{'switch': 'owner-proxy', 'call_id': 'poison-{tag}', 'leg': 'a',
+    'account': account.id, 'company': account.company.id, 'caller': '',
+    'callee': '442079460000', 'direction': 'outbound', 'service': 'voice',
+    'start': dt.datetime(9999, 12, 31, 23, 59, 59), 'duration': 60,
+    'disposition': 'ANSWERED', 'state': 'unrated', 'rating_version': 0,
+    'create_uid': 0, 'create_date': dt.datetime(2026, 12, 1)}}
+Transaction().connection.cursor().execute(*table.insert(
+    [Column(table, k) for k in values], [list(values.values())]))
+start = dt.datetime(2026, 11, 25, 10)
+Cdr.ingest([{{'switch': 'owner-proxy', 'call_id': f'fine-{tag}-' + a.code,
+        'account': a.id, 'callee': '442079460000', 'start': start,
+        'end': start + dt.timedelta(seconds=60), 'duration': 60}}
+    for a in [account, other]])
+# The engine failing on that date, as it did on the first day of the
+# year 10000 (a bundle's next month)
+engine = cdr_module.rate_batch
+poison = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+def failing(tariff, calls, *args):
+    if any(c.start >= poison for c in calls):
+        raise ValueError("year 10000 is out of range")
+    return engine(tariff, calls, *args)
+cdr_module.rate_batch = failing
+try:
+    Cdr.rate_unrated()
+finally:
+    cdr_module.rate_batch = engine
+cdrs = Cdr.search([('call_id', 'like', '%-{tag}%')])
+result = {{c.call_id: [c.state, c.unrated_reason, c.id in Cdr.unrated_ids()]
+    for c in cdrs}}
+poisoned, = [c for c in cdrs if c.call_id == 'poison-{tag}']
+Cdr.rerate([poisoned])
+result['again'] = Cdr(poisoned.id).state
+""")
+    fine = [f'fine-{tag}-{platform.keys[c]}' for c in ('postpaid', 'r1cust')]
+    assert [result[c] for c in fine] == [['rated', None, False]] * 2
+    state, reason, backlog = result[f'poison-{tag}']
+    assert (state, backlog) == ('unrated', False)
+    assert reason == ("set aside, rating failed: ValueError: year 10000 is "
+        "out of range")
+    # Staff rate it again once the cause is gone
+    assert result['again'] == 'rated'
+
+
+def test_number_dialled_00_rated_at_its_authorized_price(platform):
+    """A call dialled 00 44… is priced by authorize at X; its CDR, arriving
+    after its live call is gone (expired, replayed late) with the number
+    as dialled, is rated at X — the same normalisation for both"""
+    call_id = f'intl-{uuid.uuid4().hex[:8]}'
+    answer = platform.authorize('pp-user', '00442079460000',
+        call_id=call_id)
+    assert answer['decision'] == 'allow'
+    assert Decimal(answer['price_per_minute']) == Decimal('0.60')
+    platform.tryton(f"""
+LiveCall = pool.get('telecom.live_call')
+LiveCall.delete(LiveCall.search([('call_id', '=', {call_id!r})]))
+result = None
+""")
+    late = cdr(call_id, 60, callee='00442079460000')
+    with platform.client() as client:
+        assert client.post('/v1/cdrs', json=late).json()['accepted'] == 1
+    platform.wait_rated(call_id)
+    # 60 s at 0.60 a minute: 0.60, as authorized
+    assert platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = [(c.callee, [str(ch.amount.normalize()) for ch in c.charges])
+    for c in Cdr.search([('call_id', '=', {call_id!r})])]
+""") == [['442079460000', ['0.6']]]
+
+
+def test_burst_of_500_authorizes_admits_exactly_the_limit(platform):
+    """500 authorize requests at the same moment, each on its own
+    connection, to one API process: exactly 5 admitted at a limit of 5,
+    the others refused for the limit, none failed"""
+    tag = uuid.uuid4().hex[:8]
+    bodies = [{'call_id': f'burst-{tag}-{i}', 'callee': '442079460000',
+            'sip_username': 'crowd-user'} for i in range(500)]
+    answers = run_async(lambda: burst(
+            '127.0.0.1', platform.port, platform.keys['owner_key'],
+            '/v1/authorize', bodies))
+    assert {status for status, _, _ in answers} == {200}
+    decisions = [json.loads(body) for _, body, _ in answers]
+    allowed = [d for d in decisions if d['decision'] == 'allow']
+    assert len(allowed) == 5
+    assert {d['reason'] for d in decisions if d['decision'] == 'deny'} == {
+        'concurrency_limit'}
+    # the slots given back: the account's other tests start empty
+    with platform.client() as client:
+        for body, decision in zip(bodies, decisions):
+            if decision['decision'] == 'allow':
+                client.post(f"/v1/calls/{body['call_id']}/end", json={})
+
+
+def test_events_out_of_order_and_out_of_range(platform):
+    """Answer after end, events of unknown calls, timestamps of year 1 or
+    9999 with offsets (which overflowed into a 500): a 204 or a 400
+    naming the field, never a 5xx, and nothing written by a refusal"""
+    call_id = uuid.uuid4().hex
+    refused = []
+    with platform.client() as client:
+        assert platform.authorize('pp-user', '442079460000',
+            call_id=call_id)['decision'] == 'allow'
+        assert client.post(f'/v1/calls/{call_id}/end',
+            json={'ended_at': '2026-11-25T10:01:00Z'}).status_code == 204
+        assert client.post(f'/v1/calls/{call_id}/answer',
+            json={'answered_at': '2026-11-25T10:00:05Z'}).status_code == 204
+        for path in ('/v1/calls/nobody-knows/answer',
+                '/v1/calls/nobody-knows/end'):
+            assert client.post(path, json={}).status_code == 204
+        for moment in ('0001-01-01T00:00:00+01:00',
+                '9999-12-31T23:59:59-14:00', '9999-12-31T23:59:59Z'):
+            response = client.post(f'/v1/calls/{call_id}/end',
+                json={'ended_at': moment})
+            assert response.status_code == 400, (moment, response.text)
+            assert response.json()['field'] == 'ended_at'
+            refused.append(f'range-{uuid.uuid4().hex[:8]}')
+            response = client.post('/v1/cdrs', json=cdr(
+                    refused[-1], 60, answer=moment))
+            assert response.status_code == 400, (moment, response.text)
+            assert response.json()['field'] == 'answer'
+    assert stored_cdrs(platform, refused) == []

@@ -12,12 +12,15 @@ import time
 from urllib.parse import quote
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .test_callcontrol import PG_URI, Platform, pg_available
 
 EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', 300))
+# Per operation of /openapi.json (7): a minute or two in all
+OPENAPI_EXAMPLES = int(os.environ.get('OPENAPI_EXAMPLES', 40))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow,
@@ -64,6 +67,37 @@ def platform(tmp_path_factory):
         yield platform
     finally:
         platform.stop()
+
+
+def test_openapi_document(platform):
+    """Requests schemathesis generates from /openapi.json, for every
+    operation (valid and not): never a 5xx, and a refused CDR request
+    stores nothing (409 excepted: it stores the batch's other CDRs)"""
+    schema = schemathesis.openapi.from_url(platform.url + '/openapi.json')
+    headers = {'Authorization': f'Bearer {platform.keys["owner_key"]}'}
+
+    def count():
+        return platform.sql('SELECT COUNT(*) FROM telecom_cdr')[0][0] if (
+            platform.backend == 'postgresql') else None
+    tried = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @settings(max_examples=OPENAPI_EXAMPLES, deadline=None,
+            derandomize=True, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def check_operation(case):
+            nonlocal tried
+            tried += 1
+            before = count() if case.path == '/v1/cdrs' else None
+            response = case.call(headers=headers)
+            assert response.status_code < 500, (case.path, response.text)
+            if (before is not None and 400 <= response.status_code < 500
+                    and response.status_code != 409):
+                assert count() == before, (case.path, response.text)
+        check_operation()
+    print(f"schemathesis: {tried} requests over /openapi.json")
+    assert tried
 
 
 @pytest.fixture(scope='module')

@@ -321,6 +321,9 @@ def test_failover_answer_end_and_cdr(api, proxy, sipps):
     assert cdr['caller'] == '1001' and cdr['callee'] == '34911223344'
     assert abs(cdr['billable_seconds'] - 2) <= 1, cdr
     assert cdr['start'] <= cdr['answer'] < cdr['end']
+    # the answering carrier's post-dial delay, and the service rated
+    assert cdr['service'] == 'voice'
+    assert isinstance(cdr['pdd_ms'], int) and 0 <= cdr['pdd_ms'] < 5000
     assert api.unauthenticated == 0
 
 

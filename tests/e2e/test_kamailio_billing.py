@@ -103,7 +103,7 @@ result = {{'balance': str(account.balance), 'cdrs': [{{
         'call_id': c.call_id, 'state': c.state, 'duration': c.duration,
         'callee': c.callee, 'carrier': c.carrier,
         'disposition': c.disposition, 'hangup_cause': c.hangup_cause,
-        'switch': c.switch,
+        'switch': c.switch, 'service': c.service, 'pdd_ms': c.pdd_ms,
         'charges': [str(x.amount) for x in c.charges]}}
     for c in Cdr.search([('account', '=', account.id)],
         order=[('id', 'ASC')])]}}
@@ -136,6 +136,10 @@ def test_failover_answer_cdr_rated(
     assert cdr['carrier'] == 'beta'
     assert cdr['callee'] == CALLEE
     assert (cdr['disposition'], cdr['hangup_cause']) == ('ANSWERED', 16)
+    # The proxy measures the answering carrier's post-dial delay (its
+    # INVITE to its first ringing or answer) and names the service.
+    assert cdr['service'] == 'voice'
+    assert cdr['pdd_ms'] is not None and 0 <= cdr['pdd_ms'] < 5000, cdr
 
 
 def test_customer_at_its_limit_gets_403(

@@ -44,7 +44,21 @@ _cdr = {
         'hangup_cause': {'type': 'integer', 'minimum': 0, 'maximum': 127},
         'account': {'type': 'string', 'maxLength': 64},
         'carrier': {'type': 'string', 'maxLength': 64},
-        }}
+        'service': {'type': 'string', 'enum': ['voice', 'fax', 'sms'],
+            'default': 'voice', 'description': "Rated on the account's "
+            "plan of this service. An SMS is one message: delivered "
+            "(disposition ANSWERED) it costs its plan's price per "
+            "minute, whatever billable_seconds says."},
+        'pdd_ms': {'type': 'integer', 'minimum': 0, 'maximum': 3600000,
+            'description': "Post-dial delay: milliseconds from the INVITE "
+            "to the carrier to its first ringing or answer (the quality "
+            "statistics' PDD)."},
+        },
+    'description': "Refused (its index, reason and field in `rejected`; "
+    "a single CDR: 400) when implausible: billable_seconds more than "
+    "end - start (plus a few seconds), a start before [telecom] "
+    "cdr_earliest (2000-01-01) or over cdr_future_days (1) ahead, an "
+    "answer or end before the start."}
 
 DOCUMENT = {
     'openapi': '3.0.3',
@@ -183,6 +197,15 @@ DOCUMENT = {
                                         'duplicates': {'type': 'integer'},
                                         'rejected': {'type': 'array'},
                                         'ignored': {'type': 'array'}}}}}},
+                    '409': {'description': "A CDR of this switch, call id "
+                        "and leg is already stored with other values: "
+                        "never overwritten. `conflicts` lists each (its "
+                        "index, the fields that differ, the stored "
+                        "values); the batch's other CDRs are stored.",
+                        'content': {'application/json': {'schema': {
+                                    'type': 'object', 'properties': {
+                                        'conflicts': {'type': 'array'},
+                                        'error': {'type': 'string'}}}}}},
                     **_errors}}},
         '/v1/reconcile': {'post': {
                 'summary': "The calls the switch has up now: slots of "

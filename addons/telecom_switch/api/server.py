@@ -27,6 +27,8 @@ from decimal import Decimal
 import orjson
 from aiohttp import web
 
+from trytond.modules.telecom_rating import cdr_row
+
 from . import store as sql
 from .openapi import DOCUMENT
 from .rater import CHANNEL as RATER_CHANNEL, open_database
@@ -84,6 +86,8 @@ class CallControl:
         self.store = store
         # The largest body of a CDR batch or a reconcile (413 above)
         self.max_body = max_body
+        # The plausible CDRs: trytond's [telecom] cdr_* (``start``)
+        self.window = cdr_row.WINDOW
         self.refresh_interval = refresh
         self.max_call_seconds = max_call_seconds
         self.snapshot = None
@@ -156,11 +160,12 @@ class CallControl:
     # --- CDR ingest ---------------------------------------------------------
 
     async def _ingest(self, switch, cdrs):
-        """Store the CDRs ``cdrs`` — [(index, cdr)] — of ``switch``; return
-        (stored, duplicates, rejected, ignored). Plain SQL through the store
-        (two statements), no Tryton transaction: this process keeps its
-        CPU for decisions. Rating is the rating worker's (``rater.py``),
-        woken by the store's NOTIFY (PostgreSQL) or its polling (SQLite)."""
+        """Store the CDR rows ``cdrs`` — [(index, row)] (``parse_cdr``) —
+        of ``switch``; return (stored, duplicates, rejected, ignored,
+        conflicts). Plain SQL through the store (two statements), no
+        Tryton transaction: this process keeps its CPU for decisions.
+        Rating is the rating worker's (``rater.py``), woken by the store's
+        NOTIFY (PostgreSQL) or its polling (SQLite)."""
         snapshot = self.snapshot
         # Only the switch's tenants' accounts: a switch never bills
         # another tenant's customer.
@@ -168,22 +173,23 @@ class CallControl:
             if a.company in switch.companies}
         found = await self.store.lookup_cdrs(switch.id, switch.code,
             [(cdr['call_id'], cdr['leg']) for _, cdr in cdrs])
-        rows, rejected, ignored = [], [], []
-        known = 0
+        rows, rejected, ignored, conflicts = [], [], [], []
+        known, keys = 0, set()
         for (index, cdr), (stored, account, callee) in zip(cdrs, found):
-            if stored:
-                # Already stored (a replay): a duplicate, whatever else.
-                known += 1
-                continue
             if account is not None:
                 # Rate what was authorized and priced: the number
                 # normalized, without the customer's tech prefix (a
                 # switch reports the number as dialled).
                 if callee:
                     cdr = {**cdr, 'callee': callee}
-            elif cdr.get('account') in codes:
+            elif cdr['account'] in codes:
                 account = codes[cdr['account']]
-            else:
+                # No live call (expired, or a CDR replayed late): the
+                # number as dialled, normalised as authorize does (00…,
+                # national forms), else it is never rated.
+                cdr = {**cdr, 'callee': as_authorized(
+                        snapshot, snapshot.accounts[account], cdr)}
+            elif stored is None:
                 reason = unbillable(snapshot, cdr)
                 if reason:
                     ignored.append({'index': index, 'reason': reason})
@@ -193,14 +199,33 @@ class CallControl:
                             "authorized with this call id and no account "
                             "code was given"})
                 continue
-            rows.append({**cdr, 'account': account})
-        stored = (await self.store.insert_cdrs(
-                switch.code, rows, RATER_CHANNEL) if rows else 0)
-        return stored, known + len(rows) - stored, rejected, ignored
+            cdr = {**cdr, 'account': account or stored['account']}
+            if stored is not None:
+                # Already stored: a replay is a duplicate; another CDR
+                # under the same call id is a conflict, never stored
+                # over the first nor dropped in silence.
+                differ = cdr_row.conflicts(cdr, stored)
+                if differ:
+                    conflicts.append(conflict(index, differ, stored,
+                            snapshot))
+                else:
+                    known += 1
+                continue
+            if (cdr['call_id'], cdr['leg']) in keys:
+                known += 1      # twice in one batch: stored once
+                continue
+            keys.add((cdr['call_id'], cdr['leg']))
+            rows.append(cdr)
+        stored = (await self.store.insert_cdrs(rows, RATER_CHANNEL)
+            if rows else 0)
+        return (stored, known + len(rows) - stored, rejected, ignored,
+            conflicts)
 
     # --- lifecycle ----------------------------------------------------------
 
     async def start(self):
+        from trytond.modules.telecom_rating.cdr import cdr_window
+        self.window = cdr_window()
         if hasattr(self.store, 'open'):
             await self.store.open()
         await self.refresh(True)
@@ -466,16 +491,32 @@ class CallControl:
         else:
             items = [require_object(body)]
         good, rejected = [], []
+        now = sql.Store.now()
         for index, item in enumerate(items):
             try:
-                good.append((index, parse_cdr(item)))
+                good.append((index, parse_cdr(
+                            item, switch.code, now, self.window)))
             except Invalid as exception:
-                rejected.append({'index': index, 'reason': str(exception)})
-        stored, duplicates, unknown, ignored = await self._ingest(
-            switch, good)
-        return json_response({
-                'accepted': stored, 'duplicates': duplicates,
-                'rejected': rejected + unknown, 'ignored': ignored})
+                rejected.append({'index': index, 'reason': str(exception),
+                        'field': exception.field})
+        stored, duplicates, unknown, ignored, conflicts = (
+            await self._ingest(switch, good))
+        answer = {
+            'accepted': stored, 'duplicates': duplicates,
+            'rejected': rejected + unknown, 'ignored': ignored}
+        if conflicts:
+            # 409: the switch must look; the batch's other CDRs are
+            # stored (sending them again is harmless).
+            return json_response({
+                    **answer, 'conflicts': conflicts,
+                    'error': "a CDR with this call id is already stored "
+                    "with other values"}, 409)
+        if rejected and len(items) == 1 and 'cdrs' not in body:
+            # One CDR refused: a 400 naming its field
+            return json_response({
+                    **answer, 'error': rejected[0]['reason'],
+                    'field': rejected[0]['field']}, 400)
+        return json_response(answer)
 
     async def reconcile(self, request):
         switch = self.switch_of(request)
@@ -707,6 +748,18 @@ def unbillable(snapshot, cdr):
     return None
 
 
+def as_authorized(snapshot, account, cdr):
+    """The callee of a CDR as authorize normalises it (the same function,
+    so a call priced at authorize is rated at that price): E.164 digits
+    of an outbound number dialled as at home, emergency and inbound
+    numbers as they are"""
+    callee = cdr['callee']
+    if cdr['direction'] != 'outbound' or snapshot.is_emergency(
+            account, callee):
+        return callee
+    return snapshot.normalize(account, callee) or callee
+
+
 def naive(moment):
     return moment.astimezone(UTC).replace(tzinfo=None)
 
@@ -727,29 +780,52 @@ def path_call_id(request):
     return call_id
 
 
-def parse_cdr(item):
+# The CDR fields the API names otherwise than the row (for messages)
+CDR_NAMES = {'duration': 'billable_seconds'}
+
+
+def parse_cdr(item, switch, now, window=cdr_row.WINDOW):
+    """A CDR of the API (JSON) as a row (cdr_row) of ``switch``'s code; its
+    ``account``: the account code given, or None. Invalid names the field
+    wrong or implausible."""
     item = require_object(item, 'cdr')
-    cdr = {
+    values = {
+        'switch': switch,
         'call_id': string(item, 'call_id', pattern=TOKEN),
         'leg': string(item, 'leg', False, TOKEN, 16) or 'a',
-        'direction': choice(item, 'direction', ('outbound', 'inbound'),
+        'direction': choice(item, 'direction', cdr_row.DIRECTIONS,
             'outbound'),
+        'service': choice(item, 'service', cdr_row.SERVICES, 'voice'),
         'caller': number(item, 'caller', False) or '',
         'callee': number(item, 'callee'),
         'start': instant(item, 'start'),
         'answer': instant(item, 'answer', False),
         'end': instant(item, 'end', False),
-        'duration': integer(item, 'billable_seconds', True, 0, 864000),
-        'disposition': choice(item, 'disposition',
-            ('ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED'), None)
-        if item.get('disposition') is not None else None,
+        'duration': integer(item, 'billable_seconds', True, 0,
+            cdr_row.MAX_SECONDS),
+        'disposition': choice(item, 'disposition', cdr_row.DISPOSITIONS,
+            None) if item.get('disposition') is not None else None,
         'hangup_cause': integer(item, 'hangup_cause', False, 0, 127),
-        'account': string(item, 'account', False, TOKEN, 64),
         'carrier': string(item, 'carrier', False, TOKEN, 64),
+        'pdd_ms': integer(item, 'pdd_ms', False, 0, cdr_row.MAX_PDD_MS),
         }
-    if cdr['disposition'] is None:
-        cdr['disposition'] = 'ANSWERED' if cdr['duration'] else 'NO ANSWER'
-    return cdr
+    account = string(item, 'account', False, TOKEN, 64)
+    row = cdr_row.cdr_row({**values, 'account': account or ''}, now,
+        window, CDR_NAMES)
+    row['account'] = account
+    return row
+
+
+def conflict(index, fields, stored, snapshot):
+    "The answer for a CDR that differs from the one stored under its id"
+    account = snapshot.accounts.get(stored['account'])
+    shown = {**stored, 'account': account.code if account else None,
+        'billable_seconds': stored['duration'],
+        'start': stored['start'].replace(tzinfo=UTC).isoformat()}
+    del shown['duration']
+    return {'index': index,
+        'fields': [CDR_NAMES.get(f, f) for f in fields],
+        'stored': shown}
 
 
 async def read_body(request, limit):

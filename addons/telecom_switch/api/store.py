@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
+from trytond.modules.telecom_rating import cdr_row
+
 logger = logging.getLogger('telecom.callcontrol.store')
 UTC = dt.timezone.utc
 LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, account id)
@@ -195,32 +197,19 @@ class Store:
         "create_uid, create_date) VALUES "
         "(?, ?, ?, ?, ?, ?, 'authorized', ?, ?, ?, ?, ?, ?, ?, 0, ?)")
 
-    # What a stored CDR is made of, in the order of ``cdr_values``; the
-    # rest is fixed: a new CDR is unrated, version 0.
-    CDR_COLUMNS = ('call_id', 'leg', 'account', 'caller', 'callee',
-        'direction', 'start', 'answer', 'end', 'duration', 'disposition',
-        'hangup_cause', 'carrier')
+    # A CDR row (telecom_rating/cdr_row.py, the one definition of every
+    # writer) and what is fixed for a new one: its account's tenant,
+    # unrated, version 0.
     CDR_INSERT = (
-        'INSERT INTO telecom_cdr (switch, call_id, leg, account, company, '
-        'caller, callee, direction, service, start, answer, "end", '
-        'duration, disposition, hangup_cause, carrier, state, '
-        'rating_version, create_uid, create_date) ')
+        'INSERT INTO telecom_cdr (%s, company, state, rating_version, '
+        'create_uid, create_date) ' % ', '.join(
+            f'"{c}"' for c in cdr_row.COLUMNS))
+    # What a stored CDR must repeat to be a replay (cdr_row.IDENTITY)
+    CDR_STORED = ', '.join(f'c."{c}"' for c in cdr_row.IDENTITY)
 
     @staticmethod
     def now():
         return dt.datetime.now(UTC).replace(tzinfo=None)
-
-    @staticmethod
-    def cdr_values(cdr):
-        "A parsed CDR (server.parse_cdr, with its account id) as columns"
-        def naive(value):
-            return (value.astimezone(UTC).replace(tzinfo=None)
-                if value is not None else None)
-        return (cdr['call_id'], cdr['leg'], cdr['account'],
-            cdr.get('caller') or '', cdr['callee'], cdr['direction'],
-            naive(cdr['start']), naive(cdr.get('answer')),
-            naive(cdr.get('end')), cdr['duration'], cdr['disposition'],
-            cdr.get('hangup_cause'), cdr.get('carrier'))
 
     def insert_values(self, request, admission, now):
         ttl = request.ttl
@@ -376,21 +365,23 @@ class SQLiteStore(Store):
         found = []
         for call_id, leg in keys:
             known = connection.execute(
-                'SELECT 1 FROM telecom_cdr WHERE switch = ? AND call_id = ? '
-                'AND leg = ?', (code, call_id, leg)).fetchone()
+                f'SELECT {self.CDR_STORED} FROM telecom_cdr c '
+                'WHERE c.switch = ? AND c.call_id = ? AND c.leg = ?',
+                (code, call_id, leg)).fetchone()
             live = connection.execute(
                 'SELECT account, callee FROM telecom_live_call '
                 'WHERE switch = ? AND call_id = ? AND leg = ?',
                 (switch, call_id, leg)).fetchone()
-            found.append((bool(known), *(live or (None, None))))
+            found.append((stored_cdr(known), *(live or (None, None))))
         return found
 
     async def lookup_cdrs(self, switch, code, keys):
-        """For each (call id, leg): (its CDR is stored, the live call's
-        account, the live call's callee)"""
+        """For each (call id, leg): its stored CDR (a dict of
+        cdr_row.IDENTITY) or None, the live call's account, the live
+        call's callee"""
         return await self._run(self._lookup_cdrs, switch, code, keys)
 
-    def _insert_cdrs(self, code, cdrs):
+    def _insert_cdrs(self, rows):
         connection = self._connect()
         now = self.now()
         connection.execute('BEGIN IMMEDIATE')
@@ -398,22 +389,22 @@ class SQLiteStore(Store):
             # rowcount, not total_changes: that one also counts the rows
             # telecom_rating's trigger adds to the unrated backlog.
             cursor = connection.executemany(self.CDR_INSERT + (
-                    "SELECT ?, ?, ?, a.id, a.company, ?, ?, ?, 'voice', ?, ?, "
-                    "?, ?, ?, ?, ?, 'unrated', 0, 0, ? "
+                    "SELECT %s, a.company, 'unrated', 0, 0, ? "
                     "FROM telecom_account a WHERE a.id = ? "
-                    "ON CONFLICT DO NOTHING"), [
-                    (code, *values[:2], *values[3:], now, values[2])
-                    for values in map(self.cdr_values, cdrs)])
+                    "ON CONFLICT DO NOTHING" % ', '.join(
+                        '?' * len(cdr_row.COLUMNS))), [
+                    self._bind((*cdr_row.values(row), now, row['account']))
+                    for row in rows])
             connection.execute('COMMIT')
         except BaseException:
             connection.execute('ROLLBACK')
             raise
         return cursor.rowcount
 
-    async def insert_cdrs(self, code, cdrs, channel=None):
-        """Store the CDRs of switch ``code`` not stored yet; return how many
+    async def insert_cdrs(self, rows, channel=None):
+        """Store the CDR rows (cdr_row) not stored yet; return how many
         were (the rating worker polls for them: no ``channel`` here)."""
-        return await self._run(self._insert_cdrs, code, cdrs)
+        return await self._run(self._insert_cdrs, rows)
 
     async def close(self):
         if self.connection is not None:
@@ -789,43 +780,62 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         a Tryton transaction)."""
         await connection.execute("SET synchronous_commit = off")
 
-    async def open(self):
-        await self.pool.open()
-        async with self.pool.cursor() as cursor:
-            async with cursor.connection.transaction():
-                # Workers starting together: one replaces it at a time.
-                await cursor.execute(
-                    'SELECT pg_advisory_xact_lock(%s, 0)', (LOCK_NAMESPACE,))
-                # A function without o_available (before 2026-12-03)
-                # cannot be replaced in place (its result type changes):
-                # dropped once. Never otherwise: a replaced function keeps
-                # its oid, which the other workers' prepared statements
-                # hold.
-                await cursor.execute(
-                    "SELECT proargnames FROM pg_proc "
-                    "WHERE proname = 'telecom_callcontrol_admit'")
-                if any('o_available' not in (names or ())
-                        for names, in await cursor.fetchall()):
-                    await cursor.execute(
-                        'DROP FUNCTION telecom_callcontrol_admit')
-                await cursor.execute(self.COUNTER)
-                await self._create_owed(cursor)
-                await cursor.execute(self.ADMIT_FUNCTION)
-                await cursor.execute(self.RECOUNT)
+    @classmethod
+    def register(cls, cursor):
+        """Create or update the counter table, its triggers and the
+        admission function with ``cursor`` (trytond's, in LiveCall's
+        ``__register__``): ``trytond-admin -u telecom_switch`` owns them,
+        never the API process at its start."""
+        # A function without o_available (before 2026-12-03) cannot be
+        # replaced in place (its result type changes): dropped once.
+        # Never otherwise: a replaced function keeps its oid, which the
+        # API workers' prepared statements hold.
+        cursor.execute(
+            "SELECT proargnames FROM pg_proc "
+            "WHERE proname = 'telecom_callcontrol_admit'")
+        if any('o_available' not in (names or ())
+                for names, in cursor.fetchall()):
+            cursor.execute('DROP FUNCTION telecom_callcontrol_admit')
+        cursor.execute(cls.COUNTER)
+        cls.register_owed(cursor)
+        cursor.execute(cls.ADMIT_FUNCTION)
+        cursor.execute(cls.RECOUNT)
 
-    async def _create_owed(self, cursor):
-        "``owed_sql`` as the SQL function the admission calls"
-        await cursor.execute(
+    @staticmethod
+    def register_owed(cursor):
+        """``owed_sql`` as the SQL function the admission calls. Called
+        again by telecom_billing's ``__register__``: what a postpaid account
+        owes counts its invoices once billing's tables exist."""
+        cursor.execute(
             "SELECT to_regclass('telecom_cdr_charge_billed') IS NOT NULL "
             "AND EXISTS (SELECT 1 FROM information_schema.columns "
             "WHERE table_name = 'account_invoice' "
             "AND column_name = 'telecom_account')")
-        (billing,), = await cursor.fetchall()
-        await cursor.execute(
+        (billing,), = cursor.fetchall()
+        cursor.execute(
             "CREATE OR REPLACE FUNCTION telecom_account_owed("
             "p_account integer) RETURNS numeric LANGUAGE sql STABLE AS "
             "$$ SELECT COALESCE(SUM(o.amount), 0) FROM (%s) AS o(amount) $$"
             % owed_sql(billing).replace('?', 'p_account'))
+
+    async def open(self):
+        await self.pool.open()
+        async with self.pool.cursor() as cursor:
+            await cursor.execute(
+                "SELECT to_regprocedure('telecom_callcontrol_admit(integer, "
+                "varchar, varchar, integer, varchar, varchar, boolean, "
+                "integer, integer, boolean, boolean, numeric, numeric, "
+                "integer, numeric, timestamp, timestamp)') IS NOT NULL")
+            (registered,), = await cursor.fetchall()
+            if not registered:
+                raise RuntimeError("the admission function of the database "
+                    "is missing or out of date: update the database with "
+                    "trytond-admin -u telecom_switch")
+            async with cursor.connection.transaction():
+                # Workers starting together: one counts at a time.
+                await cursor.execute(
+                    'SELECT pg_advisory_xact_lock(%s, 0)', (LOCK_NAMESPACE,))
+                await cursor.execute(self.RECOUNT)
 
     # What an extension reads, in one snapshot (rating deletes a call and
     # debits or charges its cost in one commit): the balance, what the
@@ -947,10 +957,11 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         return await self.execute(self.EXPIRE, now, now)
 
     CDR_LOOKUP = (
-        "SELECT EXISTS (SELECT 1 FROM telecom_cdr c WHERE c.switch = %s "
-        "AND c.call_id = i.call_id AND c.leg = i.leg), l.account, l.callee "
-        "FROM unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY "
-        "AS i(call_id, leg, n) "
+        "SELECT " + Store.CDR_STORED + ", c.id IS NOT NULL, l.account, "
+        "l.callee FROM unnest(%s::varchar[], %s::varchar[]) "
+        "WITH ORDINALITY AS i(call_id, leg, n) "
+        "LEFT JOIN telecom_cdr c ON c.switch = %s "
+        "AND c.call_id = i.call_id AND c.leg = i.leg "
         "LEFT JOIN telecom_live_call l ON l.switch = %s "
         "AND l.call_id = i.call_id AND l.leg = i.leg ORDER BY i.n")
     # One statement: the CDRs not stored yet, and the rating worker woken
@@ -961,33 +972,30 @@ $$""" % {'namespace': LOCK_NAMESPACE}
     CDR_STORE = (
         "WITH durable AS (SELECT set_config('synchronous_commit', 'on', "
         "true)), stored AS (" + Store.CDR_INSERT
-        + "SELECT %s, r.call_id, r.leg, a.id, a.company, r.caller, "
-        "r.callee, r.direction, 'voice', r.start, r.answer, r.e, "
-        "r.duration, r.disposition, r.hangup_cause, r.carrier, 'unrated', "
-        "0, 0, %s "
-        "FROM unnest(%s::varchar[], %s::varchar[], %s::integer[], "
-        "%s::varchar[], %s::varchar[], %s::varchar[], %s::timestamp[], "
-        "%s::timestamp[], %s::timestamp[], %s::integer[], %s::varchar[], "
-        "%s::integer[], %s::varchar[]) AS r(call_id, leg, account, caller, "
-        "callee, direction, start, answer, e, duration, disposition, "
-        "hangup_cause, carrier) "
-        "JOIN telecom_account a ON a.id = r.account "
+        + "SELECT %s, a.company, 'unrated', 0, 0, %%s FROM unnest(%s) "
+        "AS r(%s) JOIN telecom_account a ON a.id = r.account "
         "ON CONFLICT DO NOTHING RETURNING 1) "
         "SELECT s.n FROM durable, (SELECT COUNT(*) AS n FROM stored) s "
-        "LEFT JOIN LATERAL (SELECT pg_notify(%s, '') WHERE s.n > 0) x "
-        "ON true")
+        "LEFT JOIN LATERAL (SELECT pg_notify(%%s, '') WHERE s.n > 0) x "
+        "ON true") % (
+        ', '.join(f'r."{c}"' for c in cdr_row.COLUMNS),
+        ', '.join('%%s::%s[]' % cdr_row.SQL_TYPES.get(c, 'varchar')
+            for c in cdr_row.COLUMNS),
+        ', '.join(f'"{c}"' for c in cdr_row.COLUMNS))
 
     async def lookup_cdrs(self, switch, code, keys):
-        rows = await self.fetch(self.CDR_LOOKUP, code,
-            [k[0] for k in keys], [k[1] for k in keys], switch)
-        return [tuple(r) for r in rows]
+        rows = await self.fetch(self.CDR_LOOKUP,
+            [k[0] for k in keys], [k[1] for k in keys], code, switch)
+        width = len(cdr_row.IDENTITY)
+        return [(stored_cdr(r[:width]) if r[width] else None,
+                *r[width + 1:]) for r in rows]
 
-    async def insert_cdrs(self, code, cdrs, channel):
-        """Store the CDRs of switch ``code`` not stored yet and NOTIFY
+    async def insert_cdrs(self, rows, channel):
+        """Store the CDR rows (cdr_row) not stored yet and NOTIFY
         ``channel`` if some were; return how many were stored."""
-        columns = list(zip(*map(self.cdr_values, cdrs)))
+        columns = list(zip(*map(cdr_row.values, rows)))
         (stored,), = await self.fetch(
-            self.CDR_STORE, code, self.now(), *map(list, columns), channel)
+            self.CDR_STORE, self.now(), *map(list, columns), channel)
         return stored
 
     async def execute(self, sql, *args):
@@ -1008,6 +1016,17 @@ $$""" % {'namespace': LOCK_NAMESPACE}
 
     async def close(self):
         await self.pool.close()
+
+
+def stored_cdr(values):
+    """A stored CDR's cdr_row.IDENTITY as a row has them (SQLite gives
+    instants as text), or None"""
+    if values is None:
+        return None
+    stored = dict(zip(cdr_row.IDENTITY, values))
+    if isinstance(stored['start'], str):
+        stored['start'] = dt.datetime.fromisoformat(stored['start'])
+    return stored
 
 
 def estimate(answered, ended, price, reserved):

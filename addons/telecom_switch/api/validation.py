@@ -6,19 +6,15 @@ validates one flat object per call, and the errors must name the field.
 import datetime as dt
 import re
 
+# One error for every check of a body, the CDR row's included
+from trytond.modules.telecom_rating.cdr_row import Invalid  # noqa: F401
+
 DIGITS = re.compile(r'^\+?[0-9]{1,32}$')
 TOKEN = re.compile(r'^[A-Za-z0-9._:@+\-]{1,128}$')
 # What a call may be addressed to: a number, or the user part of a SIP
 # address (F5: ``reception`` of reception@example.com), RFC 3261's user
 # characters without escapes (telecom_base.numbering).
 CALLEE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]{1,64}$")
-
-
-class Invalid(ValueError):
-    def __init__(self, field, reason):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def require_object(body, name='body'):
@@ -89,4 +85,8 @@ def instant(body, name, required=True):
         raise Invalid(name, "must be an ISO 8601 date and time") from None
     if moment.tzinfo is None:
         raise Invalid(name, "must carry a UTC offset")
+    # Years 1 and 9999 overflow in UTC or an hour later (an end's
+    # expiry): a 400, not a 500. Implausible CDR dates are cdr_row's.
+    if not 1900 <= moment.year <= 2999:
+        raise Invalid(name, "must be a year from 1900 to 2999")
     return moment.astimezone(dt.timezone.utc)

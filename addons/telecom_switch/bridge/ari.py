@@ -203,12 +203,24 @@ class Bridge:
             logs.error('another client took the Stasis application over',
                 app=self.config.app)
             return
+        if kind == 'Dial':
+            # The dial to a carrier: ringing, progress or answer ends
+            # its post-dial delay (the CDR's pdd_ms)
+            caller = event.get('caller')
+            call = self._call_for(caller) if isinstance(
+                caller, dict) else None
+            if call and event.get('dialstatus') in (
+                    'RINGING', 'PROGRESS', 'ANSWER'):
+                call.progressed(self._event_time(event))
+            return
         if not isinstance(channel, dict):
             return
         if kind == 'StasisStart':
             self._on_stasis_start(channel, event.get('args') or [])
         elif kind == 'ChannelStateChange':
             call = self._call_for(channel)
+            if call and channel['state'] in ('Ringing', 'Up'):
+                call.progressed(self._event_time(event))
             if call and channel['state'] == 'Up' and call.answer is None:
                 self._answered(call, self._event_time(event))
         elif kind == 'ChannelHangupRequest':
@@ -239,7 +251,9 @@ class Bridge:
             direction=direction,
             caller=digits(channel['caller']['number']),
             callee=digits(callee),
-            start=parse_ari_time(channel['creationtime']))
+            start=parse_ari_time(channel['creationtime']),
+            # Stasis(telecom,...,service=fax) from a fax context
+            service=options.get('service') or 'voice')
         self.calls[call.channel_id] = call
         return call
 
@@ -305,7 +319,7 @@ class Bridge:
             or endpoint_of(channel.get('name', '')),
             'source_ip': options.get('ip') or None,
             'sip_domain': options.get('domain') or None,
-            'service': 'voice',
+            'service': call.service,
             }
         emergency = call.callee in self.config.emergency_numbers
         if not await self._follow(call):
@@ -393,6 +407,8 @@ class Bridge:
             for name, value in variables:
                 await self._ari('POST', '/channels/%s/variable' % channel_id,
                     params={'variable': name, 'value': value})
+            # the dialplan dials the carriers now: PDD runs from here
+            call.dialled = now() + self._skew
             await self._ari('POST', '/channels/%s/continue' % channel_id)
         except AriError as exception:
             if exception.status in (404, 422):

@@ -77,6 +77,16 @@ class Call:
     # showed it Up (the answer time if Asterisk's never comes)
     learning: object = None
     seen_up: dt.datetime = None
+    service: str = 'voice'
+    # when the dialplan was sent to dial the carriers, and the post-dial
+    # delay: from then to the first ringing, progress or answer
+    dialled: dt.datetime = None
+    pdd_ms: int = None
+
+    def progressed(self, when):
+        if self.dialled is not None and self.pdd_ms is None:
+            self.pdd_ms = max(0, round(
+                    (when - self.dialled).total_seconds() * 1000))
 
     def cdr(self, end, cause):
         return {
@@ -92,4 +102,6 @@ class Call:
             'disposition': disposition(self.answer is not None, cause),
             'hangup_cause': cause,
             'account': self.account,
+            'service': self.service,
+            'pdd_ms': self.pdd_ms,
             }

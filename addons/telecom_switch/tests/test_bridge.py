@@ -502,3 +502,29 @@ def test_configuration_from_flags_and_environment():
     assert config.emergency_numbers == {'112', '911', '999'}
     with pytest.raises(SystemExit):
         parse_config([], environ={})
+
+
+def test_cdr_carries_service_and_post_dial_delay(tmp_path):
+    """A fax (Stasis argument service=fax) is authorized and posted as a
+    fax; the CDR carries the post-dial delay from the dial to the first
+    ringing, for the carriers' quality statistics"""
+    async def scenario():
+        async with switch(tmp_path) as (sim, api, bridge):
+            cid = sim.originate_inbound('100', '4930123456',
+                args=['direction=outbound', 'service=fax'])
+            await routed(sim, cid)
+            sim.advance(2)
+            sim.ring(cid)
+            sim.advance(1)
+            sim.answer(cid)
+            await eventually(lambda: api.posts_for_call(cid, 'answer'))
+            sim.advance(30)
+            sim.hangup(cid, cause=16)
+            await eventually(lambda: api.cdr_posts_for(cid) == 1)
+            authorize, = api.posts('/v1/authorize')
+            assert authorize['service'] == 'fax'
+            cdr = api.cdrs[(cid, 'a')]
+            assert cdr['service'] == 'fax'
+            # 2 s of Asterisk's clock, plus the test's own few ms
+            assert 2000 <= cdr['pdd_ms'] < 2500, cdr
+    run(scenario)
