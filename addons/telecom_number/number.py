@@ -364,6 +364,14 @@ class InventoryNumber(Workflow, ModelSQL, ModelView):
         Company = pool.get('company.company')
         Assignment = pool.get('telecom.number.assignment')
         date = date or cls._today()
+        allowed = {'assigned'} if state == 'quarantined' else {
+            'available', 'assigned'}
+        for number in numbers:
+            if number.state not in allowed:
+                raise NumberStateError(gettext(
+                        'telecom_number.msg_not_releasable',
+                        number=number.rec_name,
+                        state=number.state_string))
         with without_check_access():
             supplied = cls.search([
                     ('supplier', 'in', [n.id for n in numbers]),

@@ -190,8 +190,13 @@ class TelecomNumberTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         t = create_tenancy()
         Number.import_file(t.owner, csv_file("number\n442079460000\n"))
         number, = Number.search([])
+        # Nothing to release before it is assigned.
+        with self.assertRaises(UserError):
+            Number.release([number])
         Number.reserve([number], t.r1_account)
         self.assertEqual(number.state, 'reserved')
+        with self.assertRaises(UserError):
+            Number.port_out([number])
         with self.assertRaises(UserError):
             Number.assign_to([number], t.owner_customer)
         with self.assertRaises(UserError):
