@@ -81,6 +81,11 @@ def _load_parts(pool):
     if shop:
         _load_shop(pool)
         loaded.append("books and shop")
+    if _has(pool, 'telecom.shop'):
+        # Needs the books: e-invoicing data and posted documents.
+        from trytond.modules.telecom_billing import demo as billing_demo
+        if billing_demo.load(pool):
+            loaded.append("e-invoicing and posted documents")
     database = Transaction().database.name
     if not loaded:
         return f"Demo data already in {database}: reused."

@@ -274,7 +274,39 @@ class Invoice(metaclass=PoolMeta):
             'annex': self.telecom_annex() if self.telecom_itemised else None,
             'due_date': min(maturities) if maturities else None,
             'lang': Pool().get('ir.lang').get(self.party_lang),
+            'vat_rows': self.telecom_vat_rows(),
+            'seller_vat': ubl.vat_number(
+                self.tax_identifier or self.get_tax_identifier()),
+            'buyer_vat': ubl.vat_number(
+                self.party_tax_identifier or self.party.tax_identifier),
+            'ibans': self.telecom_ibans(),
+            'credited': [i for i in self.origin_invoices if i.number],
+            'paid_from_balance': (self.state == 'paid'
+                and self.amount_to_pay == 0 and bool(self.total_amount)),
             }
+
+    def telecom_vat_rows(self):
+        """(label, taxable base, VAT) per VAT category and rate, in the
+        invoice's signs: the breakdown the UBL states"""
+        EInvoice = Pool().get('edocument.ubl.invoice')
+        document = EInvoice(self)
+        rows = []
+        for row in document.vat_breakdown:
+            category = row.category
+            if category.rate is not None and category.code in {'S', 'Z'}:
+                label = gettext('telecom_billing.msg_pdf_vat_rate',
+                    rate=ubl.percent(category.rate))
+            else:
+                label = category.reason or category.code
+            rows.append((label, document.sign * row.base,
+                    document.sign * row.amount))
+        return rows
+
+    def telecom_ibans(self):
+        "The IBANs the customer pays to, written in groups of four"
+        EInvoice = Pool().get('edocument.ubl.invoice')
+        return [' '.join(iban[i:i + 4] for i in range(0, len(iban), 4))
+            for _, iban in EInvoice(self).payee_accounts]
 
     def telecom_ubl(self):
         """(file name, bytes) of the UBL 2.1 invoice or credit note (Peppol

@@ -20,7 +20,9 @@ from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.modules.telecom_base.tests.tools import (
     create_customer, create_tenancy)
 from trytond.modules.telecom_billing import document
+from trytond.modules.telecom_billing.document import InvoiceDocument as Report
 from trytond.modules.telecom_billing.tests.database import BillingTestCase
+from trytond.modules.telecom_billing.tests.test_document import pdf_text
 from trytond.modules.telecom_billing.tests.tools import (
     create_taxed_books, party_details)
 from trytond.modules.telecom_billing.tests.ubl_rules import (
@@ -307,6 +309,37 @@ class EInvoiceTestCase(BillingTestCase):
                 'cbc:PrepaidAmount'), '13.14')
         self.assertEqual(doc.text('cac:LegalMonetaryTotal/'
                 'cbc:PayableAmount'), '0.00')
+
+    @with_transaction()
+    def test_pdf(self):
+        "The PDF: VAT per rate, VAT numbers, the customer's formats, notes"
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        t, invoices = setup()
+        pbx, export = post([invoices['pbx'], invoices['export']])
+
+        text = pdf_text(Report.pdf(pbx)[1])
+        # 0.75 + 0.20 + 10.00 = 10.95 at 20 %: 2.19, 13.14 in all.
+        for expected in ["0.75", "0.20", "10.00", "VAT 20 % EUR10.95 EUR2.19",
+                "Total EUR13.14", "VAT GB980780684", "VAT GB999999973",
+                "01/31/2024"]:
+            self.assertIn(expected, text)
+        text = pdf_text(Report.pdf(export)[1])
+        self.assertIn("not subject to VAT", text)
+        self.assertIn("EUR0.50 EUR0.00", text)
+
+        credit, = Invoice.credit([pbx])
+        Invoice.write([credit], {'invoice_date': JAN[1]})
+        credit, = post([credit])
+        text = pdf_text(Report.pdf(credit)[1])
+        self.assertIn(f"Credit Note {credit.number}", text)
+        self.assertIn(f"Credits invoice {pbx.number} of 01/31/2024", text)
+
+        paid, = Invoice.copy([pbx], {'invoice_date': JAN[1]})
+        paid, = post([paid])
+        paid = pay(t, paid)
+        text = pdf_text(Report.pdf(paid)[1])
+        self.assertIn("Paid from balance, EUR0.00 due", text)
 
     @with_transaction()
     def test_rules_catch(self):
