@@ -32,7 +32,8 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.modules.account.tax import _TaxableLine
 from trytond.modules.telecom_base.balance import to_decimal
-from trytond.modules.telecom_base.locking import advisory_lock
+from trytond.modules.telecom_base.locking import (
+    advisory_lock, keep_transactional)
 from trytond.modules.telecom_rating.cdr import (
     bulk_insert, forget_cached, utc_now)
 from trytond.pool import Pool
@@ -138,6 +139,11 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         "Charges Billed", readonly=True,
         help="How many rated call charges the run billed, adjustments "
         "included.")
+    skipped = fields.Text(
+        "Skipped Accounts", readonly=True,
+        help="The accounts the run could not invoice, each with why. Their "
+        "calls and charges stay unbilled: fix the account and the next run "
+        "bills them.")
 
     @classmethod
     def __setup__(cls):
@@ -234,6 +240,9 @@ class BillingRun(Workflow, ModelSQL, ModelView):
             raise BillingError(gettext(
                     'telecom_billing.msg_run_company',
                     company=company.rec_name))
+        # A run completes or leaves nothing, also in trytond's own server
+        # on SQLite (the demo), whose cache sync leaves autocommit on.
+        keep_transactional(transaction)
         with without_check_access(), \
                 transaction.set_context(company=company.id):
             # The rating lock: nothing is rated, re-rated or billed by
@@ -257,7 +266,10 @@ class BillingRun(Workflow, ModelSQL, ModelView):
             # Memos of the run: what a product gives a line per tax rule,
             # the rates between two currencies, the names of the plans.
             products={}, rates={}, plans={}, journal=None,
-            taxes={}, tax_rounding=None)
+            taxes={}, tax_rounding=None,
+            # {account id: why}: accounts that cannot be invoiced are
+            # left out, and the others billed.
+            skipped={})
 
         usage = self._usage()
         accounts = Account.search([
@@ -278,7 +290,15 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         forget_cached(*(pool.get(m) for m in [
                     'account.invoice', 'account.invoice.line',
                     'account.invoice.tax']))
-        self._claim(self.calls)
+        if ctx.skipped:
+            self.calls -= sum(row[4] for account in ctx.skipped
+                for row in usage.get(account, []))
+            names = {a.id: a.rec_name for a in Account.browse(
+                    list(ctx.skipped))}
+            self.skipped = '\n'.join(f'{names[a]}: {reason}'
+                for a, reason in sorted(ctx.skipped.items()))
+            self.save()
+        self._claim(self.calls, skipped=list(ctx.skipped))
         return self
 
     def _create_invoices(self, ctx, accounts, usage):
@@ -293,7 +313,17 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         InvoiceLine = pool.get('account.invoice.line')
         InvoiceTax = pool.get('account.invoice.tax')
         lines = self._invoice_lines(ctx, accounts, usage)
-        invoiced = [a for a in accounts if lines.get(a)]
+        invoiced = []
+        for account in accounts:
+            if not lines.get(account):
+                continue
+            reason = self._cannot_invoice(account)
+            if reason:
+                logger.warning("%s: %s skipped: %s",
+                    self.rec_name, account.rec_name, reason)
+                ctx.skipped[account.id] = reason
+            else:
+                invoiced.append(account)
         invoice_ids = insert_records(
             Invoice, [self._invoice_values(ctx, a) for a in invoiced])
         vlist, taxes = [], []
@@ -444,15 +474,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 ).quantize(MICRO),
             }
         receivable = party.account_receivable_used
-        if not receivable:
-            raise BillingError(gettext(
-                    'telecom_billing.msg_no_receivable',
-                    party=party.rec_name, account=account.rec_name))
         address = party.address_get(type='invoice')
-        if not address:
-            raise BillingError(gettext(
-                    'telecom_billing.msg_no_invoice_address',
-                    party=party.rec_name, account=account.rec_name))
         payment_term = party.customer_payment_term
         values.update({
                 'account': receivable.id,
@@ -460,6 +482,19 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 'payment_term': payment_term.id if payment_term else None,
                 })
         return values
+
+    @classmethod
+    def _cannot_invoice(cls, account):
+        """Why an invoice of ``account`` cannot be made — what its party
+        lacks — or None. Such an account is skipped by the run, not the
+        whole run refused."""
+        party = account.party
+        if not party.account_receivable_used:
+            return gettext('telecom_billing.msg_no_receivable',
+                party=party.rec_name, account=account.rec_name)
+        if not party.address_get(type='invoice'):
+            return gettext('telecom_billing.msg_no_invoice_address',
+                party=party.rec_name, account=account.rec_name)
 
     def _convert(self, ctx, account, amount, currency):
         """``amount`` of ``currency`` in ``account``'s currency at the
@@ -882,8 +917,9 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                         calls, seconds or 0, total))
         return result
 
-    def _claim(self, calls):
-        """Record the ``calls`` charges this run bills as billed by it: one
+    def _claim(self, calls, skipped=()):
+        """Record the ``calls`` charges this run bills — those of the
+        accounts not ``skipped`` (ids) — as billed by it: one
         INSERT … SELECT of (charge, run, account) rows, whatever the number
         of calls. The charges and their CDRs are not rewritten (cdr.py).
 
@@ -897,6 +933,8 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         the usage counted, the run is refused rather than bill it twice."""
         billed = billed_table()
         charge, from_, where = self._billable(self.company, self.end_date)
+        if skipped:
+            where &= ~charge.account.in_(list(skipped))
         cursor = Transaction().connection.cursor()
         cursor.execute(*billed.insert(
                 [billed.charge, billed.run, billed.account],

@@ -3,7 +3,7 @@ from decimal import Decimal
 from unittest.mock import patch
 
 from trytond.modules.telecom_base.tests.tools import (
-    TelecomCompanyTestMixin, as_user, create_tenancy)
+    TelecomCompanyTestMixin, as_user, create_customer, create_tenancy)
 from trytond.modules.telecom_billing.cdr import billed_table
 from trytond.modules.telecom_billing.exceptions import BillingError
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
@@ -305,6 +305,48 @@ class TelecomBillingTestCase(TelecomCompanyTestMixin, ModuleTestCase):
                 t.owner, D(2024, 5, 1), D(2024, 5, 31)).invoices)
         self.assertEqual(Charge.invoiced_until_of([rental, ending]), {
                 rental.id: D(2024, 4, 15), ending.id: D(2024, 4, 10)})
+
+    @with_transaction()
+    def test_run_skips_account_it_cannot_invoice(self):
+        """A customer without an address is skipped with its reason, the
+        others billed; once it has one the next run bills its calls"""
+        pool = Pool()
+        Cdr = pool.get('telecom.cdr')
+        Run = pool.get('telecom.billing.run')
+        Address = pool.get('party.address')
+        t = create_rating(create_tenancy())
+        other = create_customer(
+            "R1 Other", t.r1, rate_plans=[('add', [t.r1_plan.id])])
+        Address.create([{'party': t.r1_customer.party.id}])
+        create_usage_product(t.r1)
+        # Each call: 0.268 (test_claim_late_call_rerating_release), 0.27.
+        Cdr.ingest([
+                cdr(t.r1_customer, 'a1', '447700900123',
+                    dt.datetime(2024, 1, 10, 9), 95),
+                cdr(other, 'b1', '447700900124',
+                    dt.datetime(2024, 1, 11, 9), 95)])
+        Cdr.rate_unrated()
+
+        january = Run.bill(t.r1, D(2024, 1, 1), D(2024, 1, 31))
+        invoice, = january.invoices
+        self.assertEqual(invoice.telecom_account, t.r1_customer)
+        self.assertEqual(invoice.untaxed_amount, Decimal('0.27'))
+        self.assertEqual(january.calls, 1)
+        self.assertEqual(january.skipped,
+            f'{other.rec_name}: Cannot invoice account "{other.rec_name}": '
+            'its customer "R1 Other" has no address. Add its address; the '
+            'next run invoices it.')
+        b1, = Cdr.search([('call_id', '=', 'b1')])
+        self.assertFalse(b1.invoiced)
+
+        Address.create([{'party': other.party.id}])
+        february = Run.bill(t.r1, D(2024, 2, 1), D(2024, 2, 29))
+        invoice, = february.invoices
+        self.assertEqual(invoice.telecom_account, other)
+        self.assertEqual(invoice.untaxed_amount, Decimal('0.27'))
+        self.assertEqual(february.calls, 1)
+        self.assertFalse(february.skipped)
+        self.assertTrue(Cdr(b1.id).invoiced)
 
 
 del ModuleTestCase
