@@ -32,8 +32,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.modules.account.tax import _TaxableLine
 from trytond.modules.telecom_base.balance import to_decimal
-from trytond.modules.telecom_base.locking import (
-    advisory_lock, keep_transactional)
+from trytond.modules.telecom_base.locking import advisory_lock
 from trytond.modules.telecom_rating.cdr import (
     bulk_insert, forget_cached, utc_now)
 from trytond.pool import Pool
@@ -240,9 +239,6 @@ class BillingRun(Workflow, ModelSQL, ModelView):
             raise BillingError(gettext(
                     'telecom_billing.msg_run_company',
                     company=company.rec_name))
-        # A run completes or leaves nothing, also in trytond's own server
-        # on SQLite (the demo), whose cache sync leaves autocommit on.
-        keep_transactional(transaction)
         with without_check_access(), \
                 transaction.set_context(company=company.id):
             # The rating lock: nothing is rated, re-rated or billed by
