@@ -30,7 +30,7 @@ from collections import defaultdict
 from trytond.i18n import gettext
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 RELATIONAL = {'many2one', 'one2one', 'one2many', 'many2many'}
 # Operators that compare a relational field with ids, not with names.
@@ -182,7 +182,19 @@ def check_context_company(context):
         company = int(company)
     except (TypeError, ValueError):
         company = -1
-    if company not in User.get_companies():
+    allowed = set(User.get_companies())
+    if company not in allowed:
+        # Also the companies the user belongs to and their children, not
+        # only those its filter shows now: a client still holding the
+        # context of the company it worked in before switching is not an
+        # intruder.
+        own = [c.id for c in User(Transaction().user).companies]
+        if own:
+            Company = pool.get('company.company')
+            with without_check_access():
+                allowed.update(c.id for c in Company.search(
+                        [('parent', 'child_of', own)]))
+    if company not in allowed:
         raise AccessError(gettext('telecom_base.msg_context_company'))
 
 

@@ -267,7 +267,11 @@ SELECT OLD.switch, OLD.call_id, OLD.leg, OLD.account, OLD.direction,
     OLD.expires_at, %(cost)s, 0, %(now)s
 WHERE NOT EXISTS (SELECT 1 FROM telecom_cdr c JOIN telecom_switch s
     ON s.code = c.switch WHERE s.id = OLD.switch
-    AND c.call_id = OLD.call_id AND c.leg = OLD.leg)"""
+    AND c.call_id = OLD.call_id AND c.leg = OLD.leg)
+    -- the live call has no foreign keys (they cost its hot path): a call
+    -- of an account or switch deleted meanwhile has no one to bill
+    AND EXISTS (SELECT 1 FROM telecom_account a WHERE a.id = OLD.account)
+    AND EXISTS (SELECT 1 FROM telecom_switch w WHERE w.id = OLD.switch)"""
 _MISSING_COST = """CASE WHEN OLD.answered_at IS NULL THEN 0 ELSE (
     SELECT CASE WHEN COALESCE(OLD.reserved, 0) > 0 AND OLD.reserved < e
         THEN OLD.reserved ELSE e END FROM (

@@ -191,7 +191,13 @@ def test_api_killed_during_a_burst_every_cdr_stored_once(platform, tmp_path):
             break
         time.sleep(0.3)
     assert rated == [(len(allowed),)]
-    assert platform.sql('SELECT call_id FROM telecom_live_call') == []
+    # Nothing holds a slot or money any more. A call the API admitted but
+    # the bridge took for refused when the API died may stay ended without
+    # its CDR: it is kept (holding nothing) until it expires into a
+    # missing CDR, never dropped silently (telecom_switch README).
+    left = platform.sql('SELECT call_id, answered_at, ended_at, reserved '
+        'FROM telecom_live_call WHERE ended_at IS NULL OR reserved > 0')
+    assert left == [], left
     assert time.monotonic() - started < 150
     # The rated postpaid calls cost what their seconds cost.
     amounts = platform.sql(

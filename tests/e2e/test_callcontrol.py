@@ -579,7 +579,10 @@ result = Cdr.search_count([('call_id', 'in', ['kam-112', 'ari-denied'])])
         (b'{not json', 400, 'body'),
         (b'[]', 400, 'body'),
         (b'{"call_id": 5, "callee": "1"}', 400, 'call_id'),
-        (b'{"call_id": "x", "callee": "12ab"}', 400, 'callee'),
+        # Letters are a SIP address's user part (F5); a space, '<' or
+        # '@' is no callee at all.
+        (b'{"call_id": "x", "callee": "12 ab"}', 400, 'callee'),
+        (b'{"call_id": "x", "callee": "<sip:a@b>"}', 400, 'callee'),
         (b'{"call_id": "x; DROP TABLE", "callee": "1"}', 400, 'call_id'),
         (b'{"call_id": "<script>", "callee": "1"}', 400, 'call_id'),
         (b'{"call_id": "x", "callee": "1", "direction": "up"}', 400,
