@@ -27,6 +27,7 @@ from .test_kamailio import (  # noqa: F401 (sipps, workdir: fixtures)
     HOST, Proxy, carrier, customer, sipps, udp_port, workdir)
 
 POSTPAID, LIMITED, PREPAID = '127.0.0.11', '127.0.0.12', '127.0.0.13'
+MANY = '127.0.0.14'  # prepaid 0.75, up to 5 calls at once
 CALLEE = '442079460000'
 PER_SECOND = Decimal('0.01')  # 0.60 a minute
 
@@ -42,9 +43,11 @@ def platform(tmp_path_factory, ports):
         if os.environ.get('CI') == 'true':
             pytest.fail(f"PostgreSQL must answer at {PG_URI} under CI")
         pytest.skip(f"PostgreSQL does not answer at {PG_URI}")
+    # slices of 5 seconds (the proxy asks for the next one 3 s before
+    # the end of each): the slice test runs in seconds, not minutes
     platform = Platform('postgresql', tmp_path_factory.mktemp('kam-cc'),
         gateways=['%s:%d' % (HOST, ports['alpha']),
-            '%s:%d' % (HOST, ports['beta'])])
+            '%s:%d' % (HOST, ports['beta'])], api_args=['--slice', '5'])
     try:
         yield platform
     finally:
@@ -78,10 +81,26 @@ def nothing_left(platform):
     assert live_calls(platform) == []
 
 
-def carriers(sipps, ports):  # noqa: F811
-    "Alpha out of service (503), Beta answering: one call each"
-    return (carrier(sipps, 'uas_503.xml', port=ports['alpha']),
-        carrier(sipps, 'uas.xml', port=ports['beta']))
+def carriers(sipps, ports, calls=1):  # noqa: F811
+    "Alpha out of service (503), Beta answering: ``calls`` calls each"
+    return tuple(sipps(scenario, '-m', str(calls), '-timeout', '60s',
+            '-timeout_error', port=ports[name]).start()
+        for name, scenario in (('alpha', 'uas_503.xml'), ('beta', 'uas.xml')))
+
+
+def customers(sipps, proxy, scenario, calls, *args, host):  # noqa: F811
+    "``calls`` calls at once from one customer's sipp"
+    return sipps(scenario, '-m', str(calls), '-l', str(calls), '-r', '20',
+        '-s', CALLEE, '-key', 'caller', '1001', '-timeout', '50s',
+        '-timeout_error', *args, remote='%s:%d' % (HOST, proxy.port),
+        host=host)
+
+
+def wait_for(condition, timeout, message):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message()
+        time.sleep(0.1)
 
 
 def cdrs_of(platform, code, count=1, timeout=10):
@@ -204,6 +223,68 @@ def test_api_down_fails_closed_emergency_routed(
     assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
     assert up.wait(10) == 0
     down.wait(10)
+
+
+def test_ends_and_cdrs_survive_an_api_outage_and_a_proxy_crash(
+        platform, proxy, sipps, ports):  # noqa: F811
+    """Three calls end while the API is down: their ends and CDRs wait in
+    the proxy's spool; the proxy is killed (kill -9) and started again;
+    once the API is back every CDR is stored exactly once and rated, and
+    every slot released (``nothing_left``). Before the spool they were
+    only logged: the calls were never billed and their slots held."""
+    down, up = carriers(sipps, ports, calls=3)
+    uac = customers(sipps, proxy, 'uac.xml', 3, '-d', '3000',
+        host=POSTPAID).start()
+    wait_for(lambda: [s for _, s in live_calls(platform)].count(
+            'answered') == 3, 20, proxy.log_tail)
+    platform.stop_api()
+    try:
+        assert uac.wait(30) == 0, uac.errors() + proxy.log_tail()
+        wait_for(lambda: len(proxy.spooled()) == 3, 10, proxy.log_tail)
+        call_ids = sorted(c for c, _, _ in proxy.spooled())
+        proxy.kill()
+        proxy.start()
+        # the new process replays what the killed one kept: not yet
+        time.sleep(1.5)
+        assert sorted(c for c, _, _ in proxy.spooled()) == call_ids
+    finally:
+        platform.start_api()
+    wait_for(lambda: not proxy.spooled(), 30, proxy.log_tail)
+    assert up.wait(10) == 0, up.errors()
+    down.wait(10)
+    stored = platform.sql(
+        'SELECT call_id, count(*) FROM telecom_cdr WHERE call_id = ANY(%s) '
+        'GROUP BY call_id ORDER BY call_id', call_ids)
+    assert stored == [(c, 1) for c in call_ids]
+    for cdr in cdrs_of(platform, platform.keys['kam-post'], count=4)['cdrs']:
+        if cdr['call_id'] in call_ids:
+            assert_rated(cdr, 2, 4)
+
+
+def test_five_prepaid_calls_share_the_money_in_slices(
+        platform, proxy, sipps, ports):  # noqa: F811
+    """0.75 EUR at 0.60 a minute (75 seconds), up to 5 calls at once,
+    slices of 5 s: five calls start together, each granted its first
+    slice (5 x 0.05 reserved), then one more slice at each interim update
+    while the money lasts: 10 s each (0.50), 15 s each (0.75), then the
+    next update is final (nothing left) and the proxy cuts all five at
+    15 s. Without slices the first call reserved the whole 75 s and the
+    other four were refused; without updates all five were cut at 5 s.
+    Each cut falls within the last second of its grant, the billable
+    seconds are truncated: 14 or 15 s a call, 0.14 or 0.15 EUR; the
+    five cost 0.70 to 0.75, never more than the balance."""
+    code = platform.keys['kam-many']
+    down, up = carriers(sipps, ports, calls=5)
+    uac = customers(sipps, proxy, 'uac_cut.xml', 5, host=MANY).start()
+    assert uac.wait(60) == 0, uac.errors() + proxy.log_tail()
+    assert up.wait(10) == 0, up.errors()
+    down.wait(10)
+    state = cdrs_of(platform, code, count=5, timeout=30)
+    assert len(state['cdrs']) == 5, state
+    charges = [assert_rated(cdr, 14, 15) for cdr in state['cdrs']]
+    assert Decimal('0.70') <= sum(charges) <= Decimal('0.75')
+    assert Decimal(state['balance']) == Decimal('0.75') - sum(charges)
+    assert Decimal(state['balance']) >= 0
 
 
 def test_no_dialog_left_and_no_critical(proxy):
