@@ -418,6 +418,44 @@ def test_api_down_fails_closed_but_emergency_is_routed(
         time.sleep(0.1)
 
 
+def test_spool_replays_a_cdr_refused_5xx_but_keeps_a_malformed_one(
+        api, proxy, sipps):
+    """A CDR answered 503 waits in the spool and arrives once the API
+    takes it; one answered 422 (malformed: sending it again cannot help)
+    stays in the spool, marked with the status, and is not sent again.
+    The call's end goes first and is taken either way."""
+    up = sipps('uas.xml', '-m', '2', '-timeout', '30s',
+        '-timeout_error').start()
+    api.policy = lambda body: allow(
+        routes(int(up.args[up.args.index('-p') + 1])), account='ACME-1')
+    spooled = {}
+    for status in (422, 503):
+        api.cdr_status = status
+        uac = customer(sipps, proxy, 'uac.xml', '34911223344', '-d', '200')
+        assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+        deadline = time.monotonic() + 10
+        while len(proxy.spooled()) < len(spooled) + 1:
+            assert time.monotonic() < deadline, proxy.log_tail()
+            time.sleep(0.1)
+        call_id, _, refused = proxy.spooled()[-1]
+        assert refused == (422 if status == 422 else None)
+        assert call_id in api.ended
+        spooled[status] = call_id
+    api.cdr_status = None
+    assert api.wait(lambda a: (spooled[503], 'a') in a.cdrs), proxy.log_tail()
+    time.sleep(2)  # two more replays: the refused one is not among them
+    assert (spooled[422], 'a') not in api.cdrs
+    assert proxy.spooled() == [(spooled[422], 422, 422)]
+    assert [body['call_id'] for _, path, body in api.requests
+        if path == '/v1/cdrs'].count(spooled[422]) == 1
+    assert 'API refused a document of %s (422)' % spooled[422] \
+        in proxy.log_text()
+    up.wait(10)
+    # the operator's part, done: the next tests start with an empty spool
+    with sqlite3.connect(proxy.spool_path) as connection:
+        connection.execute('DELETE FROM spool')
+
+
 def test_slow_api_fails_closed_and_releases_the_slot(api, proxy, sipps):
     api.delay = API_TIMEOUT + 1
     up = carrier(sipps, 'uas.xml')
