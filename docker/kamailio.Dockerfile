@@ -6,9 +6,13 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends kamailio \
         kamailio-json-modules kamailio-extra-modules kamailio-utils-modules \
+        kamailio-sqlite-modules \
     && rm -rf /var/lib/apt/lists/* \
-    && mkdir -p /run/kamailio
+    && mkdir -p /run/kamailio /var/lib/kamailio
 COPY switch/kamailio/kamailio.cfg /etc/kamailio/kamailio.cfg
+# The spool of ends and CDRs the API has not taken yet: it must outlive
+# the container.
+VOLUME /var/lib/kamailio
 
 EXPOSE 5060/udp
 ENTRYPOINT ["kamailio", "-DD", "-E", "-f", "/etc/kamailio/kamailio.cfg"]

@@ -269,6 +269,14 @@ def load(database, gateways=('127.0.0.1:5071', '127.0.0.1:5072')):
         BalanceLine.add_movements([{
                     'account': kam_pre.id, 'amount': Decimal('0.03'),
                     'kind': 'topup', 'description': "Top-up"}])
+        # Slices (issue 15's defect 9) behind Kamailio: 0.75 EUR at 0.60
+        # a minute is 75 seconds, shared by up to 5 calls at once.
+        kam_many = account('kam-many', owner, retail, [
+                {'kind': 'ip', 'network': '127.0.0.14/32'}],
+            billing_mode='prepaid', max_outbound=5)
+        BalanceLine.add_movements([{
+                    'account': kam_many.id, 'amount': Decimal('0.75'),
+                    'kind': 'topup', 'description': "Top-up"}])
         # Inbound (F5, issue 15's defect 7): a DID and a SIP address with
         # letters that ring the reception line's phone, and a trunk's DID.
         desk = account('desk', owner, retail, [sip('desk-user')],

@@ -69,6 +69,8 @@ class FakeCallControl:
         self.delay = 0  # seconds added to every authorize
         # seconds added to every answer, end and CDR post
         self.event_delay = 0
+        # a status every CDR post gets instead (a 5xx, a refusal)
+        self.cdr_status = None
         self.requests = []  # (monotonic time, path, body)
         self.authorized = {}  # call_id -> authorize body, allowed calls
         self.ended = {}  # call_id -> end body
@@ -97,6 +99,7 @@ class FakeCallControl:
             self.connections.clear()
             self.delay = 0
             self.event_delay = 0
+            self.cdr_status = None
 
     # lifecycle -----------------------------------------------------------
 
@@ -203,6 +206,9 @@ class FakeCallControl:
     async def _cdrs(self, request):
         body = await self._body(request)
         cdrs = body['cdrs'] if 'cdrs' in body else [body]
+        if self.cdr_status:
+            return web.json_response({'error': 'as the test asked'},
+                status=self.cdr_status)
         accepted = duplicates = 0
         with self.lock:
             for cdr in cdrs:

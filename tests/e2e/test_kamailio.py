@@ -7,10 +7,13 @@ CDR posted; a customer the API denies gets the API's SIP code; a prepaid
 call is cut at its max duration; with the API down calls get 503 but an
 emergency number is routed; no allowed call is left without an ``end``.
 """
+import base64
+import glob
 import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -28,15 +31,22 @@ KAMAILIO = shutil.which('kamailio') or (
 SIPP = shutil.which('sipp')
 KAMCMD = shutil.which('kamcmd') or '/usr/sbin/kamcmd'
 
-if not (KAMAILIO and SIPP):
+# db_sqlite (the proxy's spool) is in a package of its own
+SQLITE_MODULE = glob.glob('/usr/lib/*/kamailio/modules/db_sqlite.so') \
+    or glob.glob('/usr/lib/kamailio/modules/db_sqlite.so')
+
+if not (KAMAILIO and SIPP and SQLITE_MODULE):
     if os.environ.get('CI') == 'true':
         raise RuntimeError(
             'kamailio and sipp are required under CI=true '
             '(apt-get install kamailio kamailio-extra-modules '
-            'kamailio-utils-modules sip-tester; .ci/run does it)')
-    pytest.skip('kamailio or sipp is not installed (Debian packages '
+            'kamailio-utils-modules kamailio-sqlite-modules sip-tester; '
+            '.ci/run does it)')
+    pytest.skip('kamailio, its sqlite modules or sipp is not installed '
+        '(Debian packages '
         'kamailio, kamailio-extra-modules, kamailio-utils-modules, '
-        'sip-tester); mandatory under CI=true', allow_module_level=True)
+        'kamailio-sqlite-modules, sip-tester); mandatory under CI=true',
+        allow_module_level=True)
 
 HOST = '127.0.0.1'
 API_TIMEOUT = 1  # seconds, the whole-second http_client timeout
@@ -88,6 +98,7 @@ class Proxy:
         self.ctl = 'unix:' + os.path.join(workdir, 'kamailio_ctl')
         self.log_path = os.path.join(workdir, 'kamailio.log')
         self.emergency_port = emergency_port
+        self.spool_path = os.path.join(workdir, 'spool.sqlite')
         # the API's connection, as callcontrol-api.cfg.example has it
         connections = os.path.join(workdir, 'callcontrol-api.cfg')
         with open(connections, 'w') as file:
@@ -104,6 +115,12 @@ class Proxy:
             'CHILDREN': '2',
             'AUTHORIZE_WORKERS_GROUP': '"name=authorize;workers=4"',
             'ASYNC_WORKERS': '4',
+            # the spool outlives the process: a restarted proxy in the
+            # same directory replays what its predecessor kept
+            'SPOOL_DB': '"spool=>sqlite:///%s"' % self.spool_path,
+            # the tests' slices last seconds; htable's expiry ticks each
+            # second: an update 3 s ahead is sent before the cut
+            'SLICE_MARGIN': '3',
             **overrides,
             }
         self.args = [KAMAILIO, '-f', CFG, '-DD', '-E', '-Y', workdir,
@@ -118,7 +135,8 @@ class Proxy:
         self.process = None
 
     def start(self):
-        self.log = open(self.log_path, 'w')
+        # appended: a restarted proxy's log follows its predecessor's
+        self.log = open(self.log_path, 'a')
         self.process = subprocess.Popen(self.args, stdout=self.log,
             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 15
@@ -139,6 +157,21 @@ class Proxy:
                 os.killpg(self.process.pid, 9)
                 self.process.wait(timeout=5)
         self.log.close()
+
+    def kill(self):
+        "kill -9 of every kamailio process: a crash, nothing flushed"
+        os.killpg(self.process.pid, 9)
+        self.process.wait(timeout=5)
+        self.log.close()
+
+    def spooled(self):
+        "The spool's rows: (call id, status, refused), oldest first"
+        if not os.path.exists(self.spool_path):
+            return []
+        with sqlite3.connect(self.spool_path, timeout=10) as connection:
+            rows = connection.execute('SELECT call_id, status, refused '
+                'FROM spool ORDER BY id').fetchall()
+        return [(base64.b64decode(c).decode(), s, r) for c, s, r in rows]
 
     def log_text(self):
         with open(self.log_path, errors='replace') as log:
@@ -372,17 +405,62 @@ def test_api_down_fails_closed_but_emergency_is_routed(
         uac = customer(sipps, proxy, 'uac.xml', '112', '-d', '500')
         assert uac.start().wait(20) == 0, uac.errors() + proxy.log_tail()
         assert gateway.wait(10) == 0, gateway.errors()
-        # the emergency CDR could not be posted: logged whole, not lost
+        # the emergency CDR could not be posted: kept in the spool
         deadline = time.monotonic() + 10
-        while 'CDR_UNSENT' not in proxy.log_text():
+        while len(proxy.spooled()) < 1:
             assert time.monotonic() < deadline, proxy.log_tail()
             time.sleep(0.1)
-        line = [line for line in proxy.log_text().splitlines()
-            if 'CDR_UNSENT' in line][-1]
-        assert '"callee":"112"' in line and '"account":null' in line
+        [(call_id, status, refused)] = proxy.spooled()
+        assert refused is None
     finally:
         api.start()
-    assert api.paths() == []
+    # back up: the spool is replayed, the CDR arrives whole, once
+    assert api.wait(lambda a: (call_id, 'a') in a.cdrs), proxy.log_tail()
+    cdr = api.cdrs[(call_id, 'a')]
+    assert (cdr['callee'], cdr['account']) == ('112', None), cdr
+    assert api.paths() == ['/v1/cdrs']
+    deadline = time.monotonic() + 5
+    while proxy.spooled():
+        assert time.monotonic() < deadline, proxy.spooled()
+        time.sleep(0.1)
+
+
+def test_spool_replays_a_cdr_refused_5xx_but_keeps_a_malformed_one(
+        api, proxy, sipps):
+    """A CDR answered 503 waits in the spool and arrives once the API
+    takes it; one answered 422 (malformed: sending it again cannot help)
+    stays in the spool, marked with the status, and is not sent again.
+    The call's end goes first and is taken either way."""
+    up = sipps('uas.xml', '-m', '2', '-timeout', '30s',
+        '-timeout_error').start()
+    api.policy = lambda body: allow(
+        routes(int(up.args[up.args.index('-p') + 1])), account='ACME-1')
+    spooled = {}
+    for status in (422, 503):
+        api.cdr_status = status
+        uac = customer(sipps, proxy, 'uac.xml', '34911223344', '-d', '200')
+        assert uac.start().wait(30) == 0, uac.errors() + proxy.log_tail()
+        deadline = time.monotonic() + 10
+        while len(proxy.spooled()) < len(spooled) + 1:
+            assert time.monotonic() < deadline, proxy.log_tail()
+            time.sleep(0.1)
+        call_id, _, refused = proxy.spooled()[-1]
+        assert refused == (422 if status == 422 else None)
+        assert call_id in api.ended
+        spooled[status] = call_id
+    api.cdr_status = None
+    assert api.wait(lambda a: (spooled[503], 'a') in a.cdrs), proxy.log_tail()
+    time.sleep(2)  # two more replays: the refused one is not among them
+    assert (spooled[422], 'a') not in api.cdrs
+    assert proxy.spooled() == [(spooled[422], 422, 422)]
+    assert [body['call_id'] for _, path, body in api.requests
+        if path == '/v1/cdrs'].count(spooled[422]) == 1
+    assert 'API refused a document of %s (422)' % spooled[422] \
+        in proxy.log_text()
+    up.wait(10)
+    # the operator's part, done: the next tests start with an empty spool
+    with sqlite3.connect(proxy.spool_path) as connection:
+        connection.execute('DELETE FROM spool')
 
 
 def test_slow_api_fails_closed_and_releases_the_slot(api, proxy, sipps):
