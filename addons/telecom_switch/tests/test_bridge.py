@@ -490,6 +490,22 @@ def test_journal_survives_a_torn_line(tmp_path):
                 str(tmp_path)).pending.values()] == ['2', '3']
 
 
+def test_journal_torn_tail_does_not_swallow_the_next_post(tmp_path):
+    """A crash mid-write leaves a line without its end; with nothing
+    acknowledged yet the journal was not rewritten at load, so the next
+    post was appended to the torn line and lost at the following load."""
+    journal = Journal(str(tmp_path))
+    journal.append(CDRS, {'call_id': '1'})
+    journal.close()
+    with open(journal.path, 'a') as file:
+        file.write('{"seq": 2, "path": "/v1/cd')   # killed mid-write
+    reloaded = Journal(str(tmp_path))
+    reloaded.append(CDRS, {'call_id': '3'})
+    reloaded.close()
+    assert [e['body']['call_id'] for e in Journal(
+                str(tmp_path)).pending.values()] == ['1', '3']
+
+
 def test_configuration_from_flags_and_environment():
     config = parse_config(['--api-url', 'http://api:8000',
             '--authorize-timeout', '1.5'], environ={
