@@ -121,7 +121,8 @@ def test_allowed_call_is_routed_and_its_cdr_posted_once(tmp_path):
                 'call_id': cid, 'leg': 'a', 'direction': 'outbound',
                 'caller': '4930555', 'callee': '4930123456',
                 'sip_username': 'alice', 'source_ip': '192.0.2.7',
-                'sip_domain': None, 'service': 'voice'}
+                'sip_domain': None, 'service': 'voice',
+                'interim_updates': True}
             # followed beyond Stasis, variables set, then continued
             paths = [r.path for r in sim.requests if r.method == 'POST']
             assert paths[0] == '/ari/applications/telecom/subscription'
