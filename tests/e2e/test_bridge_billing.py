@@ -17,6 +17,7 @@ with SIGKILL lose and double nothing.
 import asyncio
 import dataclasses
 import os
+import sys
 import time
 import uuid
 from decimal import Decimal
@@ -28,6 +29,7 @@ from trytond.modules.telecom_switch.bridge.ari import Bridge
 from trytond.modules.telecom_switch.tests.test_bridge import (
     bridge_config, eventually, running)
 
+from .conftest import ROOT
 from .test_callcontrol import PG_URI, Platform, pg_available
 from .test_callcontrol_ledger import make_accounts
 
@@ -340,3 +342,102 @@ def eventually_sync(predicate, timeout):
     while not predicate():
         assert time.monotonic() < deadline, "condition not met"
         time.sleep(0.2)
+
+
+def test_api_down_and_bridge_killed_lose_and_double_nothing(
+        platform, tmp_path):
+    """Issue 15, defect 5a on Asterisk, the journal checked: the API is
+    down for 8 s (16 times the bridge's longest retry delay here, as 10
+    minutes are to its 60 s cap) while calls end, and the bridge itself
+    (``telecom-ari-bridge``) is killed with SIGKILL twice meanwhile, the
+    first time mid-write of its journal (the line it leaves torn). Once
+    the API is back every CDR is stored exactly once, in the order the
+    calls ended, with its seconds, and every slot is released."""
+    spool = tmp_path / 'spool'
+    log = open(tmp_path / 'bridge.log', 'w')
+    # call id → seconds from its answer to its end on Asterisk's clock
+    talked = {}
+
+    async def scenario():
+        async with AriSimulator() as sim:
+            argv = [sys.executable, '-m',
+                'trytond.modules.telecom_switch.bridge.ari',
+                '--ari-url', sim.url, '--ari-user', sim.user,
+                '--ari-password', sim.password, '--api-url', platform.url,
+                '--api-key', platform.keys['owner_key'],
+                '--spool-dir', str(spool), '--retry-initial', '0.1',
+                '--retry-max', '0.5', '--reconcile-grace', '0.3',
+                '--reconnect-initial', '0.05', '--reconnect-max', '0.2']
+
+            async def start():
+                process = await asyncio.create_subprocess_exec(
+                    *argv, cwd=ROOT, stdout=log, stderr=log)
+                await sim.wait_for_app('telecom', timeout=30)
+                return process
+
+            async def kill(process):
+                process.kill()
+                await process.wait()
+                await sim.wait_for(
+                    lambda: not sim.app_connected('telecom'))
+
+            async def end(cid):
+                sim.advance(10)
+                talked[cid] = (
+                    sim.now() - sim.channel(cid).answered_at).total_seconds()
+                sim.hangup(cid, cause=16)
+                # its CDR and end journaled
+                await asyncio.sleep(0.5)
+
+            bridge = await start()
+            calls = [sim.originate_inbound('442071230000', CALLEE, USER)
+                for _ in range(6)]
+            assert all([await settle(sim, c) for c in calls])
+            for cid in calls:
+                sim.answer(cid)
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(platform.stop_api, True)
+            outage = time.monotonic()
+            for cid in calls[:3]:
+                await end(cid)
+            await kill(bridge)
+            with open(spool / 'journal.jsonl', 'a') as file:
+                file.write('{"seq":99,"path":"/v1/cd')
+            # The next run adopts the three live calls; one ends.
+            bridge = await start()
+            await asyncio.sleep(1)
+            await end(calls[3])
+            await kill(bridge)
+            await asyncio.sleep(max(0, outage + 8 - time.monotonic()))
+            await asyncio.to_thread(platform.start_api)
+            bridge = await start()
+            await asyncio.sleep(1)
+            for cid in calls[4:]:
+                await end(cid)
+            try:
+                await asyncio.to_thread(eventually_sync, lambda: platform.sql(
+                        'SELECT COUNT(*) FROM telecom_cdr '
+                        'WHERE call_id = ANY(%s)', calls) == [(6,)], 30)
+            finally:
+                bridge.terminate()
+                await bridge.wait()
+        return calls
+    try:
+        calls = asyncio.run(asyncio.wait_for(scenario(), 120))
+    finally:
+        log.close()
+
+    stored = platform.sql('SELECT call_id, duration FROM telecom_cdr '
+        'WHERE call_id = ANY(%s) ORDER BY id', calls)
+    # In the order the calls ended, once each, with the seconds they
+    # lasted (10 s more each: Asterisk's clock moved before each end).
+    assert [c for c, _ in stored] == calls
+    assert all(0 <= talked[c] - seconds < 1 for c, seconds in stored), (
+        stored, talked)
+    assert all(talked[b] - talked[a] > 10
+        for a, b in zip(calls, calls[1:])), talked
+    for cid in calls:
+        platform.wait_rated(cid)
+    assert platform.sql(
+        'SELECT call_id FROM telecom_live_call WHERE call_id = ANY(%s)',
+        calls) == []
