@@ -269,8 +269,7 @@ def test_prepaid_calls_share_the_money_in_slices(platform, tmp_path):
     # Every caller heard the warning before the bridge hung up (16).
     assert whispered == {c: ['sound:beep'] for c in calls}
     assert hangups == [{'reason_code': '16'}] * 5
-    for cid in calls:
-        platform.wait_rated(cid)
+    wait_all_rated(platform, calls)
     rows = platform.sql(
         'SELECT c.duration, l.amount FROM telecom_cdr c '
         'JOIN telecom_cdr_charge l ON l.cdr = c.id AND l.current '
@@ -339,6 +338,13 @@ def test_calls_asterisk_no_longer_has_are_released(platform, tmp_path):
     assert ended(cid) and ended(lost)
     assert [platform.authorize('rec-ast', CALLEE)['decision']
         for _ in range(2)] == ['allow', 'allow']
+
+
+def wait_all_rated(platform, calls, timeout=30):
+    "Wait until the rating worker rated the CDR of each of ``calls``"
+    eventually_sync(lambda: platform.sql(
+            "SELECT COUNT(*) FROM telecom_cdr WHERE state = 'rated' "
+            'AND call_id = ANY(%s)', calls) == [(len(calls),)], timeout)
 
 
 def eventually_sync(predicate, timeout):
@@ -440,8 +446,7 @@ def test_api_down_and_bridge_killed_lose_and_double_nothing(
         stored, talked)
     assert all(talked[b] - talked[a] > 10
         for a, b in zip(calls, calls[1:])), talked
-    for cid in calls:
-        platform.wait_rated(cid)
+    wait_all_rated(platform, calls)
     assert platform.sql(
         'SELECT call_id FROM telecom_live_call WHERE call_id = ANY(%s)',
         calls) == []
