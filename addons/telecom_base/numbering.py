@@ -58,6 +58,34 @@ def normalize_number(
     return _check(raw, parsed)
 
 
+def dialled_number(raw, wholesale=False, country=None, national_prefix='0',
+        international_prefix='00'):
+    """The E.164 digits of a number an account dialled, None when it is
+    not one. Trunks (wholesale) send E.164 by convention; other accounts
+    dial as at home."""
+    if wholesale:
+        try:
+            return normalize_number(raw)
+        except ValueError:
+            pass
+    try:
+        return normalize_number(
+            raw, country, national_prefix, international_prefix)
+    except ValueError:
+        return None
+
+
+def callee_as_authorized(callee, direction, emergency=(), **dialling):
+    """The callee of a call as authorize prices it and its CDR is stored,
+    by every writer of CDRs (the API, Cdr.ingest): an outbound number
+    dialled as at home as E.164 digits (``dialled_number`` with the
+    account's ``dialling`` rules); an inbound number, an emergency number
+    (in ``emergency``) or what is no number, as it is."""
+    if direction != 'outbound' or callee in emergency:
+        return callee
+    return dialled_number(callee, **dialling) or callee
+
+
 def _check(raw, parsed):
     if not phonenumbers.is_possible_number(parsed):
         raise ValueError(

@@ -30,6 +30,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_base.locking import advisory_lock
+from trytond.modules.telecom_base.numbering import callee_as_authorized
 
 from .cdr_row import COLUMNS, Window, cdr_row
 from .cdr_row import values as row_values
@@ -520,10 +521,24 @@ class Cdr(ModelSQL, ModelView):
         window = cdr_window()
         now = utc_now()
         rows = [cdr_row(r, now, window) for r in rows]
-        companies = {}
+        companies, dialling = {}, {}
         with without_check_access():
             for account in Account.browse(list({r['account'] for r in rows})):
                 companies[account.id] = account.company.id
+                country = account.country.code if account.country else None
+                dialling[account.id] = (country, {
+                        'wholesale': account.flavour == 'wholesale',
+                        'country': country,
+                        'national_prefix': account.national_prefix or '',
+                        'international_prefix':
+                        account.international_prefix or ''})
+            emergency = cls._emergency_numbers()
+        for row in rows:
+            # The callee as the API stores it: the same function
+            country, rules = dialling[row['account']]
+            row['callee'] = callee_as_authorized(row['callee'],
+                row['direction'], emergency.get(None, frozenset())
+                | emergency.get(country, frozenset()), **rules)
         columns = [Column(table, c) for c in COLUMNS] + [
             table.company, table.state, table.rating_version,
             table.create_uid, table.create_date]
@@ -540,6 +555,19 @@ class Cdr(ModelSQL, ModelView):
             # Rows skipped by the conflict clause are not counted.
             stored += cursor.rowcount
         return stored, len(values) - stored
+
+    @staticmethod
+    def _emergency_numbers():
+        "{country code or None: numbers} (telecom_switch's, when active)"
+        try:
+            Emergency = Pool().get('telecom.emergency.number')
+        except KeyError:
+            return {}
+        numbers = defaultdict(set)
+        for number in Emergency.search([]):
+            numbers[number.country.code if number.country else None].add(
+                number.number)
+        return numbers
 
     @classmethod
     def _ingest_staged(cls, table, columns, values):

@@ -81,6 +81,10 @@ class Channel:
     answered_at: dt.datetime = None
     hangup_cause: int = None
     destroyed: bool = False
+    # media whispered to the channel through snoop channels (what its
+    # caller heard), and the snooped channel of a snoop channel
+    whispered: list = field(default_factory=list)
+    snooping: str = None
 
 
 class _App:
@@ -173,6 +177,8 @@ class AriSimulator:
                 web.post('/ari/channels/{id}/continue', self._continue),
                 web.post('/ari/channels/{id}/answer', self._answer),
                 web.post('/ari/channels/{id}/variable', self._set_variable),
+                web.post('/ari/channels/{id}/snoop', self._snoop),
+                web.post('/ari/channels/{id}/play', self._play),
                 web.get('/ari/channels/{id}/variable', self._get_variable),
                 web.post('/ari/applications/{app}/subscription',
                     self._subscribe),
@@ -262,6 +268,15 @@ class AriSimulator:
 
     def channel(self, channel_id):
         return self.channels.get(channel_id) or self.destroyed.get(channel_id)
+
+    def vanish(self, channel_id):
+        """The channel is gone without any event reaching the application
+        (a crash of its thread, a lost event): only ``GET /channels``
+        tells."""
+        channel = self.channels.pop(channel_id)
+        channel.destroyed = True
+        self.destroyed[channel_id] = channel
+        self._notify()
 
     # -- test control: WebSockets --------------------------------------------
 
@@ -375,6 +390,10 @@ class AriSimulator:
         channel.subscriptions.clear()
         self.channels.pop(channel.id, None)
         self.destroyed[channel.id] = channel
+        # app_snoop's channel ends with the channel it spies on
+        for snoop in list(self.channels.values()):
+            if snoop.snooping == channel.id:
+                self._destroy(snoop, cause)
         self._notify()
 
     # -- internals: JSON -----------------------------------------------------
@@ -592,6 +611,70 @@ class AriSimulator:
         channel.variables[variable] = value
         self._publish(channel, 'ChannelVarset', variable=variable, value=value)
         return web.Response(status=204)
+
+    async def _snoop(self, request):
+        """``POST /channels/{id}/snoop``: a Snoop/ channel in the Stasis
+        application ``app``; what is played on it with ``whisper=out`` is
+        heard by the spied channel's caller."""
+        target = self.channels.get(request.match_info['id'])
+        if target is None:
+            return self._error(404, 'Not Found', 'Channel not found')
+        app = request.query.get('app')
+        if not app:
+            return self._error(400, 'Bad Request', 'Missing parameter app')
+        registered = self._apps.get(app)
+        if registered is None or registered.connection is None:
+            return self._error(
+                400, 'Bad Request', 'Stasis application not registered')
+        sequence = next(self._sequence)
+        snoop = Channel(
+            id=request.query.get('snoopId') or '%d.%d' % (
+                int(time.time()), sequence),
+            name='Snoop/%s-%08x' % (target.id, sequence), state='Up',
+            protocol_id='', caller_name='', caller_number='',
+            accountcode='', context='default', exten='s', priority=1,
+            app_name='Stasis', app_data=app, creationtime=self.now(),
+            snooping=target.id)
+        snoop.whispered = target.whispered if request.query.get(
+            'whisper', 'none') in ('out', 'both') else []
+        self.channels[snoop.id] = snoop
+        snoop.stasis_app = app
+        self._subscribe_channel(snoop, app)
+        args = [a for a in request.query.get('appArgs', '').split(',') if a]
+        self._publish(snoop, 'StasisStart', args=args)
+        return web.json_response(self.channel_json(snoop))
+
+    async def _play(self, request):
+        channel, error = self._control(request)
+        if error:
+            return error
+        media = request.query.get('media')
+        if not media:
+            return self._error(400, 'Bad Request', 'Missing parameter media')
+        playback = {
+            'id': request.query.get('playbackId') or str(uuid.uuid4()),
+            'media_uri': media, 'target_uri': 'channel:%s' % channel.id,
+            'language': channel.language, 'state': 'queued'}
+        channel.whispered.append(media)
+
+        def publish(kind, state):
+            if channel.id in self.channels:
+                self._publish_playback(channel, kind,
+                    {**playback, 'state': state})
+        loop = asyncio.get_running_loop()
+        loop.call_soon(publish, 'PlaybackStarted', 'playing')
+        loop.call_later(0.05, publish, 'PlaybackFinished', 'done')
+        return web.json_response(playback, status=201)
+
+    def _publish_playback(self, channel, kind, playback):
+        for name, app in self._apps.items():
+            if app.connection and channel.subscriptions.get(name):
+                app.connection.send({'type': kind,
+                        'timestamp': format_timestamp(self.now()),
+                        'playback': playback,
+                        'asterisk_id': self.asterisk_id,
+                        'application': name})
+        self._notify()
 
     async def _get_variable(self, request):
         variable = request.query.get('variable')

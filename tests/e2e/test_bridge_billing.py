@@ -9,12 +9,17 @@ UK numbers cost 0.60 EUR a minute in 1-second steps.
 Checks: a call authorized, answered and ended is stored and rated; the API
 killed (SIGKILL) in the middle of a burst of calls and restarted: once the
 bridge has replayed its journal every call the API allowed has exactly one
-CDR, and no live call is left.
+CDR, and no live call is left; prepaid calls granted in slices (the API
+runs with ``--slice 4``) share the money and are cut when it ends; calls
+Asterisk no longer has are released; an API outage and a bridge killed
+with SIGKILL lose and double nothing.
 """
 import asyncio
 import dataclasses
 import os
+import sys
 import time
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -24,7 +29,9 @@ from trytond.modules.telecom_switch.bridge.ari import Bridge
 from trytond.modules.telecom_switch.tests.test_bridge import (
     bridge_config, eventually, running)
 
+from .conftest import ROOT
 from .test_callcontrol import PG_URI, Platform, pg_available
+from .test_callcontrol_ledger import make_accounts
 
 CALLEE = '442079460000'
 USER = ['user=pp-user']
@@ -36,7 +43,11 @@ def platform(tmp_path_factory):
         if os.environ.get('CI') == 'true':
             pytest.fail(f"PostgreSQL must answer at {PG_URI} under CI")
         pytest.skip(f"PostgreSQL does not answer at {PG_URI}")
-    platform = Platform('postgresql', tmp_path_factory.mktemp('bridge-cc'))
+    # Slices of 4 s: a prepaid call's money shared with its other calls
+    # in seconds of test (only prepaid and credit-limited accounts are
+    # sliced; the other tests use a postpaid account without a limit).
+    platform = Platform('postgresql', tmp_path_factory.mktemp('bridge-cc'),
+        api_args=['--slice', '4'])
     try:
         yield platform
     finally:
@@ -181,22 +192,26 @@ def test_api_killed_during_a_burst_every_cdr_stored_once(platform, tmp_path):
     # authorized nor answered: nothing to bill) — never an error.
     assert set(counts) <= set(allowed) | set(refused)
     assert not os.path.exists(rejected_path)
-    # The rating worker rates them all and so releases every live call.
+    # The rating worker rates them all (a call the API admitted but the
+    # bridge took for refused when the API died included: its CDR, 0 s,
+    # is stored with the live call's account) and so releases every live
+    # call.
     deadline = time.monotonic() + 30
     while True:
         rated = platform.sql(
             "SELECT COUNT(*) FROM telecom_cdr WHERE switch = 'owner-proxy' "
-            "AND state = 'rated' AND call_id = ANY(%s)", allowed)
-        if rated == [(len(allowed),)] or time.monotonic() > deadline:
+            "AND state = 'rated' AND call_id = ANY(%s)", list(counts))
+        if rated == [(len(counts),)] or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    assert rated == [(len(allowed),)]
-    # Nothing holds a slot or money any more. A call the API admitted but
-    # the bridge took for refused when the API died may stay ended without
-    # its CDR: it is kept (holding nothing) until it expires into a
-    # missing CDR, never dropped silently (telecom_switch README).
-    left = platform.sql('SELECT call_id, answered_at, ended_at, reserved '
-        'FROM telecom_live_call WHERE ended_at IS NULL OR reserved > 0')
+    assert rated == [(len(counts),)]
+    # Every call the API admitted is billed exactly once: an admitted
+    # call whose CDR was lost or ignored would leave its live call here.
+    # (The live call once seen left was the DID test's: its CDR is stored
+    # but the account has no inbound plan to rate it, so its ended call
+    # stays, holding nothing, until it expires — not a lost CDR.)
+    left = platform.sql('SELECT call_id, ended_at, reserved '
+        'FROM telecom_live_call WHERE call_id = ANY(%s)', allowed + refused)
     assert left == [], left
     assert time.monotonic() - started < 150
     # The rated postpaid calls cost what their seconds cost.
@@ -206,3 +221,232 @@ def test_api_killed_during_a_burst_every_cdr_stored_once(platform, tmp_path):
         'WHERE l.current AND c.call_id = ANY(%s)', allowed)
     assert all(Decimal(amount) == Decimal('0.01') * duration
         for duration, amount in amounts), amounts
+
+
+def test_prepaid_calls_share_the_money_in_slices(platform, tmp_path):
+    """Issue 15, defect 9 on Asterisk: the bridge authorizes with
+    ``interim_updates``, asks for one more slice before each ends and, on
+    the last, whispers the warning and hangs up when the money ends.
+
+    0.50 EUR prepaid at 0.60 a minute in 1-second steps is 50 seconds of
+    talk; slices of 4 s; a limit of 5 calls. The five calls start with
+    4 s each (0.20 held), then 8 s each (0.40), then share the last
+    0.10: the grants add up to the 50 seconds (e.g. 12+12+10+8+8, the
+    split depending on which asks first). Each call is cut by the bridge
+    at its grant; its billable seconds are its grant, or one less when
+    the cut lands a few milliseconds short of the whole second (truncated
+    as Asterisk's billsec): the five cost 0.45 to 0.50 together, never
+    more than the balance."""
+    codes = make_accounts(platform, {'slice-user': {
+                'billing_mode': 'prepaid', 'max_outbound': 5,
+                'topup': '0.50'}})
+    code = codes['slice-user']
+    calls = []
+
+    async def scenario():
+        async with AriSimulator() as sim:
+            bridge = Bridge(dataclasses.replace(
+                    config(sim, platform, tmp_path),
+                    update_before=1.5, warning_before=2.0))
+            async with running(bridge):
+                await sim.wait_for_app('telecom')
+                for _ in range(5):
+                    calls.append(sim.originate_inbound(
+                            '442071230000', CALLEE, ['user=slice-user']))
+                assert all([await settle(sim, c) for c in calls])
+                for cid in calls:
+                    sim.answer(cid)
+                # Nobody hangs up: the bridge cuts each call.
+                await sim.wait_for(lambda: all(
+                        sim.channel(c).destroyed for c in calls),
+                    timeout=40)
+                await eventually(lambda: not bridge.journal.pending, 15)
+                return {c: sim.channel(c).whispered for c in calls}, [
+                    r.query for r in sim.find_requests('DELETE')
+                    if r.path in {'/ari/channels/%s' % c for c in calls}]
+    whispered, hangups = asyncio.run(asyncio.wait_for(scenario(), 90))
+
+    # Every caller heard the warning before the bridge hung up (16).
+    assert whispered == {c: ['sound:beep'] for c in calls}
+    assert hangups == [{'reason_code': '16'}] * 5
+    wait_all_rated(platform, calls)
+    rows = platform.sql(
+        'SELECT c.duration, l.amount FROM telecom_cdr c '
+        'JOIN telecom_cdr_charge l ON l.cdr = c.id AND l.current '
+        'WHERE c.call_id = ANY(%s)', calls)
+    assert len(rows) == 5
+    seconds = sum(duration for duration, _ in rows)
+    cost = sum(Decimal(amount) for _, amount in rows)
+    # All five ran past the first slices: the money was shared.
+    assert all(duration >= 7 for duration, _ in rows), rows
+    assert 45 <= seconds <= 50, rows
+    assert cost == Decimal('0.01') * seconds
+    assert Decimal('0.45') <= cost <= Decimal('0.50')
+    balance, = platform.tryton(f"""
+Account = pool.get('telecom.account')
+account, = Account.search([('code', '=', {code!r})])
+result = [str(account.balance)]
+""")
+    assert Decimal(balance) == Decimal('0.50') - cost >= 0
+    assert platform.sql(
+        'SELECT call_id FROM telecom_live_call WHERE call_id = ANY(%s)',
+        calls) == []
+
+
+def test_calls_asterisk_no_longer_has_are_released(platform, tmp_path):
+    """Issue 15, defect 5b on Asterisk: every --reconcile-interval seconds
+    the bridge reads Asterisk's channels. A call whose channel vanished
+    without any event is closed by the bridge (CDR and end); a live call
+    of the API the bridge does not know (a lost spool) and Asterisk does
+    not have, authorized over a minute ago, is released by the API from
+    the list the bridge sends (POST /v1/reconcile) — postpaid, a limit
+    of 2: two calls fit again."""
+    make_accounts(platform, {'rec-ast': {'max_outbound': 2}})
+    lost = 'lost-%s' % uuid.uuid4().hex[:8]
+    assert platform.authorize('rec-ast', CALLEE, call_id=lost)[
+        'decision'] == 'allow'
+    platform.sql('UPDATE telecom_live_call SET authorized_at = '
+        "authorized_at - interval '2 minutes' WHERE call_id = %s "
+        'RETURNING call_id', lost)
+
+    def ended(cid):
+        return platform.sql('SELECT ended_at IS NOT NULL '
+            'FROM telecom_live_call WHERE call_id = %s', cid) != [(False,)]
+
+    async def scenario():
+        async with AriSimulator() as sim:
+            bridge = Bridge(dataclasses.replace(
+                    config(sim, platform, tmp_path),
+                    reconcile_interval=0.5))
+            async with running(bridge):
+                await sim.wait_for_app('telecom')
+                cid = sim.originate_inbound('442071230000', CALLEE,
+                    ['user=rec-ast'])
+                assert await settle(sim, cid)
+                sim.answer(cid)
+                await asyncio.sleep(1)
+                sim.vanish(cid)
+                await eventually(lambda: cid in bridge.finished
+                    and not bridge.journal.pending, 10)
+                await asyncio.to_thread(eventually_sync,
+                    lambda: ended(lost), 10)
+        return cid
+    cid = asyncio.run(asyncio.wait_for(scenario(), 60))
+
+    assert platform.sql('SELECT disposition FROM telecom_cdr '
+        'WHERE call_id = %s', cid) == [('ANSWERED',)]
+    assert ended(cid) and ended(lost)
+    assert [platform.authorize('rec-ast', CALLEE)['decision']
+        for _ in range(2)] == ['allow', 'allow']
+
+
+def wait_all_rated(platform, calls, timeout=30):
+    "Wait until the rating worker rated the CDR of each of ``calls``"
+    eventually_sync(lambda: platform.sql(
+            "SELECT COUNT(*) FROM telecom_cdr WHERE state = 'rated' "
+            'AND call_id = ANY(%s)', calls) == [(len(calls),)], timeout)
+
+
+def eventually_sync(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.2)
+
+
+def test_api_down_and_bridge_killed_lose_and_double_nothing(
+        platform, tmp_path):
+    """Issue 15, defect 5a on Asterisk, the journal checked: the API is
+    down for 8 s (16 times the bridge's longest retry delay here, as 10
+    minutes are to its 60 s cap) while calls end, and the bridge itself
+    (``telecom-ari-bridge``) is killed with SIGKILL twice meanwhile, the
+    first time mid-write of its journal (the line it leaves torn). Once
+    the API is back every CDR is stored exactly once, in the order the
+    calls ended, with its seconds, and every slot is released."""
+    spool = tmp_path / 'spool'
+    log = open(tmp_path / 'bridge.log', 'w')
+    # call id → seconds from its answer to its end on Asterisk's clock
+    talked = {}
+
+    async def scenario():
+        async with AriSimulator() as sim:
+            argv = [sys.executable, '-m',
+                'trytond.modules.telecom_switch.bridge.ari',
+                '--ari-url', sim.url, '--ari-user', sim.user,
+                '--ari-password', sim.password, '--api-url', platform.url,
+                '--api-key', platform.keys['owner_key'],
+                '--spool-dir', str(spool), '--retry-initial', '0.1',
+                '--retry-max', '0.5', '--reconcile-grace', '0.3',
+                '--reconnect-initial', '0.05', '--reconnect-max', '0.2']
+
+            async def start():
+                process = await asyncio.create_subprocess_exec(
+                    *argv, cwd=ROOT, stdout=log, stderr=log)
+                await sim.wait_for_app('telecom', timeout=30)
+                return process
+
+            async def kill(process):
+                process.kill()
+                await process.wait()
+                await sim.wait_for(
+                    lambda: not sim.app_connected('telecom'))
+
+            async def end(cid):
+                sim.advance(10)
+                talked[cid] = (
+                    sim.now() - sim.channel(cid).answered_at).total_seconds()
+                sim.hangup(cid, cause=16)
+                # its CDR and end journaled
+                await asyncio.sleep(0.5)
+
+            bridge = await start()
+            calls = [sim.originate_inbound('442071230000', CALLEE, USER)
+                for _ in range(6)]
+            assert all([await settle(sim, c) for c in calls])
+            for cid in calls:
+                sim.answer(cid)
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(platform.stop_api, True)
+            outage = time.monotonic()
+            for cid in calls[:3]:
+                await end(cid)
+            await kill(bridge)
+            with open(spool / 'journal.jsonl', 'a') as file:
+                file.write('{"seq":99,"path":"/v1/cd')
+            # The next run adopts the three live calls; one ends.
+            bridge = await start()
+            await asyncio.sleep(1)
+            await end(calls[3])
+            await kill(bridge)
+            await asyncio.sleep(max(0, outage + 8 - time.monotonic()))
+            await asyncio.to_thread(platform.start_api)
+            bridge = await start()
+            await asyncio.sleep(1)
+            for cid in calls[4:]:
+                await end(cid)
+            try:
+                await asyncio.to_thread(eventually_sync, lambda: platform.sql(
+                        'SELECT COUNT(*) FROM telecom_cdr '
+                        'WHERE call_id = ANY(%s)', calls) == [(6,)], 30)
+            finally:
+                bridge.terminate()
+                await bridge.wait()
+        return calls
+    try:
+        calls = asyncio.run(asyncio.wait_for(scenario(), 120))
+    finally:
+        log.close()
+
+    stored = platform.sql('SELECT call_id, duration FROM telecom_cdr '
+        'WHERE call_id = ANY(%s) ORDER BY id', calls)
+    # In the order the calls ended, once each, with the seconds they
+    # lasted (10 s more each: Asterisk's clock moved before each end).
+    assert [c for c, _ in stored] == calls
+    assert all(0 <= talked[c] - seconds < 1 for c, seconds in stored), (
+        stored, talked)
+    assert all(talked[b] - talked[a] > 10
+        for a, b in zip(calls, calls[1:])), talked
+    wait_all_rated(platform, calls)
+    assert platform.sql(
+        'SELECT call_id FROM telecom_live_call WHERE call_id = ANY(%s)',
+        calls) == []

@@ -386,3 +386,26 @@ def test_events_out_of_order_and_out_of_range(platform):
             assert response.status_code == 400, (moment, response.text)
             assert response.json()['field'] == 'answer'
     assert stored_cdrs(platform, refused) == []
+
+
+def test_authorize_replayed_after_its_cdr_holds_nothing(platform):
+    """Issue 15: an authorize repeated for a call whose CDR was rated (a
+    switch retrying) was admitted again — rating had forgotten the live
+    call — holding a slot (and, prepaid, money) that nothing releases:
+    its CDR came already. It is refused, by call id, and holds nothing."""
+    call_id = uuid.uuid4().hex
+    assert platform.authorize('pp-user', '442079460000',
+        call_id=call_id)['decision'] == 'allow'
+    with platform.client() as client:
+        assert client.post(f'/v1/calls/{call_id}/end',
+            json={}).status_code == 204
+        assert client.post('/v1/cdrs',
+            json=cdr(call_id, 60)).json()['accepted'] == 1
+    platform.wait_rated(call_id)
+    replay = platform.authorize('pp-user', '442079460000', call_id=call_id)
+    assert (replay['decision'], replay['reason']) == (
+        'deny', 'call_completed')
+    assert platform.tryton(f"""
+LiveCall = pool.get('telecom.live_call')
+result = LiveCall.search([('call_id', '=', {call_id!r})], count=True)
+""") == 0

@@ -44,6 +44,35 @@ class RatingTestCase(ModuleTestCase):
         self.assertEqual(call.state, 'unrated')
 
     @with_transaction()
+    def test_ingest_normalises_the_callee_as_the_api(self):
+        """Numbers dialled as at home (00…, national forms) are stored as
+        the E.164 digits the API stores and rates (issue 15): before, a
+        CDR of 00447700900123 kept its 00 and found no price"""
+        pool = Pool()
+        Cdr = pool.get('telecom.cdr')
+        Country = pool.get('country.country')
+        t = self.setup()
+        gb, = Country.create([{'name': "United Kingdom", 'code': 'GB'}])
+        t.r1_customer.country = gb
+        t.r1_customer.national_prefix = '0'
+        t.r1_customer.international_prefix = '00'
+        t.r1_customer.save()
+        Cdr.ingest([
+                cdr(t.r1_customer, 'intl', '00447700900123', MONDAY, 60),
+                cdr(t.r1_customer, 'national', '07700900123', MONDAY, 60),
+                cdr(t.r1_customer, 'plus', '+447700900123', MONDAY, 60),
+                cdr(t.r1_customer, 'short', '999', MONDAY, 0,
+                    disposition='NO ANSWER'),
+                cdr(t.r1_customer, 'in', '02071234567', MONDAY, 60,
+                    direction='inbound'),
+                ])
+        self.assertEqual(
+            {c.call_id: c.callee for c in Cdr.search([])}, {
+                'intl': '447700900123', 'national': '447700900123',
+                'plus': '447700900123', 'short': '999',
+                'in': '02071234567'})
+
+    @with_transaction()
     def test_rated_at_every_level(self):
         "A reseller's customer's call is priced at the owner and reseller"
         pool = Pool()

@@ -4,7 +4,7 @@ _reason = {
     'type': 'string',
     'enum': ['ok', 'emergency', 'insufficient_credit', 'concurrency_limit',
         'unknown_account', 'account_suspended', 'no_route',
-        'invalid_number']}
+        'invalid_number', 'call_completed']}
 _error = {
     'type': 'object', 'required': ['error'],
     'properties': {

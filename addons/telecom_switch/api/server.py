@@ -27,6 +27,7 @@ from decimal import Decimal
 import orjson
 from aiohttp import web
 
+from trytond.modules.telecom_base.numbering import callee_as_authorized
 from trytond.modules.telecom_rating import cdr_row
 
 from . import store as sql
@@ -49,6 +50,7 @@ DENIALS = {
     'insufficient_credit': (21, 402),
     'no_route': (3, 404),
     'invalid_number': (28, 484),
+    'call_completed': (21, 403),
     }
 SMALL_BODY = 16 * 1024
 CDR_BODY = 8 * 1024 * 1024
@@ -374,6 +376,12 @@ class CallControl:
         if not routes:
             return deny('no_route', account)
 
+        if await self.store.fetch(self.store.q(sql.CDR_EXISTS),
+                switch.code, call_id, leg):
+            # Its CDR is stored (and perhaps rated, which forgets the live
+            # call): a replayed authorize would hold a slot and money
+            # nothing releases.
+            return deny('call_completed', account)
         max_seconds, sliced = self._first_slice(body, account, emergency)
         admission = await self.store.admit(Request(
                 switch.id, call_id, leg, account.id, direction, callee,
@@ -749,15 +757,13 @@ def unbillable(snapshot, cdr):
 
 
 def as_authorized(snapshot, account, cdr):
-    """The callee of a CDR as authorize normalises it (the same function,
-    so a call priced at authorize is rated at that price): E.164 digits
-    of an outbound number dialled as at home, emergency and inbound
-    numbers as they are"""
-    callee = cdr['callee']
-    if cdr['direction'] != 'outbound' or snapshot.is_emergency(
-            account, callee):
-        return callee
-    return snapshot.normalize(account, callee) or callee
+    """The callee of a CDR as authorize normalises it (the same rules, so
+    a call priced at authorize is rated at that price; numbering's
+    callee_as_authorized, as Cdr.ingest)"""
+    return callee_as_authorized(cdr['callee'], cdr['direction'],
+        snapshot.emergency.get(None, frozenset())
+        | snapshot.emergency.get(account.country, frozenset()),
+        **snapshot.dialling(account))
 
 
 def naive(moment):

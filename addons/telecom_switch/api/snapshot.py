@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from sql import Literal, Null
 
-from trytond.modules.telecom_base.numbering import normalize_number
+from trytond.modules.telecom_base.numbering import dialled_number
 from trytond.modules.telecom_rating.engine import Call, Level, rate_call
 from trytond.transaction import Transaction
 
@@ -217,17 +217,14 @@ class Snapshot:
         return value
 
     def _normalize(self, account, number):
-        if account.wholesale:
-            try:
-                return normalize_number(number)
-            except ValueError:
-                pass
-        try:
-            return normalize_number(
-                number, account.country, account.national_prefix,
-                account.international_prefix)
-        except ValueError:
-            return None
+        return dialled_number(number, **self.dialling(account))
+
+    @staticmethod
+    def dialling(account):
+        "The account's dialling rules (numbering.dialled_number)"
+        return {'wholesale': account.wholesale, 'country': account.country,
+            'national_prefix': account.national_prefix,
+            'international_prefix': account.international_prefix}
 
     # --- prices ------------------------------------------------------------
 

@@ -1084,6 +1084,8 @@ def extended_expiry(authorized_at, seconds):
     return authorized_at + dt.timedelta(seconds=seconds + 120)
 
 
+CDR_EXISTS = (
+    "SELECT 1 FROM telecom_cdr WHERE switch = ? AND call_id = ? AND leg = ?")
 RECONCILE_SELECT = (
     "SELECT call_id, leg FROM telecom_live_call "
     "WHERE switch = ? AND state != 'ended' AND authorized_at < ?")

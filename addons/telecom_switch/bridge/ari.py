@@ -88,6 +88,8 @@ class Bridge:
             config.retry_max, config.batch_size)
         self.calls = {}
         self.finished = collections.OrderedDict()
+        # the Snoop/ channels whispering a warning (hung up once played)
+        self._snoops = set()
         self.connected = asyncio.Event()
         self.connections = 0
         # Asterisk's clock minus ours, learnt from event timestamps: used
@@ -104,11 +106,14 @@ class Bridge:
     async def run(self):
         outbox = asyncio.ensure_future(self.outbox.run())
         listener = asyncio.ensure_future(self._listen())
+        reconciler = asyncio.ensure_future(self._reconcile_every())
         await self._stopping.wait()
         listener.cancel()
+        reconciler.cancel()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(listener, *self._tasks, return_exceptions=True)
+        await asyncio.gather(listener, reconciler, *self._tasks,
+            return_exceptions=True)
         drained = await self.outbox.drain(self.config.shutdown_grace)
         outbox.cancel()
         await asyncio.gather(outbox, return_exceptions=True)
@@ -199,6 +204,9 @@ class Bridge:
     def _dispatch(self, event):
         kind = event.get('type')
         channel = event.get('channel')
+        if kind == 'PlaybackFinished':
+            self._played(event.get('playback') or {})
+            return
         if kind == 'ApplicationReplaced':
             logs.error('another client took the Stasis application over',
                 app=self.config.app)
@@ -260,6 +268,8 @@ class Bridge:
     def _on_stasis_start(self, channel, args):
         if channel['id'] in self.calls or channel['id'] in self.finished:
             return
+        if channel.get('name', '').startswith('Snoop/'):
+            return      # the bridge's own, to whisper a warning
         options = parse_stasis_args(args)
         call = self._new_call(channel, options)
         self._spawn(self._decide(call, channel, options))
@@ -281,6 +291,8 @@ class Bridge:
             self.outbox.submit('/v1/calls/%s/answer' % quote(
                     call.channel_id, safe=''),
                 {'leg': 'a', 'answered_at': iso(when)})
+        if call.granted is not None and call.slicer is None:
+            call.slicer = self._spawn(self._slices(call))
 
     def _finish(self, call, end, cause):
         if call.finished:
@@ -290,6 +302,8 @@ class Bridge:
             # stopping)
             self._answered_when_seen_up(call)
         call.finished = True
+        if call.slicer is not None:
+            call.slicer.cancel()
         self.calls.pop(call.channel_id, None)
         self.finished[call.channel_id] = True
         while len(self.finished) > _RECENTLY_FINISHED:
@@ -320,6 +334,9 @@ class Bridge:
             'source_ip': options.get('ip') or None,
             'sip_domain': options.get('domain') or None,
             'service': call.service,
+            # a call of an account with a balance or a credit limit is
+            # granted a slice at a time, extended by ``update`` (_slices)
+            'interim_updates': True,
             }
         emergency = call.callee in self.config.emergency_numbers
         if not await self._follow(call):
@@ -384,6 +401,10 @@ class Bridge:
                 call_id=call.channel_id)
             await self._hangup(call, NO_ROUTE)
             return
+        if max_duration is not None and answer.get('final') is False:
+            # A slice: the bridge extends it and cuts the call when the
+            # money ends (_slices), Dial gets no L() limit.
+            call.granted, max_duration = max_duration, None
         await self._route(call, routes, max_duration, answer.get('account'),
             answer.get('price_per_minute'), 'allow')
 
@@ -423,7 +444,105 @@ class Bridge:
                 call_id=call.channel_id, error=repr(exception))
             return
         logs.info('call routed', call_id=call.channel_id, auth=auth,
-            routes=len(routes), max_duration=max_duration, account=account)
+            routes=len(routes), max_duration=max_duration,
+            granted=call.granted, account=account)
+
+    # -- slices: interim updates ---------------------------------------------
+
+    def _remaining(self, call):
+        "Seconds left of what the API granted the answered call"
+        return call.granted - (now() + self._skew - call.answer).total_seconds()
+
+    async def _slices(self, call):
+        """Keep an answered call within the seconds the API granted it:
+        ask for more ``--update-before`` seconds before they end; once the
+        grant is final, whisper the warning (F22) ``--warning-before``
+        seconds before its end and hang up at it. Dial cannot change its
+        L() limit and ARI sets no variable of a channel out of Stasis, so
+        the bridge cuts the call itself."""
+        while not call.final:
+            await asyncio.sleep(max(0.0,
+                    self._remaining(call) - self.config.update_before))
+            await self._extend(call)
+            if call.granted is None:
+                return      # no money limit any more
+        await asyncio.sleep(max(0.0,
+                self._remaining(call) - self.config.warning_before))
+        if self._remaining(call) > 0:
+            await self._warn(call)
+        await asyncio.sleep(max(0.0, self._remaining(call)))
+        logs.info('money of the call ended: hanging up',
+            call_id=call.channel_id, granted=call.granted)
+        await self._hangup(call, NORMAL_CLEARING)
+
+    async def _extend(self, call):
+        """Ask the API for one more slice; while it cannot answer, again
+        until the granted time ends (then it was the last: fail closed)."""
+        path = '/v1/calls/%s/update' % quote(call.channel_id, safe='')
+        while True:
+            try:
+                answer = await self.api.post(path, {'leg': 'a'},
+                    timeout=self.config.authorize_timeout)
+                break
+            except ApiUnavailable as exception:
+                remaining = self._remaining(call)
+                logs.warning('update failed; retrying', error=str(exception),
+                    call_id=call.channel_id, remaining=round(remaining, 3))
+                if remaining <= 0:
+                    call.final = True
+                    return
+                await asyncio.sleep(min(self.config.retry_initial, remaining))
+            except ApiRejected as exception:
+                # no live call by this id (any more): what was granted is
+                # all the call gets
+                logs.error('update refused', call_id=call.channel_id,
+                    error=str(exception))
+                call.final = True
+                return
+        granted = answer.get('max_duration') if isinstance(
+            answer, dict) else 0
+        if granted is None:
+            logs.info('call no longer limited', call_id=call.channel_id)
+            call.granted = None
+            return
+        if not isinstance(granted, int):
+            logs.error('unusable update answer', call_id=call.channel_id,
+                answer=answer)
+            call.final = True
+            return
+        call.granted = max(call.granted, granted)
+        call.final = answer.get('final') is not False
+        logs.info('call extended', call_id=call.channel_id,
+            granted=call.granted, final=call.final)
+
+    async def _warn(self, call):
+        """Whisper the warning to the caller: a channel out of Stasis
+        plays nothing, a Snoop/ channel on it (in the application) can."""
+        channel_id = quote(call.channel_id, safe='')
+        try:
+            snoop = (await self._ari('POST', '/channels/%s/snoop' % channel_id,
+                    params={'app': self.config.app, 'spy': 'none',
+                        'whisper': 'out'})).json()['id']
+            self._snoops.add(snoop)
+            await self._ari('POST', '/channels/%s/play' % quote(
+                    snoop, safe=''),
+                params={'media': self.config.warning_media})
+        except (AriError, httpx.HTTPError, ValueError, KeyError,
+                TypeError) as exception:
+            logs.warning('warning not played', call_id=call.channel_id,
+                error=repr(exception))
+            return
+        logs.info('warning played', call_id=call.channel_id,
+            remaining=round(self._remaining(call), 3))
+
+    def _played(self, playback):
+        "A warning played: its Snoop/ channel is hung up."
+        target = playback.get('target_uri') or ''
+        snoop = target.partition(':')[2]
+        if target.startswith('channel:') and snoop in self._snoops:
+            self._snoops.discard(snoop)
+            self._spawn(self._ari('DELETE', '/channels/%s' % quote(
+                        snoop, safe='')))
 
     async def _follow(self, call):
         """Subscribe to the channel's events beyond Stasis; if it is already
@@ -469,6 +588,16 @@ class Bridge:
 
     # -- reconciliation ------------------------------------------------------
 
+    async def _reconcile_every(self):
+        """Every ``--reconcile-interval`` seconds, as after a reconnection:
+        a call whose channel vanished without its events is closed, and
+        the API frees the slots of calls Asterisk no longer has (a call of
+        a lost spool or run, a call admitted while the bridge gave up)."""
+        while True:
+            await asyncio.sleep(self.config.reconcile_interval)
+            if self.connected.is_set():
+                await self._reconcile()
+
     async def _reconcile(self):
         try:
             channels = (await self._ari('GET', '/channels')).json()
@@ -476,7 +605,9 @@ class Bridge:
             logs.warning('reconcile failed', error=repr(exception))
             return
         live = {c['id']: c for c in channels
-            if isinstance(c, dict) and 'id' in c}
+            if isinstance(c, dict) and 'id' in c
+            and not str(c.get('name', '')).startswith('Snoop/')}
+        self._spawn(self._report_live(list(live)))
         vanished = [call for channel_id, call in self.calls.items()
             if channel_id not in live]
         for call in vanished:
@@ -505,6 +636,23 @@ class Bridge:
                     error=repr(exception))
         logs.info('reconciled', live_channels=len(live),
             tracked=len(self.calls), vanished=len(vanished), adopted=adopted)
+
+    async def _report_live(self, channel_ids):
+        """Send Asterisk's channels to the API (``POST /v1/reconcile``): it
+        ends its live calls of this switch authorized over a minute ago
+        that are not among them (newer ones may postdate the list). Not
+        journaled: the next list replaces a lost one."""
+        try:
+            answer = await self.api.post('/v1/reconcile', {'calls': [
+                        {'call_id': c, 'leg': 'a'} for c in channel_ids]})
+        except (ApiUnavailable, ApiRejected) as exception:
+            logs.warning('reconcile not sent to the API',
+                error=str(exception))
+            return
+        released = (answer or {}).get('released')
+        if released:
+            logs.warning('the API released calls Asterisk no longer has',
+                released=released)
 
     async def _learn_answer(self, call):
         """The call was answered while the bridge was deaf: ask Asterisk

@@ -82,6 +82,13 @@ class Call:
     # delay: from then to the first ringing, progress or answer
     dialled: dt.datetime = None
     pdd_ms: int = None
+    # Slices (the API's ``interim_updates``): seconds from the answer the
+    # API granted so far, None when Dial's L() limits the call (or nothing
+    # does); ``final`` when no more will come; the task keeping the call
+    # within them
+    granted: int = None
+    final: bool = False
+    slicer: object = None
 
     def progressed(self, when):
         if self.dialled is not None and self.pdd_ms is None:

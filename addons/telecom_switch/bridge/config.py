@@ -43,6 +43,18 @@ _OPTIONS = [
     ('--reconcile-grace', 'TELECOM_RECONCILE_GRACE', float, 2.0,
         'seconds a vanished channel may still report its own end '
         'before its CDR is closed from what the bridge knows'),
+    ('--reconcile-interval', 'TELECOM_RECONCILE_INTERVAL', float, 60.0,
+        "seconds between comparisons of the calls with Asterisk's "
+        'channels (GET /channels), sent to the API to free the slots of '
+        'calls Asterisk no longer has'),
+    ('--update-before', 'TELECOM_UPDATE_BEFORE', float, 30.0,
+        'seconds before the end of the time the API granted a call that '
+        'the bridge asks for more (POST /v1/calls/{id}/update)'),
+    ('--warning-before', 'TELECOM_WARNING_BEFORE', float, 60.0,
+        'seconds before the money of a call ends that its caller hears '
+        'the warning'),
+    ('--warning-media', 'TELECOM_WARNING_MEDIA', str, 'sound:beep',
+        'what the caller hears then (ARI media URI)'),
     ('--batch-size', 'TELECOM_BATCH_SIZE', int, 100,
         'CDRs per request when replaying the journal'),
     ('--shutdown-grace', 'TELECOM_SHUTDOWN_GRACE', float, 3.0,
@@ -72,6 +84,10 @@ class Config:
     retry_initial: float = 1.0
     retry_max: float = 60.0
     reconcile_grace: float = 2.0
+    reconcile_interval: float = 60.0
+    update_before: float = 30.0
+    warning_before: float = 60.0
+    warning_media: str = 'sound:beep'
     batch_size: int = 100
     shutdown_grace: float = 3.0
     log_level: str = 'INFO'

@@ -30,9 +30,13 @@ class Journal:
         self.pending = OrderedDict()
         self._next_seq = 1
         self._retired = 0
+        self._torn = False
         self._load()
         self._file = open(self.path, 'a', encoding='utf-8')
-        if self._retired:
+        if self._retired or self._torn:
+            # Rewritten before the first append: a line appended after a
+            # torn one (no newline) would join it and be lost at the next
+            # load.
             self._compact()
 
     def _load(self):
@@ -54,6 +58,9 @@ class Journal:
                     # acknowledged to anyone, nothing else is lost
                     logs.warning('journal line unreadable', path=self.path,
                         line=number)
+                    self._torn = True
+                else:
+                    self._torn = self._torn or not line.endswith('\n')
         if self.pending:
             logs.info('journal loaded', path=self.path,
                 pending=len(self.pending))

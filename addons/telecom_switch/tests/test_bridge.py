@@ -121,7 +121,8 @@ def test_allowed_call_is_routed_and_its_cdr_posted_once(tmp_path):
                 'call_id': cid, 'leg': 'a', 'direction': 'outbound',
                 'caller': '4930555', 'callee': '4930123456',
                 'sip_username': 'alice', 'source_ip': '192.0.2.7',
-                'sip_domain': None, 'service': 'voice'}
+                'sip_domain': None, 'service': 'voice',
+                'interim_updates': True}
             # followed beyond Stasis, variables set, then continued
             paths = [r.path for r in sim.requests if r.method == 'POST']
             assert paths[0] == '/ari/applications/telecom/subscription'
@@ -488,6 +489,22 @@ def test_journal_survives_a_torn_line(tmp_path):
     reloaded.close()
     assert [e['body']['call_id'] for e in Journal(
                 str(tmp_path)).pending.values()] == ['2', '3']
+
+
+def test_journal_torn_tail_does_not_swallow_the_next_post(tmp_path):
+    """A crash mid-write leaves a line without its end; with nothing
+    acknowledged yet the journal was not rewritten at load, so the next
+    post was appended to the torn line and lost at the following load."""
+    journal = Journal(str(tmp_path))
+    journal.append(CDRS, {'call_id': '1'})
+    journal.close()
+    with open(journal.path, 'a') as file:
+        file.write('{"seq": 2, "path": "/v1/cd')   # killed mid-write
+    reloaded = Journal(str(tmp_path))
+    reloaded.append(CDRS, {'call_id': '3'})
+    reloaded.close()
+    assert [e['body']['call_id'] for e in Journal(
+                str(tmp_path)).pending.values()] == ['1', '3']
 
 
 def test_configuration_from_flags_and_environment():
