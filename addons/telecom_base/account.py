@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, Workflow, fields
+from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction, without_check_access
@@ -228,6 +229,38 @@ class Account(Workflow, ModelSQL, ModelView):
     def validate_fields(cls, accounts, field_names):
         super().validate_fields(accounts, field_names)
         cls.check_reseller(accounts, field_names)
+
+    @classmethod
+    def write(cls, *args):
+        actions = iter(args)
+        for accounts, values in zip(actions, actions):
+            if 'currency' in values:
+                cls.check_currency_change(accounts, values['currency'])
+        super().write(*args)
+
+    @classmethod
+    def check_currency_change(cls, accounts, currency_id):
+        """Refuse a new currency for an account that has moved money: its
+        balance and movements are amounts of the old currency, and would
+        be read as the new one (12.22 USD became 12.22 EUR). Converting
+        them at a rate is a sale of currency, not a setting: the customer
+        keeps the account's currency, or staff open a new account."""
+        pool = Pool()
+        BalanceLine = pool.get('telecom.balance.line')
+        Currency = pool.get('currency.currency')
+        with without_check_access():
+            # Read, not the records' cache: movements are written in SQL.
+            for row in cls.read([a.id for a in accounts],
+                    ['currency', 'balance', 'rec_name']):
+                if row['currency'] == currency_id:
+                    continue
+                if row['balance'] or BalanceLine.search(
+                        [('account', '=', row['id'])], limit=1):
+                    raise ValidationError(gettext(
+                            'telecom_base.msg_account_currency_moved',
+                            account=row['rec_name'],
+                            currency=Currency(row['currency']).code,
+                            balance=row['balance'] or 0))
 
     @classmethod
     def check_reseller(cls, accounts, field_names=None):

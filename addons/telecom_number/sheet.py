@@ -1,4 +1,4 @@
-"""Rows of an uploaded CSV or XLSX file (no trytond import).
+"""Rows of an uploaded CSV or XLSX file (no model: the rows only).
 
 Imports read a file all-or-nothing: every row is checked first and every
 error names its line and column, so an operator fixes the whole file in
@@ -7,6 +7,8 @@ one go and a refused file writes nothing.
 import csv
 import io
 import zipfile
+
+from trytond.modules.telecom_base import upload
 
 XLSX_MAGIC = b'PK\x03\x04'
 
@@ -18,11 +20,23 @@ class SheetError(ValueError):
 def read_rows(data):
     """Yield (line number, {column: text}) of ``data`` (bytes): an XLSX
     workbook's first sheet or a CSV file (comma or semicolon), the first
-    line giving the column names (lower-cased, stripped)."""
+    line giving the column names (lower-cased, stripped). Within the
+    limits of every import (telecom_base.upload)."""
+    try:
+        upload.check_file(data)
+    except upload.TooLarge as exception:
+        raise SheetError(str(exception)) from exception
     if data[:4] == XLSX_MAGIC:
         rows = _xlsx_rows(data)
     else:
         rows = _csv_rows(data)
+    try:
+        yield from _named(upload.limit_rows(rows))
+    except upload.TooLarge as exception:
+        raise SheetError(str(exception)) from exception
+
+
+def _named(rows):
     header = None
     for line, cells in rows:
         if header is None:
@@ -60,7 +74,8 @@ def _xlsx_rows(data):
             f"the file is not a readable XLSX workbook: {exception}"
             ) from exception
     sheet = workbook.worksheets[0]
-    for line, values in enumerate(sheet.iter_rows(values_only=True), 1):
+    for line, values in enumerate(sheet.iter_rows(
+                values_only=True, max_col=upload.MAX_COLUMNS + 1), 1):
         yield line, [_cell_text(v) for v in values]
     workbook.close()
 

@@ -23,6 +23,7 @@ from sql import As, Column
 
 from trytond import backend
 from trytond.i18n import gettext
+from trytond.modules.telecom_base import upload
 from trytond.model import ModelView, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
@@ -43,16 +44,6 @@ FORMATS = [
 # A longer list is no longer read by anyone: the rest is counted.
 MAX_SHOWN_PROBLEMS = 50
 XLSX_MAGIC = b'PK\x03\x04'
-# What one rate deck may be, wherever it is imported from (back office,
-# portal, command line): a carrier's full deck is some 100,000 rows of a
-# dozen columns, 10-20 MB of CSV. Beyond these a file is refused before
-# it is read — a 466 kB XLSX unpacked to a sheet of ~1 GB kept the portal
-# busy for minutes.
-MAX_DECK_BYTES = 50 * 1024 * 1024
-MAX_DECK_UNPACKED = 200 * 1024 * 1024
-MAX_DECK_ROWS = 500_000
-MAX_DECK_COLUMNS = 50
-MAX_DECK_CELLS = 5_000_000
 
 
 class RateTable(NamedTuple):
@@ -102,51 +93,20 @@ def _cell_text(value):
     return str(value).replace('\r', ' ').replace('\n', ' ')
 
 
-class DeckTooLarge(ValueError):
-    "A deck beyond the limits: the reason says which and what to do"
-
-
-def _mb(size):
-    return f'{size / 1024 / 1024:.0f} MB'
-
-
-def check_xlsx_size(data):
-    """Refuse a workbook that unpacks to more than MAX_DECK_UNPACKED,
-    from its zip directory, before anything is unpacked"""
-    import zipfile
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        unpacked = sum(i.file_size for i in archive.infolist())
-    if unpacked > MAX_DECK_UNPACKED:
-        raise DeckTooLarge(
-            f"the workbook unpacks to {_mb(unpacked)}, more than "
-            f"{_mb(MAX_DECK_UNPACKED)}; save its rates as CSV or split it")
-
-
 def xlsx_to_csv(data):
     """Return the first sheet of the workbook ``data`` as CSV text whose
     line N is the sheet's row N, so problems name the sheet's rows."""
     from openpyxl import load_workbook
-    check_xlsx_size(data)
+    upload.check_file(data)
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
         output = io.StringIO()
         writer = csv.writer(output, lineterminator='\n')
         width = None
-        cells_read = 0
-        for number, row in enumerate(sheet.iter_rows(
-                    values_only=True, max_col=MAX_DECK_COLUMNS + 1), 1):
-            if number > MAX_DECK_ROWS:
-                raise DeckTooLarge(
-                    f"more than {MAX_DECK_ROWS} rows; split the deck")
-            if len(row) > MAX_DECK_COLUMNS and row[-1] is not None:
-                raise DeckTooLarge(
-                    f"row {number} has more than {MAX_DECK_COLUMNS} "
-                    "columns; a deck has a dozen")
-            cells_read += len(row)
-            if cells_read > MAX_DECK_CELLS:
-                raise DeckTooLarge(
-                    f"more than {MAX_DECK_CELLS} cells; split the deck")
+        for number, row in upload.limit_rows(enumerate(sheet.iter_rows(
+                        values_only=True, max_col=upload.MAX_COLUMNS + 1),
+                    1)):
             cells = [_cell_text(v).strip() for v in row]
             if width is None:
                 # Trailing empty header cells are formatting, not columns.
@@ -170,19 +130,17 @@ def deck_text(data, filename):
     """The deck ``data`` (bytes) as CSV text: an XLSX sheet is turned into
     CSV whose line N is the sheet's row N, so problems name its rows."""
     name = os.path.basename(filename or 'rates.csv')
-    if len(data) > MAX_DECK_BYTES:
-        raise InvalidFile([Problem(name, 1, None,
-                    f"the file is {_mb(len(data))}, more than "
-                    f"{_mb(MAX_DECK_BYTES)}; split the deck")])
-    if deck_format(filename, data) == 'xlsx':
-        try:
+    try:
+        # The limits of every import (telecom_base.upload).
+        upload.check_file(data)
+        if deck_format(filename, data) == 'xlsx':
             return xlsx_to_csv(data)
-        except DeckTooLarge as exception:
-            raise InvalidFile([Problem(name, 1, None, str(exception))])
-        except Exception as exception:
-            # openpyxl raises many kinds (zip, XML, key errors).
-            raise InvalidFile([Problem(name, 1, None,
-                        f"not a readable XLSX workbook: {exception}")])
+    except upload.TooLarge as exception:
+        raise InvalidFile([Problem(name, 1, None, str(exception))])
+    except Exception as exception:
+        # openpyxl raises many kinds (zip, XML, key errors).
+        raise InvalidFile([Problem(name, 1, None,
+                    f"not a readable XLSX workbook: {exception}")])
     try:
         return data.decode('utf-8-sig')
     except UnicodeDecodeError as exception:

@@ -369,6 +369,57 @@ def test_refusals(platform):
     assert Decimal(own['price_per_minute']) == Decimal('0.90')
 
 
+def test_other_tenants_key_reaches_nothing(platform):
+    """Every operation of /openapi.json called with the reseller's switch
+    key on the owner's live call, customer and number: nothing of the
+    owner's is read, found or changed (issue 16). A new operation fails
+    here until its attack is written."""
+    owner_call = f'own-{uuid.uuid4().hex[:8]}'
+    assert platform.authorize('pp-user', '442079460000',
+        call_id=owner_call)['decision'] == 'allow'
+    code = platform.keys['postpaid']
+    before = platform.live_calls(code)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    instant = (now - dt.timedelta(minutes=2)).isoformat()
+    # The owner's call and customer addressed as the reseller's switch.
+    attacks = {
+        '/v1/authorize': {'call_id': f'x-{owner_call}',
+            'callee': '442079460000', 'sip_username': 'pp-user'},
+        '/v1/calls/{call_id}/answer': {'answered_at': instant},
+        '/v1/calls/{call_id}/update': {},
+        '/v1/calls/{call_id}/end': {'ended_at': instant, 'cause': 16},
+        '/v1/cdrs': {'call_id': owner_call, 'callee': '442079460000',
+            'account': code, 'start': instant, 'answer': instant,
+            'end': now.isoformat(), 'billable_seconds': 60},
+        '/v1/reconcile': {'calls': []},
+        '/v1/vouchers/redeem': {'code': 'ANY-CODE', 'account': code},
+        }
+    with platform.client(None) as client:
+        paths = client.get('/openapi.json').json()['paths']
+    operations = {path for path, methods in paths.items()
+        if 'post' in methods}
+    assert operations == set(attacks), "an operation without its attack"
+    with platform.client('r1_key') as client:
+        for path, body in attacks.items():
+            response = client.post(
+                path.replace('{call_id}', owner_call), json=body)
+            assert response.status_code < 500, (path, response.text)
+            # Nothing of the owner's customer in the answer
+            assert code not in response.text, (path, response.text)
+            assert response.status_code != 200 or path in {
+                '/v1/authorize', '/v1/cdrs', '/v1/reconcile'}, (
+                path, response.text)
+    assert platform.live_calls(code) == before
+    assert platform.tryton(f"""
+Cdr = pool.get('telecom.cdr')
+result = Cdr.search_count([('call_id', '=', {owner_call!r})])
+""") == 0
+    # And the owner's own switch still ends its call.
+    with platform.client() as client:
+        assert client.post(f'/v1/calls/{owner_call}/end',
+            json={}).status_code == 204
+
+
 def test_emergency_never_refused(platform):
     "An emergency call is routed even for a suspended account"
     answer = platform.authorize('sus-user', '112')

@@ -1,7 +1,9 @@
 import hashlib
+from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError
+from trytond.modules.currency.tests import create_currency
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
@@ -362,6 +364,29 @@ class TelecomBaseTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         self.assertEqual(account.state, 'closed')
         Account.activate([account])
         self.assertEqual(account.state, 'closed')
+
+    @with_transaction()
+    def test_currency_kept_once_money_moved(self):
+        """A prepaid account with 12.22 USD on it cannot switch to EUR (its
+        balance would read 12.22 EUR); without movements it may"""
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        t = create_tenancy()
+        usd = create_currency('USD')
+        prepaid = t.r2_customer
+        Account.write([prepaid], {'currency': usd.id})
+        BalanceLine.add_movements([{'account': prepaid.id,
+                    'amount': Decimal('12.22'), 'kind': 'topup'}])
+        with self.assertRaisesRegex(UserError,
+                r'cannot change: its balance \(12\.22.* USD\)'):
+            Account.write([prepaid], {'currency': t.currency.id})
+        self.assertEqual(
+            Account.read([prepaid.id], ['currency', 'balance']), [{
+                    'id': prepaid.id, 'currency': usd.id,
+                    'balance': Decimal('12.22')}])
+        # The same currency written again changes nothing: allowed.
+        Account.write([prepaid], {'currency': usd.id})
 
     @with_transaction()
     def test_reseller_account_must_match_tenant(self):

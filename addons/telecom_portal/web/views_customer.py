@@ -204,11 +204,16 @@ def change_password(ctx):
 def change_currency(ctx):
     values, errors = read(ctx.request.form, {
             'currency': lambda f, n: record_id(f, n, required=True)})
-    if errors:
-        return ctx.form_error('profile.html', errors,
-            currencies=ctx.scope.currencies(), account=ctx.scope.account)
-    ctx.scope.set_currency(values['currency'])
-    return ctx.redirect('/profile', done='currency')
+    if not errors:
+        try:
+            ctx.scope.set_currency(values['currency'])
+        except UserError as exception:
+            # An account with money in its currency keeps it.
+            errors['currency'] = exception.message
+        else:
+            return ctx.redirect('/profile', done='currency')
+    return ctx.form_error('profile.html', errors,
+        currencies=ctx.scope.currencies(), account=ctx.scope.account)
 
 
 @route('/voucher', 'customer', methods=('GET', 'POST'))
