@@ -24,15 +24,17 @@ from sql import Null
 from trytond.config import config
 from trytond.exceptions import UserError
 from trytond.i18n import gettext
-from trytond.model import fields
+from trytond.model import ModelView, fields
 from trytond.modules.telecom_base.balance import to_decimal
 from trytond.modules.telecom_rating.cdr import forget_cached, in_ids
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.sendmail import sendmail_transactional
 from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .exceptions import PrepaidConfigurationError, PrepaidKindError
+from .exceptions import (
+    PrepaidConfigurationError, PrepaidKindError, StaffCreditError)
 
 logger = logging.getLogger(__name__)
 
@@ -283,8 +285,24 @@ class Account(metaclass=PoolMeta):
         "top-up lifts the balance above the threshold.")
 
     @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'credit_balance': {
+                    'invisible': Eval('billing_mode') != 'prepaid',
+                    'readonly': Eval('state') != 'active',
+                    'depends': ['billing_mode', 'state'],
+                    },
+                })
+
+    @classmethod
     def default_low_balance_notified(cls):
         return False
+
+    @classmethod
+    @ModelView.button_action('telecom_payment.wizard_account_credit')
+    def credit_balance(cls, accounts):
+        pass
 
     def prepaid_configuration(self, names=LEDGER):
         """The settings ``names`` of the tenant's prepaid accounting as a
@@ -353,3 +371,95 @@ class Account(metaclass=PoolMeta):
                 currency=self.currency.code,
                 threshold=self.get_low_balance_threshold()))
         sendmail_transactional(msg['From'], [email.value], msg)
+
+
+class StaffCreditStart(ModelView):
+    "Top Up or Adjust Balance"
+    __name__ = 'telecom.account.credit.start'
+    account = fields.Many2One('telecom.account', "Account", readonly=True)
+    currency = fields.Many2One('currency.currency', "Currency", readonly=True)
+    balance = fields.Numeric("Balance", digits=(16, 4), readonly=True)
+    kind = fields.Selection([
+            ('topup', "Top-up"),
+            ('adjustment', "Adjustment"),
+            ], "Kind", required=True,
+        help="Top-up: money received from the customer (booked against "
+        "top-up receipts).\n"
+        "Adjustment: a correction of the balance (booked against call "
+        "revenue); negative to debit it.")
+    amount = fields.Numeric(
+        "Amount", digits='currency', required=True,
+        help="Positive credits the account, negative debits it.")
+    reason = fields.Char(
+        "Reason", required=True, strip=True,
+        help="Why the balance is moved: shown in the account's balance "
+        "movements and its accounting entry.")
+
+    @classmethod
+    def default_kind(cls):
+        return 'topup'
+
+
+class StaffCredit(Wizard):
+    """Top Up or Adjust Balance: staff move a prepaid account's balance by
+    hand — money received at the desk or by transfer, or a correction —
+    as one movement posted at once to the tenant's books."""
+    __name__ = 'telecom.account.credit'
+    start = StateView('telecom.account.credit.start',
+        'telecom_payment.account_credit_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Post", 'credit', 'tryton-ok', default=True),
+            ])
+    credit = StateTransition()
+
+    def default_start(self, fields):
+        account = self.record
+        return {
+            'account': account.id,
+            'currency': account.currency.id,
+            'balance': account.balance,
+            }
+
+    def transition_credit(self):
+        pool = Pool()
+        BalanceLine = pool.get('telecom.balance.line')
+        User = pool.get('res.user')
+        account = self.record
+        kind, amount = self.start.kind, self.start.amount
+        reason = (self.start.reason or '').strip()
+        currency = account.currency
+        if account.billing_mode != 'prepaid':
+            raise StaffCreditError(gettext(
+                    'telecom_payment.msg_topup_not_prepaid',
+                    account=account.rec_name))
+        if not reason:
+            raise StaffCreditError(gettext(
+                    'telecom_payment.msg_staff_credit_reason'))
+        if not amount or (kind == 'topup' and amount < 0):
+            raise StaffCreditError(gettext(
+                    'telecom_payment.msg_staff_credit_amount',
+                    amount=amount or 0, currency=currency.code,
+                    kind=dict(self.start.__class__.kind.selection)[kind]))
+        if currency.round(amount) != amount:
+            raise StaffCreditError(gettext(
+                    'telecom_payment.msg_topup_digits',
+                    amount=amount, currency=currency.code,
+                    digits=currency.digits))
+        user = User(Transaction().user)
+        BalanceLine.add_movements([{
+                    'account': account.id,
+                    'amount': amount,
+                    'kind': kind,
+                    'description': gettext(
+                        'telecom_payment.msg_staff_credit_movement',
+                        reason=reason, user=user.rec_name),
+                    }])
+        # The movement just written: the newest unposted one of its kind
+        # (no origin finds it; this transaction wrote it last).
+        line, = BalanceLine.search([
+                ('account', '=', account.id),
+                ('kind', '=', kind),
+                ('move', '=', None),
+                ], order=[('id', 'DESC')], limit=1)
+        BalanceLine.post([line])
+        return 'end'

@@ -13,6 +13,10 @@ class TopUpError(UserError):
     "A top-up cannot be made as asked; nothing was changed."
 
 
+class StaffCreditError(UserError):
+    "A staff top-up or adjustment cannot be made as asked; nothing changed."
+
+
 class VoucherError(UserError):
     "A voucher batch cannot be made as asked; nothing was changed."
 

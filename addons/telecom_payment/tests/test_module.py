@@ -9,7 +9,7 @@ from trytond.modules.currency.tests import create_currency
 from trytond.modules.telecom_base.tests.tools import (
     TelecomCompanyTestMixin, as_user, create_customer, create_tenancy)
 from trytond.modules.telecom_payment.exceptions import (
-    RedemptionError, TopUpError)
+    RedemptionError, StaffCreditError, TopUpError)
 from trytond.modules.telecom_payment.voucher import (
     ALPHABET, new_codes, normalize_code, printed)
 from trytond.pool import Pool
@@ -315,6 +315,86 @@ class TelecomPaymentTestCase(TelecomCompanyTestMixin, ModuleTestCase):
             self.assertEqual(Account(account.id).balance, Decimal(0))
             # The largest allowed is accepted.
             Payment.top_up(account, journal, Decimal(500))
+
+    def staff_credit(self, account, kind, amount, reason):
+        "Run the account's Top Up or Adjust Balance wizard to its end"
+        Credit = Pool().get('telecom.account.credit', type='wizard')
+        with Transaction().set_context(active_model='telecom.account',
+                active_id=account.id, active_ids=[account.id]):
+            session_id, _, _ = Credit.create()
+            credit = Credit(session_id)
+            defaults = credit.default_start(None)
+            self.assertEqual(defaults['account'], account.id)
+            credit.start.kind = kind
+            credit.start.amount = amount
+            credit.start.reason = reason
+            return credit.transition_credit()
+
+    @with_transaction()
+    def test_staff_credit(self):
+        """Staff top-up and adjustment: one movement each with its reason,
+        posted at once on the top-up receipts and call revenue accounts"""
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        t = create_tenancy()
+        books = create_prepaid_books(t.r2)
+        account = t.r2_customer
+
+        self.assertEqual(self.staff_credit(account, 'topup',
+                Decimal('25.00'), "Cash at the desk"), 'end')
+        self.staff_credit(
+            Account(account.id), 'adjustment', Decimal('-2.50'),
+            "Call to a wrong number refunded twice")
+
+        # 0 + 25.00 − 2.50
+        self.assertEqual(Account(account.id).balance, Decimal('22.50'))
+        topup, adjustment = BalanceLine.search(
+            [('account', '=', account.id)], order=[('id', 'ASC')])
+        self.assertEqual((topup.kind, topup.amount),
+            ('topup', Decimal('25.00')))
+        self.assertTrue(topup.description.startswith("Cash at the desk (by "))
+        self.assertEqual((adjustment.kind, adjustment.amount),
+            ('adjustment', Decimal('-2.50')))
+        self.assertEqual({topup.move.state, adjustment.move.state},
+            {'posted'})
+        self.assertEqual(liability_of(account.party,
+                books['prepaid_account']), Decimal('22.50'))
+        # Top-up: Dr receipts 25.00; adjustment: Cr call revenue 2.50.
+        self.assertEqual(
+            [(l.account, l.debit, l.credit) for l in topup.move.lines
+                if l.account != books['prepaid_account']],
+            [(books['topup_account'], Decimal('25.00'), Decimal(0))])
+        self.assertEqual(
+            [(l.account, l.debit, l.credit) for l in adjustment.move.lines
+                if l.account != books['prepaid_account']],
+            [(books['call_revenue_account'], Decimal(0), Decimal('2.50'))])
+
+    @with_transaction()
+    def test_staff_credit_bad_input(self):
+        "A wrong staff top-up or adjustment says what is wrong, moves nothing"
+        pool = Pool()
+        Account = pool.get('telecom.account')
+        BalanceLine = pool.get('telecom.balance.line')
+        t = create_tenancy()
+        create_prepaid_books(t.r2)
+        account = t.r2_customer
+        cases = [
+            ('topup', Decimal('-5'), "Refund", "a top-up is more than zero"),
+            ('topup', Decimal(0), "Nothing", "a top-up is more than zero"),
+            ('adjustment', Decimal(0), "Nothing", "an adjustment is not zero"),
+            ('topup', Decimal('10.001'), "Cash",
+                "more than the 2 decimals of EUR"),
+            ('topup', Decimal(10), "  ", "Give the reason"),
+            ]
+        for kind, amount, reason, message in cases:
+            with self.subTest(kind=kind, amount=amount):
+                with self.assertRaisesRegex(StaffCreditError, message):
+                    self.staff_credit(account, kind, amount, reason)
+        with self.assertRaisesRegex(StaffCreditError, "is not prepaid"):
+            self.staff_credit(t.r1_customer, 'topup', Decimal(10), "Cash")
+        self.assertEqual(BalanceLine.search([], count=True), 0)
+        self.assertEqual(Account(account.id).balance, Decimal(0))
 
     @with_transaction()
     def test_vouchers(self):
