@@ -26,4 +26,24 @@
         opening[id] = now;
         return activate.apply(this, arguments);
     };
+
+    // A wizard's buttons are disabled while its step runs (a billing run
+    // takes a while, with sao's "Processing" shown): a second click cannot
+    // submit it again. A step that fails leaves the same view: its buttons
+    // come back as their states say.
+    var process = Sao.Wizard.prototype.process;
+    Sao.Wizard.prototype.process = function(state) {
+        var buttons = Object.values(this.states || {});
+        buttons.forEach(function(button) {
+            button.el.prop('disabled', true);
+        });
+        return process.call(this, state).always(() => {
+            buttons.forEach(function(button) {
+                button.el.prop('disabled', false);
+            });
+            if (this.screen && this.screen.current_record) {
+                this.update_buttons();
+            }
+        });
+    };
 }());
