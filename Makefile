@@ -57,7 +57,7 @@ export TRYTOND_WEB__LISTEN ?= 127.0.0.1:8000
 
 .PHONY: demo serve test test-sqlite test-sqlite-addons test-e2e test-postgresql bench install web lint clean
 
-install: $(VENV)/.installed web/node_modules/.installed
+install: $(VENV)/.installed web/node_modules/.installed web/node_modules/tryton-sao/custom.js
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	# sao's index.html loads its libraries from its own node_modules.
 	ln -sfn .. web/node_modules/tryton-sao/node_modules
 	touch $@
+
+# The suite's changes to sao (its name in the top bar…), loaded from sao's root.
+web/node_modules/tryton-sao/custom.js: web/node_modules/.installed
+	ln -sfn ../../custom.js $@
 
 demo: install
 	mkdir -p var/db

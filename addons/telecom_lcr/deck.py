@@ -12,7 +12,8 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_rating.deck import (
     FORMATS, DeckOwnerMixin, ExportDeckMixin, ImportDeckMixin, RateTable,
-    deck_filename, export_deck, import_deck)
+    count_rates, deck_filename, export_deck, import_deck,
+    replace_confirmation)
 from trytond.modules.telecom_rating.plan import SERVICES
 
 
@@ -51,6 +52,12 @@ class Carrier(DeckOwnerMixin, metaclass=PoolMeta):
         return import_deck(carrier_rates(self, service), self.company, data,
             filename, replace=replace, progress=progress)
 
+    def rate_count(self, service='voice'):
+        """The number of the carrier's rates of ``service``, which a replace
+        removes"""
+        self._check_deck_access('telecom.carrier.rate')
+        return count_rates(carrier_rates(self, service))
+
     def export_rates(self, format='csv', service='voice'):
         """Return the carrier's rates of ``service`` as a deck file (bytes)
         of ``format``"""
@@ -70,12 +77,13 @@ class ImportRatesStart(ModelView):
     filename = fields.Char("File Name")
     service = fields.Selection(SERVICES, "Service", required=True)
     mode = fields.Selection([
-            ('replace', "Replace the service's rates"),
             ('add', "Add to the service's rates"),
+            ('replace', "Replace the service's rates"),
             ], "Mode", required=True,
-        help="Replace: the carrier's rates of the service become those of "
-        "the file. Add: the file's rates are added; a rate the carrier "
-        "already has rejects the file.")
+        help="Add: the file's rates are added; a rate the carrier already "
+        "has rejects the file. Replace: the carrier's rates of the service "
+        "become those of the file, after a confirmation showing how many "
+        "rates it removes.")
 
     @classmethod
     def default_service(cls):
@@ -83,7 +91,8 @@ class ImportRatesStart(ModelView):
 
     @classmethod
     def default_mode(cls):
-        return 'replace'
+        # As the plan's: adding never loses a rate.
+        return 'add'
 
 
 class ImportRates(ImportDeckMixin, Wizard):
@@ -93,8 +102,10 @@ class ImportRates(ImportDeckMixin, Wizard):
         'telecom.carrier.import_rates.start',
         'telecom_lcr.carrier_import_rates_start_view_form', [
             Button("Cancel", 'end', 'tryton-cancel'),
-            Button("Import", 'import_', 'tryton-ok', default=True),
+            Button("Import", 'check', 'tryton-ok', default=True),
             ])
+    check = StateTransition()
+    confirm = replace_confirmation()
     import_ = StateTransition()
     done = StateView(
         'telecom.rate.plan.import_rates.done',

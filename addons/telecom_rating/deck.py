@@ -19,7 +19,8 @@ import os
 from decimal import Decimal
 from typing import NamedTuple
 
-from sql import As, Column
+from sql import As, Column, Literal
+from sql.aggregate import Count
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -289,6 +290,16 @@ def delete_rates(rates_of):
     return cursor.rowcount
 
 
+def count_rates(rates_of):
+    "How many rates ``rates_of`` holds: what a replace removes"
+    Rate = Pool().get(rates_of.model)
+    table = Rate.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(
+            Count(Literal('*')), where=rates_of.where(table)))
+    return cursor.fetchone()[0]
+
+
 def _amount_text(value):
     "Without trailing zeros nor exponent: 0.0200 → 0.02, 10 → 10"
     return format(Decimal(value).normalize(), 'f')
@@ -430,6 +441,11 @@ class RatePlan(DeckOwnerMixin, metaclass=PoolMeta):
         forget_cached(self.__class__)
         return result
 
+    def rate_count(self):
+        "The number of the plan's own rates, which a replace removes"
+        self._check_deck_access('telecom.rate')
+        return count_rates(plan_rates(self))
+
     def export_rates(self, format='csv'):
         "Return the plan's own rates as a deck file (bytes) of ``format``"
         self._check_deck_access('telecom.rate')
@@ -484,16 +500,25 @@ class ImportRatesStart(ModelView):
         "increment_next, valid_from, valid_to, priority, time_band.")
     filename = fields.Char("File Name")
     mode = fields.Selection([
-            ('replace', "Replace all rates"),
             ('add', "Add to the rates"),
+            ('replace', "Replace all rates"),
             ], "Mode", required=True,
-        help="Replace: the plan's rates become those of the file. "
-        "Add: the file's rates are added; a rate the plan already has "
-        "rejects the file.")
+        help="Add: the file's rates are added; a rate the plan already has "
+        "rejects the file. Replace: the plan's rates become those of the "
+        "file, after a confirmation showing how many rates it removes.")
 
     @classmethod
     def default_mode(cls):
-        return 'replace'
+        # Adding never loses a rate; replacing is asked for and confirmed.
+        return 'add'
+
+
+class ImportRatesConfirm(ModelView):
+    "Import Rates"
+    __name__ = 'telecom.rate.plan.import_rates.confirm'
+    removed = fields.Integer("Rates to Remove", readonly=True,
+        help="The rates that replacing removes before the file's are "
+        "imported.")
 
 
 class ImportRatesDone(ModelView):
@@ -501,6 +526,17 @@ class ImportRatesDone(ModelView):
     __name__ = 'telecom.rate.plan.import_rates.done'
     imported = fields.Integer("Imported Rates", readonly=True)
     removed = fields.Integer("Removed Rates", readonly=True)
+
+
+def replace_confirmation():
+    """The state of an import wizard that asks before a replace, showing
+    how many rates it removes (see ImportDeckMixin.default_confirm)"""
+    return StateView(
+        'telecom.rate.plan.import_rates.confirm',
+        'telecom_rating.rate_plan_import_rates_confirm_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel', default=True),
+            Button("Replace", 'import_', 'tryton-ok'),
+            ])
 
 
 class ImportDeckMixin:
@@ -512,6 +548,13 @@ class ImportDeckMixin:
     def _import_options(self):
         "Keyword arguments of the record's import_rates beyond the file"
         return {}
+
+    def transition_check(self):
+        "A replace goes through a confirmation first"
+        return 'confirm' if self.start.mode == 'replace' else 'import_'
+
+    def default_confirm(self, fields):
+        return {'removed': self.record.rate_count(**self._import_options())}
 
     def transition_import_(self):
         imported, removed = self.record.import_rates(
@@ -532,8 +575,10 @@ class ImportRates(ImportDeckMixin, Wizard):
         'telecom.rate.plan.import_rates.start',
         'telecom_rating.rate_plan_import_rates_start_view_form', [
             Button("Cancel", 'end', 'tryton-cancel'),
-            Button("Import", 'import_', 'tryton-ok', default=True),
+            Button("Import", 'check', 'tryton-ok', default=True),
             ])
+    check = StateTransition()
+    confirm = replace_confirmation()
     import_ = StateTransition()
     done = StateView(
         'telecom.rate.plan.import_rates.done',

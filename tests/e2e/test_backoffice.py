@@ -1,5 +1,7 @@
 """The back office of `make demo`, in a real browser: log in to sao as the
 reseller and see its accounts — and only its subtree's."""
+from playwright.sync_api import expect
+
 from .conftest import screenshot
 
 
@@ -44,3 +46,87 @@ def test_owner_sees_all_accounts(demo_server, page):
             "Tom's Taxis", "Bluebell Telecom"]:
         assert name in text
     screenshot(page, 'backoffice-owner-accounts.png')
+
+
+def open_menu(page, *path, expect):
+    "Open the menu entry at ``path`` (Telecom › …) and wait for ``expect``"
+    for name in path:
+        page.click(f'#menu >> text="{name}"')
+    page.locator('#tabcontent').get_by_text(expect).first.wait_for()
+
+
+def test_replacing_a_deck_asks_first(demo_server, page, tmp_path):
+    """Import Rates adds unless told to replace, and a replace happens only
+    after a confirmation that says how many rates it removes: Northwind
+    Standard's 5 rates of the demo (telecom_base/demo.py)"""
+    deck = tmp_path / 'standard.csv'
+    deck.write_text("prefix,destination,rate\n44,United Kingdom,0.025\n"
+        "33,France,0.035\n")
+    login(page, demo_server, 'admin', 'owner-demo-2026')
+    open_menu(page, 'Telecom', 'Rating', 'Rate Plans',
+        expect="Northwind Standard")
+    page.locator('#tabcontent').get_by_text(
+        "Northwind Standard").first.dblclick()
+    # The form with its record loaded: a button clicked before does nothing.
+    page.locator('#tabcontent').get_by_text("UK mobile").first.wait_for()
+    page.wait_for_function("jQuery.active == 0")
+    page.locator('#tabcontent button', has_text="Import Rates").click()
+    dialog = page.locator('.wizard-dialog')
+
+    def field(name):
+        "The value the wizard shows in its field ``name``, once set"
+        return expect(dialog.locator(f'input[name={name}]').first)
+
+    def start(mode):
+        dialog.locator('input[type=file]').set_input_files(str(deck))
+        mode_field = dialog.locator('select')
+        # The wizard's default is the safe one.
+        assert mode_field.locator('option:checked').inner_text() == (
+            "Add to the rates")
+        mode_field.select_option(label=mode)
+        dialog.locator('button', has_text="Import").click()
+
+    start("Replace all rates")
+    # Asked first, with what would go.
+    dialog.get_by_text("Rates to Remove").wait_for()
+    field('removed').to_have_value('5')
+    screenshot(page, 'backoffice-replace-deck-confirm.png')
+    dialog.locator('button', has_text="Cancel").click()
+    dialog.wait_for(state='hidden')
+
+    # Cancelled: nothing went, the same 5 are there to replace.
+    page.locator('#tabcontent button', has_text="Import Rates").click()
+    start("Replace all rates")
+    dialog.get_by_text("Rates to Remove").wait_for()
+    field('removed').to_have_value('5')
+    dialog.locator('button', has_text="Replace").click()
+    dialog.get_by_text("Imported Rates").wait_for()
+    field('imported').to_have_value('2')
+    field('removed').to_have_value('5')
+    dialog.locator('button', has_text="Close").click()
+    dialog.wait_for(state='hidden')
+
+
+def test_top_bar_and_double_clicked_wizard(demo_server, page):
+    """The top bar names the product, and a wizard's menu entry
+    double-clicked opens one wizard, not one per click"""
+    login(page, demo_server, 'admin', 'owner-demo-2026')
+    assert page.inner_text('#title') == "Telecom Billing"
+    assert "Tryton" not in page.title()
+    page.click('#menu >> text="Telecom"')
+    page.click('#menu >> text="Billing"')
+    page.dblclick('#menu >> text="Invoice a Period"')
+    dialog = page.locator('.wizard-dialog')
+    dialog.first.wait_for()
+    # Each extra wizard would have asked the server for its own session.
+    page.wait_for_function("jQuery.active == 0")
+    assert dialog.count() == 1
+    # While the run works, its buttons cannot be pressed again.
+    dialog.locator('button', has_text="Invoice").wait_for()
+    disabled = page.evaluate("""() => {
+        const footer = jQuery('.wizard-dialog .modal-footer');
+        footer.find('button:contains("Invoice")').click();
+        return footer.find('button').map((i, b) => b.disabled).get();
+    }""")
+    assert disabled == [True, True]
+    page.wait_for_function("jQuery.active == 0")

@@ -160,10 +160,14 @@ class CarrierImportTestCase(LcrTestCase):
         from trytond.transaction import Transaction
         with Transaction().set_context(context):
             session_id, _, _ = ImportRates.create()
-            result = ImportRates.execute(session_id, {
-                    'start': {
-                        'file': DECK.encode(), 'filename': 'deck.csv',
-                        'service': 'voice', 'mode': 'replace'}}, 'import_')
+            result = ImportRates.execute(session_id, {}, 'start')
+            self.assertEqual(result['view']['defaults']['mode'], 'add')
+            # A replace is confirmed, seeing the carrier's 2 voice rates.
+            start = {'start': {'file': DECK.encode(), 'filename': 'deck.csv',
+                    'service': 'voice', 'mode': 'replace'}}
+            result = ImportRates.execute(session_id, start, 'check')
+            self.assertEqual(result['view']['defaults'], {'removed': 2})
+            result = ImportRates.execute(session_id, start, 'import_')
             self.assertEqual(
                 result['view']['defaults'],
                 {'imported': 4, 'removed': 2})

@@ -285,13 +285,33 @@ class ImportTestCase(ModuleTestCase):
         t = self.setup()
         context = {'active_model': 'telecom.rate.plan',
             'active_id': t.owner_plan.id, 'active_ids': [t.owner_plan.id]}
+        before = rows_of(t.owner_plan)
         with Transaction().set_context(context):
             session_id, _, _ = ImportRates.create()
-            result = ImportRates.execute(session_id, {'start': {
-                        'file': DECK.encode(), 'filename': 'deck.csv',
-                        'mode': 'replace'}}, 'import_')
+            # Adding is what the wizard offers first: it never loses a rate.
+            result = ImportRates.execute(session_id, {}, 'start')
+            self.assertEqual(result['view']['defaults']['mode'], 'add')
+            # A replace stops at a confirmation saying what it removes …
+            start = {'start': {'file': DECK.encode(), 'filename': 'deck.csv',
+                    'mode': 'replace'}}
+            result = ImportRates.execute(session_id, start, 'check')
+            self.assertEqual(result['view']['state'], 'confirm')
+            self.assertEqual(result['view']['defaults'], {'removed': 2})
+            self.assertEqual(rows_of(t.owner_plan), before)
+            # … and only the confirmation's Replace replaces.
+            result = ImportRates.execute(session_id, start, 'import_')
             self.assertEqual(result['view']['defaults'],
                 {'imported': 5, 'removed': 2})
+            ImportRates.delete(session_id)
+            self.assertEqual(len(rows_of(t.owner_plan)), 5)
+
+            # An add goes straight to the import.
+            session_id, _, _ = ImportRates.create()
+            result = ImportRates.execute(session_id, {'start': {
+                        'file': b"prefix,rate\n39,0.02\n",
+                        'filename': 'italy.csv', 'mode': 'add'}}, 'check')
+            self.assertEqual(result['view']['defaults'],
+                {'imported': 1, 'removed': 0})
             ImportRates.delete(session_id)
 
             session_id, _, _ = ExportRates.create()
@@ -299,7 +319,7 @@ class ImportTestCase(ModuleTestCase):
                 session_id, {'start': {'format': 'csv'}}, 'export')
             defaults = result['view']['defaults']
             self.assertEqual(defaults['filename'], 'Owner-wholesale-rates.csv')
-            self.assertEqual(len(defaults['file'].splitlines()), 1 + 5)
+            self.assertEqual(len(defaults['file'].splitlines()), 1 + 6)
             ExportRates.delete(session_id)
 
 
