@@ -717,6 +717,9 @@ class Bridge:
                     return False
         if not variables.get('TELECOM_AUTH'):
             return False
+        if 'TELECOM_MAX_DURATION' not in variables:
+            variables['TELECOM_MAX_DURATION'] = await self._variable(
+                channel['id'], 'TELECOM_MAX_DURATION')
         if channel['state'] == 'Up':
             variables['CDR(answer,u)'] = await self._variable(
                 channel['id'], 'CDR(answer,u)')
@@ -732,10 +735,18 @@ class Bridge:
             {'direction': variables.get('TELECOM_DIRECTION')})
         call.authorized = variables.get('TELECOM_AUTH') == 'allow'
         call.account = variables.get('TELECOM_ACCOUNT') or None
+        if call.authorized and variables.get('TELECOM_MAX_DURATION') == '':
+            # Dialled without L(): a slice an earlier run kept (or no
+            # limit at all). What it was granted died with that run: ask
+            # the API at once (an unlimited call answers null and is left
+            # alone; a call the API cannot extend is cut).
+            call.granted = 0
         if channel.get('state') == 'Up':
             # answered at an unknown time: billed from now, not lost
             call.answer = (_from_epoch(variables.get('CDR(answer,u)'))
                 or now() + self._skew)
+            if call.granted is not None:
+                call.slicer = self._spawn(self._slices(call))
         logs.info('adopted a routed call', call_id=call.channel_id,
             answered=call.answer is not None)
         return call

@@ -530,6 +530,36 @@ def test_sliced_call_extended_then_warned_and_cut(tmp_path):
     run(scenario)
 
 
+@pytest.mark.parametrize('channelvars', [(), (
+            'TELECOM_AUTH', 'TELECOM_DIRECTION', 'TELECOM_ACCOUNT',
+            'TELECOM_MAX_DURATION')])
+def test_new_bridge_keeps_an_adopted_slice_within_the_money(
+        tmp_path, channelvars):
+    """A sliced call adopted by the next run (its grant died with the
+    first): the bridge asks the API at once and keeps the call within
+    the answer — without it the call, dialled without L(), talked on
+    past the money."""
+    async def scenario():
+        async with asterisk_and_api(tmp_path, channelvars) as (
+                sim, api, config):
+            config = dataclasses.replace(
+                config, update_before=0.5, warning_before=1.0)
+            # the first run stops long before it would ask for more
+            sliced(api, 5)
+            async with running(Bridge(config)):
+                await sim.wait_for_app('telecom')
+                cid = await answered_call(sim, api)
+            api.update_answers = [{'max_duration': 3, 'final': True}]
+            async with running(Bridge(config)):
+                await sim.wait_for(lambda: sim.channel(cid).destroyed, 10)
+                await eventually(lambda: (cid, 'a') in api.cdrs)
+            assert len(api.posts_for_call(cid, 'update')) == 1
+            assert sim.channel(cid).whispered == ['sound:beep']
+            assert sim.channel(cid).hangup_cause == 16
+            assert api.cdrs[(cid, 'a')]['billable_seconds'] <= 3
+    run(scenario)
+
+
 def test_sliced_call_cut_when_the_api_cannot_extend_it(tmp_path):
     """The API cannot answer the update (503): the bridge asks again until
     the granted time ends, then hangs up (fail closed, as authorize)."""
