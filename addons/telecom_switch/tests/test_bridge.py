@@ -516,6 +516,7 @@ def test_sliced_call_extended_then_warned_and_cut(tmp_path):
                 await routed(sim, cid)
                 assert sim.channel(cid).variables[
                     'TELECOM_MAX_DURATION'] == ''
+                assert sim.channel(cid).variables['TELECOM_AUTH'] == 'sliced'
                 assert sim.channel(cid).app_data == (
                     'PJSIP/4930123456@carrier-a,60,')
                 sim.answer(cid)
@@ -531,8 +532,7 @@ def test_sliced_call_extended_then_warned_and_cut(tmp_path):
 
 
 @pytest.mark.parametrize('channelvars', [(), (
-            'TELECOM_AUTH', 'TELECOM_DIRECTION', 'TELECOM_ACCOUNT',
-            'TELECOM_MAX_DURATION')])
+            'TELECOM_AUTH', 'TELECOM_DIRECTION', 'TELECOM_ACCOUNT')])
 def test_new_bridge_keeps_an_adopted_slice_within_the_money(
         tmp_path, channelvars):
     """A sliced call adopted by the next run (its grant died with the
