@@ -308,3 +308,53 @@ def test_originate_needs_a_registered_application():
             with pytest.raises(RuntimeError):
                 sim.originate_inbound('100', '4930123456')
     run(scenario)
+
+
+def test_snoop_whispers_to_a_channel_out_of_stasis():
+    """A channel in the dialplan (Dial) takes no variable and plays
+    nothing (409, find_control); a Snoop/ channel on it enters the
+    application, and what it plays with whisper=out its caller hears.
+    The snoop channel ends with the channel it spies on."""
+    async def scenario():
+        async with AriSimulator() as sim, Client(sim) as client:
+            cid = sim.originate_inbound('100', '4930123456')
+            await client.event()
+            await client.request('POST', '/channels/%s/variable' % cid,
+                variable='TELECOM_ROUTES', value='PJSIP/1@gw')
+            await client.request('POST', '/channels/%s/continue' % cid)
+            await client.events_until('StasisEnd')
+            assert (await client.request('POST', '/channels/%s/variable' % cid,
+                    variable='X', value='1'))[0] == 409
+            assert (await client.request('POST', '/channels/%s/play' % cid,
+                    media='sound:beep'))[0] == 409
+            status, snoop = await client.request('POST',
+                '/channels/%s/snoop' % cid, app='telecom', spy='none',
+                whisper='out')
+            assert status == 200
+            assert snoop['name'].startswith('Snoop/%s-' % cid)
+            start = await client.event()
+            assert (start['type'], start['channel']['id']) == (
+                'StasisStart', snoop['id'])
+            status, playback = await client.request('POST',
+                '/channels/%s/play' % snoop['id'], media='sound:beep')
+            assert status == 201
+            assert playback['target_uri'] == 'channel:%s' % snoop['id']
+            events = await client.events_until('PlaybackFinished')
+            assert [e['type'] for e in events] == [
+                'PlaybackStarted', 'PlaybackFinished']
+            assert sim.channel(cid).whispered == ['sound:beep']
+            sim.hangup(cid)
+            assert sim.channel(snoop['id']).destroyed
+    run(scenario)
+
+
+def test_vanished_channel_leaves_the_list_without_events():
+    async def scenario():
+        async with AriSimulator() as sim, Client(sim) as client:
+            cid = sim.originate_inbound('100', '4930123456')
+            await client.event()
+            sim.vanish(cid)
+            assert await client.request('GET', '/channels') == (200, [])
+            with pytest.raises(asyncio.TimeoutError):
+                await client.event(timeout=0.3)
+    run(scenario)

@@ -44,6 +44,8 @@ NETWORK_OUT_OF_ORDER = 38   # billing unreachable: fail closed
 CALL_REJECTED = 21          # a deny without a usable cause
 NO_ROUTE = 3                # an allow without a usable route
 NORMAL_CLEARING = 16        # assumed end of a call seen vanishing
+# TELECOM_AUTH of a call allowed in slices (else allow, emergency)
+SLICED = 'sliced'
 
 _RECENTLY_FINISHED = 10000
 
@@ -401,12 +403,14 @@ class Bridge:
                 call_id=call.channel_id)
             await self._hangup(call, NO_ROUTE)
             return
+        auth = 'allow'
         if max_duration is not None and answer.get('final') is False:
             # A slice: the bridge extends it and cuts the call when the
-            # money ends (_slices), Dial gets no L() limit.
-            call.granted, max_duration = max_duration, None
+            # money ends (_slices), Dial gets no L() limit; TELECOM_AUTH
+            # tells the next run of the bridge, should it adopt the call.
+            call.granted, max_duration, auth = max_duration, None, SLICED
         await self._route(call, routes, max_duration, answer.get('account'),
-            answer.get('price_per_minute'), 'allow')
+            answer.get('price_per_minute'), auth)
 
     async def _route_emergency(self, call):
         dialstring = self.config.emergency_dialstring.format(
@@ -730,12 +734,19 @@ class Bridge:
         "A call routed by an earlier run of the bridge, from its variables."
         call = self._new_call(channel,
             {'direction': variables.get('TELECOM_DIRECTION')})
-        call.authorized = variables.get('TELECOM_AUTH') == 'allow'
+        call.authorized = variables.get('TELECOM_AUTH') in ('allow', SLICED)
         call.account = variables.get('TELECOM_ACCOUNT') or None
+        if variables.get('TELECOM_AUTH') == SLICED:
+            # Dialled without L(), kept within its slices by an earlier
+            # run, whose grant died with it: ask the API at once (a call
+            # it cannot extend is cut, as when the grant ends).
+            call.granted = 0
         if channel.get('state') == 'Up':
             # answered at an unknown time: billed from now, not lost
             call.answer = (_from_epoch(variables.get('CDR(answer,u)'))
                 or now() + self._skew)
+            if call.granted is not None:
+                call.slicer = self._spawn(self._slices(call))
         logs.info('adopted a routed call', call_id=call.channel_id,
             answered=call.answer is not None)
         return call

@@ -33,6 +33,8 @@ class FakeCallControlApi:
         self.cdrs = {}              # (call_id, leg) -> CDR, stored once
         self.cdr_order = []         # call ids in the order stored
         self.duplicates = 0
+        # answers to interim updates, in order (503 when none is left)
+        self.update_answers = []
         self._runner = None
 
     @property
@@ -45,6 +47,8 @@ class FakeCallControlApi:
                 web.post('/v1/authorize', self._authorize),
                 web.post('/v1/calls/{call_id}/answer', self._call_event),
                 web.post('/v1/calls/{call_id}/end', self._call_event),
+                web.post('/v1/calls/{call_id}/update', self._update),
+                web.post('/v1/reconcile', self._reconcile),
                 web.post('/v1/cdrs', self._cdrs),
                 ])
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -96,6 +100,16 @@ class FakeCallControlApi:
     async def _call_event(self, request):
         await self._receive(request)
         return web.Response(status=204)
+
+    async def _update(self, request):
+        await self._receive(request)
+        if not self.update_answers:
+            raise web.HTTPServiceUnavailable()
+        return web.json_response(self.update_answers.pop(0))
+
+    async def _reconcile(self, request):
+        await self._receive(request)
+        return web.json_response({'released': 0})
 
     async def _cdrs(self, request):
         body = await self._receive(request)

@@ -2,6 +2,7 @@
 everything on 127.0.0.1 and every test bounded in time."""
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -489,6 +490,95 @@ def test_journal_survives_a_torn_line(tmp_path):
     reloaded.close()
     assert [e['body']['call_id'] for e in Journal(
                 str(tmp_path)).pending.values()] == ['2', '3']
+
+
+def sliced(api, seconds):
+    "The fake API grants the first ``seconds`` of a call, not final"
+    api.authorize_answer = {
+        **api.authorize_answer, 'max_duration': seconds, 'final': False}
+
+
+def test_sliced_call_extended_then_warned_and_cut(tmp_path):
+    """A slice (final false): Dial gets no L(); the bridge asks for more
+    before it ends, and on the final grant whispers the warning and hangs
+    up at its end (16); the CDR bills no more than was granted."""
+    async def scenario():
+        async with asterisk_and_api(tmp_path) as (sim, api, config):
+            config = dataclasses.replace(
+                config, update_before=0.5, warning_before=1.0)
+            sliced(api, 2)
+            api.update_answers = [{'max_duration': 3, 'final': False},
+                {'max_duration': 4, 'final': True}]
+            async with running(Bridge(config)):
+                await sim.wait_for_app('telecom')
+                cid = sim.originate_inbound('4930555', '4930123456',
+                    args=['user=alice'])
+                await routed(sim, cid)
+                assert sim.channel(cid).variables[
+                    'TELECOM_MAX_DURATION'] == ''
+                assert sim.channel(cid).variables['TELECOM_AUTH'] == 'sliced'
+                assert sim.channel(cid).app_data == (
+                    'PJSIP/4930123456@carrier-a,60,')
+                sim.answer(cid)
+                await sim.wait_for(lambda: sim.channel(cid).destroyed, 10)
+                await eventually(lambda: (cid, 'a') in api.cdrs)
+            assert sim.channel(cid).whispered == ['sound:beep']
+            assert len(api.posts_for_call(cid, 'update')) == 2
+            hangup, = [r.query for r in sim.find_requests('DELETE')
+                if r.path == '/ari/channels/%s' % cid]
+            assert hangup == {'reason_code': '16'}
+            assert api.cdrs[(cid, 'a')]['billable_seconds'] <= 4
+    run(scenario)
+
+
+@pytest.mark.parametrize('channelvars', [(), (
+            'TELECOM_AUTH', 'TELECOM_DIRECTION', 'TELECOM_ACCOUNT')])
+def test_new_bridge_keeps_an_adopted_slice_within_the_money(
+        tmp_path, channelvars):
+    """A sliced call adopted by the next run (its grant died with the
+    first): the bridge asks the API at once and keeps the call within
+    the answer — without it the call, dialled without L(), talked on
+    past the money."""
+    async def scenario():
+        async with asterisk_and_api(tmp_path, channelvars) as (
+                sim, api, config):
+            config = dataclasses.replace(
+                config, update_before=0.5, warning_before=1.0)
+            # the first run stops long before it would ask for more
+            sliced(api, 5)
+            async with running(Bridge(config)):
+                await sim.wait_for_app('telecom')
+                cid = await answered_call(sim, api)
+            api.update_answers = [{'max_duration': 3, 'final': True}]
+            async with running(Bridge(config)):
+                await sim.wait_for(lambda: sim.channel(cid).destroyed, 10)
+                await eventually(lambda: (cid, 'a') in api.cdrs)
+            assert len(api.posts_for_call(cid, 'update')) == 1
+            assert sim.channel(cid).whispered == ['sound:beep']
+            assert sim.channel(cid).hangup_cause == 16
+            assert api.cdrs[(cid, 'a')]['billable_seconds'] <= 3
+    run(scenario)
+
+
+def test_sliced_call_cut_when_the_api_cannot_extend_it(tmp_path):
+    """The API cannot answer the update (503): the bridge asks again until
+    the granted time ends, then hangs up (fail closed, as authorize)."""
+    async def scenario():
+        async with asterisk_and_api(tmp_path) as (sim, api, config):
+            config = dataclasses.replace(config, update_before=1.0)
+            sliced(api, 2)
+            async with running(Bridge(config)):
+                await sim.wait_for_app('telecom')
+                cid = sim.originate_inbound('4930555', '4930123456',
+                    args=['user=alice'])
+                await routed(sim, cid)
+                sim.answer(cid)
+                await sim.wait_for(lambda: sim.channel(cid).destroyed, 10)
+                await eventually(lambda: (cid, 'a') in api.cdrs)
+            assert len(api.posts_for_call(cid, 'update')) >= 2
+            assert api.cdrs[(cid, 'a')]['billable_seconds'] <= 2
+            assert sim.channel(cid).hangup_cause == 16
+    run(scenario)
 
 
 def test_journal_torn_tail_does_not_swallow_the_next_post(tmp_path):
