@@ -13,7 +13,7 @@ once, for every model — the suite's, the ERP's and any added later:
   ``ilike`` a name, ``where``) searched the target without its rules: a
   sub-reseller found its parent's and the owner's names, streets and
   hashes one character at a time. The target's read rules are now part
-  of the sub-search.
+  of the sub-search, and the field access of every field it compares.
 * A wizard runs its steps with access checks off, on the records its
   form was given: a reseller gave "Invoice a Period" its parent's company
   and invoiced the owner's customers. Every record a wizard's form names
@@ -21,6 +21,12 @@ once, for every model — the suite's, the ERP's and any added later:
 * The ``company`` of the context picks which company's configuration a
   user reads and writes (company-dependent values); a call asking for a
   company the user does not work for is refused.
+
+And before any log-in, ``common.db.list`` named every database of the
+database server (on PostgreSQL, other deployments' too); it now names
+only those this server serves (``trytond -d``), which sao's log-in needs.
+A call to an RPC address without a JSON or XML Content-Type was a server
+error (500); it is refused as an unsupported media type (415).
 
 Applied when telecom_base is imported (``install``); the checks run only
 for a user's calls with access checks on (RPC, the REST API), never for
@@ -74,8 +80,13 @@ def _scope_leaf(Model, leaf):
     pool = Pool()
     Rule = pool.get('ir.rule')
     ModelAccess = pool.get('ir.model.access')
+    FieldAccess = pool.get('ir.model.field.access')
     name, operator, value, *rest = leaf
     field_name, _, tail = name.partition('.')
+    # trytond checks the fields of a domain's dotted paths, not those a
+    # `where` reaches: every field searched, at every level, is checked
+    # here (a password hash was compared through create_uid).
+    FieldAccess.check(Model.__name__, [field_name], 'read')
     field = Model._fields.get(field_name)
     if (field is None or field._type not in RELATIONAL
             # A Function field's searcher takes its own clauses.
@@ -258,5 +269,25 @@ def install():
         if Transaction().user and is_read_only_user():
             raise AccessError(gettext('telecom_base.msg_read_only_wizard'))
     Wizard.check_access = check_wizard_access
+
+    from trytond.protocols import dispatcher
+    db_list = dispatcher.db_list
+
+    def db_list_served(request, *args):
+        served = set(Pool.database_list())
+        return [name for name in db_list(request, *args) if name in served]
+    # Looked up by name at each call (dispatcher.root).
+    dispatcher.db_list = db_list_served
+
+    from http import HTTPStatus
+
+    from trytond.protocols.wrappers import Request, abort
+
+    # The request of a body that is neither JSON nor XML: trytond's RPC
+    # endpoints took its missing method (None) as one and failed.
+    def rpc_method(request):
+        if request.path.endswith('/rpc/'):
+            abort(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+    Request.rpc_method = property(rpc_method)
 
     ModelStorage._telecom_wall = True

@@ -165,3 +165,23 @@ class Payment(metaclass=PoolMeta):
                     where=table.id == payment_id))
         forget_cached(cls)
         BalanceLine.credit(movements)
+
+
+class BankAccountNumber(metaclass=PoolMeta):
+    __name__ = 'bank.account.number'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        # An IBAN is its holder's, who may pay two tenants from it: unique
+        # across the platform, one tenant's customer blocked another's
+        # mandate and learnt that the IBAN was registered (issue 16). An
+        # account still has one IBAN.
+        cls._sql_constraints = [c for c in cls._sql_constraints
+            if c[0] != 'number_iban_active_exclude']
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        cls.__table_handler__(module).drop_constraint(
+            'number_iban_active_exclude')

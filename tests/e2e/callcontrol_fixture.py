@@ -20,40 +20,21 @@ older sources, never another tree's.
 """
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from decimal import Decimal
+
+from tests.fixtures import TREE, pg_clone, pg_template, sources_hash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))))
 # Of this working tree: runs of other trees keep their own templates.
-TEMPLATE_PREFIX = f'cc_tpl_{hashlib.sha1(ROOT.encode()).hexdigest()[:8]}_'
-
-
-def sources_hash():
-    """Of the modules' sources, as the Makefile keys its test cache (their
-    tests aside)"""
-    digest = hashlib.sha1()
-    addons = os.path.join(ROOT, 'addons')
-    paths = []
-    for directory, dirs, files in os.walk(addons):
-        # Not loaded by trytond-admin: tests, telecom_switch's processes.
-        dirs[:] = [d for d in dirs
-            if d not in ('tests', 'api', 'bridge', '__pycache__')]
-        paths += [os.path.join(directory, f) for f in files
-            if f.endswith(('.py', '.xml', '.cfg'))]
-    for path in sorted(paths):
-        digest.update(path.encode())
-        with open(path, 'rb') as file:
-            digest.update(file.read())
-    return digest.hexdigest()[:12]
+TEMPLATE_PREFIX = f'cc_tpl_{TREE}_'
 
 
 def activate(config, database):
@@ -66,12 +47,6 @@ def activate(config, database):
                 ['--activate-dependencies', '-u', 'telecom_switch']):
             subprocess.run([admin, '-c', config, '-d', database, *args],
                 check=True, env=env, stdout=subprocess.DEVNULL)
-
-
-def psql(uri, sql, check=True):
-    return subprocess.run(
-        ['psql', uri + '/postgres', '-qtAc', sql],
-        check=check, capture_output=True, text=True)
 
 
 def create_database(config, database):
@@ -100,48 +75,9 @@ def create_database(config, database):
         shutil.copyfile(template, target)
         return
     uri = tryton_config.get('database', 'uri').rstrip('/')
-    template = TEMPLATE_PREFIX + key
-    exists = psql(uri, "SELECT 1 FROM pg_database "
-        f"WHERE datname = '{template}'").stdout.strip()
-    if not exists:
-        # Built under a name of its own, then renamed: a concurrent run
-        # never clones a half-activated template.
-        building = f'{TEMPLATE_PREFIX}build_{uuid.uuid4().hex[:8]}'
-        psql(uri, f'CREATE DATABASE "{building}"')
-        try:
-            activate(config, building)
-        except BaseException:
-            psql(uri, f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)',
-                check=False)
-            raise
-        # A template taking no connections: no other run listing the
-        # server's databases (Tryton connects to each) can stop a clone.
-        renamed = psql(uri,
-            f'ALTER DATABASE "{building}" RENAME TO "{template}"',
-            check=False)
-        if renamed.returncode:
-            psql(uri, f'DROP DATABASE IF EXISTS "{building}"', check=False)
-        else:
-            psql(uri, f'ALTER DATABASE "{template}" '
-                'WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
-        # Templates of older sources are of no use any more.
-        old = psql(uri, "SELECT datname FROM pg_database WHERE datname "
-            f"LIKE '{TEMPLATE_PREFIX}%' AND datname != '{template}' "
-            f"AND datname NOT LIKE '{TEMPLATE_PREFIX}build_%'").stdout
-        for name in old.split():
-            psql(uri, f'ALTER DATABASE "{name}" IS_TEMPLATE false',
-                check=False)
-            psql(uri, f'DROP DATABASE IF EXISTS "{name}"', check=False)
-    for attempt in range(20):
-        # Fails while another session is connected to the template (a
-        # concurrent clone): try again.
-        result = psql(uri,
-            f'CREATE DATABASE "{database}" TEMPLATE "{template}"',
-            check=False)
-        if not result.returncode:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(result.stderr)
+    template = pg_template(uri, TEMPLATE_PREFIX, key,
+        lambda building: activate(config, building))
+    pg_clone(uri, template, database)
 
 
 def load(database, gateways=('127.0.0.1:5071', '127.0.0.1:5072')):

@@ -1,13 +1,21 @@
 """The back office of `make demo` over JSON-RPC, as sao and a hostile
 reseller call it: trytond's own server on a copy of the demo's SQLite
-database. A write the server refuses — a record rule, a uniqueness, a
-validation — leaves nothing behind."""
+database (or of its PostgreSQL twin, for the attacker's suite). A write the
+server refuses — a record rule, a uniqueness, a validation — leaves nothing
+behind."""
 import base64
+import functools
 import os
 import sqlite3
+import uuid
+from contextlib import contextmanager
 
 import httpx
+import psycopg
 import pytest
+
+from tests.fixtures import (
+    PG_URI, demo_database_postgresql, pg_clone, postgresql_env, psql)
 
 from .conftest import BIN, ROOT, copy_demo, free_port, serve, sqlite_env
 
@@ -23,14 +31,17 @@ class Session:
     "A back-office log-in over JSON-RPC"
 
     def __init__(self, url, login):
-        self.url = url + 'demo/rpc/'
+        "``url``: the database's, as the fixtures below give it"
+        self.url = url + 'rpc/'
         self.client = httpx.Client(timeout=60)
+        self.calls = 0
         user_id, key, *_ = self.call('common.db.login', login,
             {'password': PASSWORDS[login]}, 'en')['result']
         self.client.headers['Authorization'] = 'Session ' + (
             base64.b64encode(f'{login}:{user_id}:{key}'.encode()).decode())
 
     def call(self, method, *params):
+        self.calls += 1
         response = self.client.post(
             self.url, json={'id': 1, 'method': method, 'params': params})
         if response.status_code == 403:
@@ -43,21 +54,56 @@ class Session:
         self.client.close()
 
 
-@pytest.fixture(scope='module')
-def backoffice(tmp_path_factory, demo_database):
+class PgDatabase(str):
+    "The name of a PostgreSQL database, for :func:`query`"
+
+
+@contextmanager
+def serve_backoffice(db_path, env, database='demo'):
+    """trytond's server with sao in ``env`` on a free port: the url of
+    ``database``"""
+    port = free_port()
+    env = {**env,
+        'TRYTOND_WEB__ROOT': os.path.join(
+            ROOT, 'web', 'node_modules', 'tryton-sao'),
+        'TRYTOND_WEB__LISTEN': f'127.0.0.1:{port}'}
+    url = f'http://127.0.0.1:{port}/'
+    with serve([os.path.join(BIN, 'trytond'),
+                '-c', os.path.join(ROOT, 'etc', 'trytond.conf'),
+                '-d', database],
+            env, url, db_path / 'trytond.log'):
+        yield url + database + '/'
+
+
+@contextmanager
+def backoffice_sqlite(tmp_path_factory, demo_database):
     "trytond's server on a copy of the demo database: (url, database path)"
     db_path = tmp_path_factory.mktemp('db')
     copy_demo(demo_database, db_path)
-    port = free_port()
-    env = sqlite_env(db_path,
-        TRYTOND_WEB__ROOT=os.path.join(
-            ROOT, 'web', 'node_modules', 'tryton-sao'),
-        TRYTOND_WEB__LISTEN=f'127.0.0.1:{port}')
-    url = f'http://127.0.0.1:{port}/'
-    with serve([os.path.join(BIN, 'trytond'),
-                '-c', os.path.join(ROOT, 'etc', 'trytond.conf'), '-d', 'demo'],
-            env, url, db_path / 'trytond.log'):
+    with serve_backoffice(db_path, sqlite_env(db_path)) as url:
         yield url, db_path / 'demo.sqlite'
+
+
+@pytest.fixture(scope='module')
+def backoffice(tmp_path_factory, demo_database):
+    with backoffice_sqlite(tmp_path_factory, demo_database) as served:
+        yield served
+
+
+@contextmanager
+def backoffice_postgresql(tmp_path_factory):
+    """trytond's server on a PostgreSQL copy of the demo database: (url,
+    database), dropped at the end"""
+    database = PgDatabase(f'demo_{uuid.uuid4().hex[:8]}')
+    pg_clone(PG_URI, demo_database_postgresql(), database)
+    try:
+        with serve_backoffice(tmp_path_factory.mktemp('pg'),
+                postgresql_env(), database) as url:
+            yield url, database
+    finally:
+        _connect.cache_clear()
+        psql(PG_URI, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+            check=False)
 
 
 @pytest.fixture
@@ -72,8 +118,22 @@ def session(backoffice):
         opened.close()
 
 
-def query(path, sql, *args):
-    with sqlite3.connect(path) as connection:
+# A failed query of either backend.
+DATABASE_ERRORS = (sqlite3.Error, psycopg.Error)
+
+
+@functools.lru_cache
+def _connect(database):
+    return psycopg.connect(f'{PG_URI}/{database}', autocommit=True)
+
+
+def query(database, sql, *args):
+    """Rows of ``sql`` (``?`` placeholders) in ``database``: the path of a
+    SQLite file or a :class:`PgDatabase`"""
+    if isinstance(database, PgDatabase):
+        return _connect(database).execute(
+            sql.replace('?', '%s'), args).fetchall()
+    with sqlite3.connect(database) as connection:
         return connection.execute(sql, args).fetchall()
 
 

@@ -236,6 +236,22 @@ class TelecomPaymentTestCase(TelecomCompanyTestMixin, ModuleTestCase):
         return journal
 
     @with_transaction()
+    def test_same_iban_for_customers_of_two_tenants(self):
+        """The same IBAN registered by customers of two tenants: neither
+        blocks nor learns of the other (issue 16)"""
+        pool = Pool()
+        BankAccount = pool.get('bank.account')
+        t = create_tenancy()
+        accounts = BankAccount.create([{
+                    'owners': [('add', [customer.party.id])],
+                    'numbers': [('create', [{'type': 'iban',
+                                    'number': 'BE85 7355 5692 7306'}])],
+                    } for customer in [t.r2_customer, t.r3_customer]])
+        self.assertEqual(
+            [a.numbers[0].number_compact for a in accounts],
+            ['BE85735556927306'] * 2)
+
+    @with_transaction()
     def test_sepa_topup(self):
         "A SEPA top-up makes its pain.008 and credits the balance once"
         pool = Pool()

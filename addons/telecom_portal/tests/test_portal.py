@@ -460,6 +460,47 @@ class PortalTestCase(PortalClientCase):
             self.assertEqual(SipAddress.search(
                     [('address', '=', 'huge@ann.example')]), [])
 
+    def test_odd_input_is_never_a_500(self):
+        """Unicode digits and huge numbers as ids and quantities, dates in
+        year 9999 and beyond, a long Host name, a missing static file:
+        refused or not found, never a server error (issue 16)"""
+        odd_ids = ['\u0661\u0662', '\uff11', '9' * 40, '-1']
+        queries = ['start=9999-12-31&end=99999-01-01',
+            'start=\u0662\u0660\u0662\u0666-01-01', 'after=9' * 40,
+            'page=\u0663', 'number=\u0664\u0664']
+        checked = 0
+        for email in ['ann@example.com', 'carol@example.com']:
+            client = self.sign_in(email)
+            token = self.token(client)
+            for rule, kind, method in self.rules():
+                if rule.rule == '/logout':
+                    continue
+                paths = [re.sub(r'<[^>]+>', value, rule.rule)
+                    for value in odd_ids] if rule.arguments else [rule.rule]
+                # The odd queries on the pages without ids (the lists).
+                for path in paths:
+                    for query in (queries if method == 'GET'
+                            and not rule.arguments else ['']):
+                        url = f'{path}?{query}' if query else path
+                        if method == 'GET':
+                            response = self.get(client, url)
+                        else:
+                            response = self.post(client, url, {
+                                    'quantity': '\u0663', 'product': '9' * 40,
+                                    'start': '99999-01-01'}, token=token)
+                        checked += 1
+                        self.assertLess(response.status_code, 500,
+                            (method, url))
+        self.assertGreater(checked, 100)
+        client = self.client()
+        for url in ['/static/missing.css', '/static/../../etc/passwd',
+                '/static/\u0661.css']:
+            self.assertEqual(self.get(client, url).status_code,
+                HTTPStatus.NOT_FOUND, url)
+        response = self.get(client, '/login',
+            headers={'Host': '.'.join(['a' * 63] * 8)})
+        self.assertLess(response.status_code, 500)
+
     def test_every_form_needs_csrf(self):
         """Every POST route of the URL map, sent by the principal it is for
         without the form's CSRF token, is refused (403) before its

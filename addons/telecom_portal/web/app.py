@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import (
     Forbidden, HTTPException, NotFound, RequestEntityTooLarge)
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import IntegerConverter, Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
@@ -155,6 +155,16 @@ class Context:
         return redirect(path, code=303)
 
 
+class RecordId(IntegerConverter):
+    """The id of a record in a path: a number the databases hold (a
+    PostgreSQL integer); a larger one matches no route (404) instead of
+    failing in the database (500)"""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault('max', 2 ** 31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 class Portal:
     "The WSGI application of one database"
 
@@ -175,7 +185,8 @@ class Portal:
         for path, endpoint, methods, kind, func in ROUTES:
             rules.append(Rule(path, endpoint=endpoint, methods=methods))
             self.views[endpoint] = (kind, func)
-        self.url_map = Map(rules, strict_slashes=False)
+        self.url_map = Map(rules, strict_slashes=False,
+            converters={'int': RecordId})
         self.jinja = Environment(
             loader=FileSystemLoader(str(HERE / 'templates')),
             autoescape=select_autoescape(
@@ -216,8 +227,12 @@ class Portal:
             return exception.get_response()
         kind, func = self.views[endpoint]
         if endpoint == 'app.static':
-            # Files only: no database, no session.
-            return func(None, **args)
+            # Files only: no database, no session. A missing file is a
+            # 404, not an error of the server.
+            try:
+                return func(None, **args)
+            except HTTPException as exception:
+                return exception.get_response()
         context = {
             '_request': {'remote_addr': request.remote_addr},
             'language': 'en',
