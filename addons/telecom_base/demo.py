@@ -456,7 +456,7 @@ def _load_shop(pool):
                     'groups': [('add', [groups[c] for c in codes])]}])
     for tenant_name, products in SHOP.items():
         tenant, = Company.search([('party.name', '=', tenant_name)])
-        books = _load_books(pool, tenant)
+        books = set_up_books(pool, tenant)
         with Transaction().set_context(company=tenant.id):
             # Phones are goods, the rest services: each its revenue.
             categories = dict(zip(['goods', 'service'], Category.create([{
@@ -484,14 +484,15 @@ def _load_shop(pool):
             Template.create(rows)
 
 
-def _load_books(pool, company):
+def set_up_books(pool, company):
     """``company``'s books, as its accountant would set them up: Tryton's
     universal chart, a 20 % VAT, this year's and next year's fiscal
     years with monthly periods and invoice numbers, the usage product of
     its invoices (no
     tax: the demo's call prices are net) and its prepaid ledger's
-    accounts (telecom_payment); return its revenue accounts of goods and
-    services and the VAT"""
+    accounts (telecom_payment, when activated); return its revenue
+    accounts of goods and services and the VAT. The demo's tenants and the
+    *Onboard Reseller* wizard's (telecom_portal) are set up by it."""
     ModelData = pool.get('ir.model.data')
     AccountTemplate = pool.get('account.account.template')
     CreateChart = pool.get('account.create_chart', type='wizard')
@@ -505,7 +506,6 @@ def _load_books(pool, company):
     Template = pool.get('product.template')
     Uom = pool.get('product.uom')
     BillingConfiguration = pool.get('telecom.billing.configuration')
-    PrepaidConfiguration = pool.get('telecom.payment.configuration')
     with Transaction().set_context(company=company.id):
         session_id, _, _ = CreateChart.create()
         chart = CreateChart(session_id)
@@ -572,6 +572,9 @@ def _load_books(pool, company):
         BillingConfiguration.write([BillingConfiguration(1)], {
                 'usage_product': usage.products[0].id})
 
+        if not _has(pool, 'telecom.payment.configuration'):
+            return SimpleNamespace(goods=goods, services=services, vat=vat)
+        PrepaidConfiguration = pool.get('telecom.payment.configuration')
         # What customers paid and have not spent yet: unearned revenue.
         unearned = account('2.2.2')
         prepaid, vouchers, usage_invoiced = Account.create([{

@@ -8,3 +8,7 @@ class PortalUserError(ValidationError):
 
 class PortalError(UserError):
     pass
+
+
+class OnboardingError(UserError):
+    "An onboarding wizard cannot create what was asked; nothing was created."
