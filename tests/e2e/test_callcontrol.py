@@ -22,6 +22,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from . import tryton_exec
 from .conftest import BIN, ROOT, free_port, wait_http
 
 CONFIG = os.path.join(ROOT, 'etc', 'trytond.conf')
@@ -77,6 +78,8 @@ class Platform:
         self.api_args = list(api_args)
         self.url = f'http://127.0.0.1:{self.port}'
         self.process = None
+        self.session = tryton_exec.Session(
+            CONFIG, self.database, self.env, ROOT)
         self.start_api()
 
     def start_api(self):
@@ -113,6 +116,7 @@ class Platform:
 
     def stop(self):
         self.stop_api()
+        self.session.close()
         self.log.close()
         if self.backend == 'postgresql':
             subprocess.run(
@@ -121,13 +125,9 @@ class Platform:
                 capture_output=True)
 
     def tryton(self, code):
-        "Run ``code`` in a transaction of the database; return ``result``"
-        result = subprocess.run(
-            [sys.executable, '-m', 'tests.e2e.tryton_exec', CONFIG,
-                self.database], input=code, env=self.env, cwd=ROOT,
-            capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        """Run ``code`` in a transaction of the database; return
+        ``result`` (in one process kept for the platform: tryton_exec)"""
+        return self.session.run(code)
 
     def client(self, key='owner_key'):
         headers = {'Authorization': f'Bearer {self.keys[key]}'} if key else {}
