@@ -431,16 +431,19 @@ class Invoice(metaclass=PoolMeta):
         self.telecom_sent_to = address
         self.save()
 
-    def telecom_mail(self, msg, look, party, address, subject):
+    def telecom_mail(self, msg, look, party, address, subject, send=None):
         """Send ``msg`` about the invoice to ``party`` at ``address`` from
-        the sender of its brand (``look``) when the transaction commits,
-        and log it on the invoice"""
+        the sender of its brand (``look``) when the transaction commits —
+        or with ``send(msg)``, e.g. at once — and log it on the invoice"""
         Email = Pool().get('ir.email')
         from_ = config.get('email', 'from')
         set_from_header(msg, from_, look.email_from or from_)
         msg['To'] = format_address(address, party.rec_name)
         msg['Subject'] = subject
-        send_message_transactional(msg, strict=True)
+        if send is None:
+            send_message_transactional(msg, strict=True)
+        else:
+            send(msg)
         Email.from_message(msg, resource=self).save()
 
     def _telecom_email_body(self, look, party):

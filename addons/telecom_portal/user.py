@@ -43,3 +43,8 @@ class WebUser(metaclass=PoolMeta):
         # customer signed up on (one installation serves many brands).
         url = url or Transaction().context.get('portal_validation_url')
         return super().get_email_validation_url(url=url)
+
+    def get_email_reset_password_url(self, url=None):
+        # As the validation link: the site the reset was asked on.
+        url = url or Transaction().context.get('portal_reset_url')
+        return super().get_email_reset_password_url(url=url)

@@ -293,6 +293,33 @@ def test_two_brands_and_a_phone(portal, phone):
         'document.documentElement.scrollWidth') <= 390
 
 
+def test_phone_menu_and_columns(portal, browser):
+    """At a phone's 375 px the menu folds behind its button, and a call's
+    price and an invoice's status stay on the screen"""
+    context = browser.new_context(viewport={'width': 375, 'height': 740})
+    page = context.new_page()
+    try:
+        sign_in(page, f'http://127.0.0.1:{portal.port}', 'acme@demo.example')
+        calls = page.locator('header nav a', has_text='Calls')
+        assert not calls.is_visible()
+        shot(page, 'portal-phone-menu-folded.png')
+        page.click('label.menu-button')
+        calls.click()
+        page.wait_for_url(re.compile(r'.*/calls$'))
+
+        def right_edge(selector):
+            box = page.locator(selector).first.bounding_box()
+            return box['x'] + box['width']
+        assert right_edge('th:has-text("Price")') <= 375
+        page.goto(f'http://127.0.0.1:{portal.port}/invoices')
+        assert right_edge('th:has-text("Status")') <= 375
+        assert right_edge('th:has-text("Total")') <= 375
+        shot(page, 'portal-phone-invoices.png')
+        assert page.evaluate('document.documentElement.scrollWidth') <= 375
+    finally:
+        context.close()
+
+
 def provision(portal, name, username, login=None):
     """The operator gives the account named ``name`` a SIP line (and a
     portal log-in ``login``), as its back office does"""
@@ -370,6 +397,11 @@ def test_signup_top_up_call(portal, desktop, mailbox):
     desktop.get_by_label('E-mail').fill('walter@walkin.example')
     desktop.get_by_label('Password').fill('Walter-Passw0rd-2026')
     desktop.get_by_label('Payment').select_option('prepaid')
+    # The address its invoices need.
+    desktop.get_by_label('Street and number').fill('1 Harbour Road')
+    desktop.get_by_label('Postal code').fill('BS1 4QA')
+    desktop.get_by_label('City').fill('Bristol')
+    desktop.get_by_label('Country').select_option('GB')
     shot(desktop, 'portal-signup.png')
     desktop.get_by_role('button', name='Sign up').click()
     desktop.wait_for_url(re.compile(r'.*/signup/sent$'))

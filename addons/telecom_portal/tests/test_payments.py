@@ -22,7 +22,8 @@ from trytond.modules.telecom_payment.tests.tools import create_prepaid_books
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .test_portal import PASSWORD, PortalClientCase, csrf_of
+from ..web import views_signup
+from .test_portal import ADDRESS, PASSWORD, PortalClientCase, csrf_of
 
 APPROVE = 'fake-paypal-one-time-nonce'
 DECLINE = 'fake-processor-declined-visa-nonce'
@@ -57,6 +58,9 @@ class PaymentPortalTestCase(PortalClientCase):
         Merchant = pool.get('account.payment.braintree.account')
         Journal = pool.get('account.payment.journal')
         t = create_tenancy()
+        # The country of sign-ups' addresses.
+        pool.get('country.country').create([
+                {'name': "United Kingdom", 'code': 'GB'}])
         books = {t.r2: create_prepaid_books(t.r2)}
         merchant, = Merchant.create([{
                     'name': "R2 Braintree", 'environment': 'sandbox',
@@ -327,13 +331,13 @@ class PaymentPortalTestCase(PortalClientCase):
         client = self.client()
         token = csrf_of(client.get('/signup', base_url=base))
         sent = []
-        with patch('trytond.modules.web_user.user.send_message_transactional',
-                sent.append):
+        with patch.object(views_signup, 'send_now', sent.append):
             response = client.post('/signup', base_url=base, data={
                     'csrf_token': token, 'plan': str(self.plan_id),
                     'name': 'Paula Post', 'email': 'paula@example.com',
                     'password': 'Paula-Passw0rd-2026',
-                    'flavour': 'residential', 'billing_mode': 'postpaid'})
+                    'flavour': 'residential', 'billing_mode': 'postpaid',
+                    **ADDRESS})
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
         message, = sent
         link = re.search(r'https://two\.portal\.test(/signup/validate'

@@ -9,18 +9,22 @@ import csv
 import datetime as dt
 import io
 import re
+import socket
+from contextlib import contextmanager
 from decimal import Decimal
 from http import HTTPStatus
 from unittest.mock import patch
 
 from werkzeug.test import Client
 
+from trytond.config import config
 from trytond.modules.telecom_billing.tests.test_document import billed
 from trytond.modules.telecom_rating.tests.tools import cdr
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction, TransactionError
 
+from ..web import scope, views_password, views_signup
 from ..web.app import KINDS, Portal
 
 BASE = 'https://portal.test'
@@ -31,6 +35,25 @@ FIRST_CALL = dt.datetime(2026, 1, 1, 8, 0)
 # (route, method) → (form field, name of the ids): the routes that take a
 # record's id in their form, not in their path; the wall is tested on them
 # with other tenants' ids in that field.
+# A customer's address, as the forms that create an account ask it.
+ADDRESS = {'street': '3 Quay Street', 'postal_code': 'BS1 4QA',
+    'city': 'Bristol', 'country': 'GB'}
+
+
+@contextmanager
+def smtp_down():
+    "The mail server refuses connections: a port nothing listens on"
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    uri = config.get('email', 'uri')
+    config.set('email', 'uri', f'smtp://127.0.0.1:{port}')
+    try:
+        yield
+    finally:
+        config.set('email', 'uri', uri)
+
+
 FORM_IDS = {('/shop/order', 'POST'): ('product', 'product_id')}
 
 
@@ -319,7 +342,8 @@ class PortalTestCase(PortalClientCase):
                 public.add(rule.rule)
         self.assertEqual(public, {
                 '/login', '/static/<path:filename>', '/brand/logo',
-                '/signup', '/signup/sent', '/signup/validate'})
+                '/signup', '/signup/sent', '/signup/validate',
+                '/password/forgot', '/password/reset'})
 
     def test_anonymous_reaches_only_public_pages(self):
         "Anonymous: every private GET redirects to log-in, every POST is 403"
@@ -539,6 +563,30 @@ class PortalTestCase(PortalClientCase):
 
     # --- customer pages --------------------------------------------------
 
+    def test_postpaid_sees_no_balance(self):
+        """A postpaid customer, invoiced after use, sees neither a balance
+        (always 0.00) nor a top-up it cannot use; a prepaid one sees both"""
+        body = self.get(self.sign_in('ann@example.com'), '/account'
+            ).get_data(as_text=True)
+        self.assertIn('<h2 id="balance-h">Account</h2>', body)
+        self.assertNotIn('Balance', body)
+        self.assertNotIn('href="/top-up"', body)
+        self.assertIn('· Postpaid', body)
+        body = self.get(self.sign_in('erin@example.com'), '/account'
+            ).get_data(as_text=True)
+        self.assertIn('<h2 id="balance-h">Balance</h2>', body)
+        self.assertIn('<li><a href="/top-up">Top up</a></li>', body)
+
+    def test_reseller_lists_in_words(self):
+        "A reseller's customers are listed in words, not stored codes"
+        body = self.get(self.sign_in('carol@example.com'),
+            '/reseller/customers').get_data(as_text=True)
+        row = body[body.index('Ann Ltd'):]
+        row = row[:row.index('</tr>')]
+        # Postpaid: no balance to show.
+        self.assertEqual(re.findall(r'<td[^>]*>([^<]*)</td>', row),
+            ['PBX', 'Postpaid', '—', 'Active'])
+
     def test_flavours(self):
         "Each account kind gets its own home page (F3)"
         for email, heading in [
@@ -581,6 +629,31 @@ class PortalTestCase(PortalClientCase):
         self.assertEqual(len(set(flat)), CALLS + 1)
         self.assertEqual(flat[0], (FIRST_CALL + dt.timedelta(
                     hours=3 * (CALLS - 1))).strftime('%Y-%m-%d %H:%M:%S'))
+
+    def test_call_history_as_read(self):
+        """Calls in the tenant's time zone, lengths as h:mm:ss, prices with
+        the currency and the plan's 4 decimals"""
+        with self.db() as transaction:
+            Company = Pool().get('company.company')
+            r1, = Company.search([('party.name', '=', 'Reseller One')])
+            Company.write([r1], {'timezone': 'Europe/Paris'})
+            transaction.commit()
+        try:
+            body = self.get(self.sign_in('ann@example.com'),
+                '/calls?start=2026-01-01&end=2026-01-01').get_data(
+                as_text=True)
+        finally:
+            with self.db() as transaction:
+                Company.write([Company(r1.id)], {'timezone': None})
+                transaction.commit()
+        self.assertIn('<p class="help">Times in Europe/Paris.</p>', body)
+        # The first call, 08:00 UTC, is 09:00 in Paris in January: 60 s
+        # at Ann's 0.0220 a minute.
+        row = body[body.index('<td>2026-01-01 09:00:00</td>'):]
+        row = row[:row.index('</tr>')]
+        self.assertEqual(re.findall(r'<td[^>]*>([^<]*)</td>', row),
+            ['2026-01-01 09:00:00', '442071230000', '442071234567', 'UK',
+                '0:01:00', 'answered', '0.0220 EUR'])
 
     def test_call_history_filters_and_csv(self):
         "Date range and number filters; the CSV holds the same calls"
@@ -690,7 +763,8 @@ class PortalTestCase(PortalClientCase):
         response = self.post(client, '/reseller/customers/new', {
                 'name': 'New Trunk Co', 'email': 'noc@trunk.example',
                 'flavour': 'wholesale', 'billing_mode': 'postpaid',
-                'credit_limit': '250', 'plan': str(self.ids['r3_plan'])})
+                'credit_limit': '250', 'plan': str(self.ids['r3_plan']),
+                **ADDRESS})
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
         account_id = int(response.headers['Location'].split('/')[-1]
             .split('?')[0])
@@ -698,6 +772,12 @@ class PortalTestCase(PortalClientCase):
         with self.db():
             account = Pool().get('telecom.account')(account_id)
             self.assertEqual(account.company.party.name, 'Reseller Three')
+            # Where its invoices go: what a billing run needs.
+            address = account.party.address_get(type='invoice')
+            self.assertEqual(
+                (address.street, address.postal_code, address.city,
+                    address.country.code),
+                ('3 Quay Street', 'BS1 4QA', 'Bristol', 'GB'))
             self.assertEqual(account.credit_limit, Decimal(250))
             self.assertEqual(
                 [p.id for p in account.rate_plans], [self.ids['r3_plan']])
@@ -713,7 +793,7 @@ class PortalTestCase(PortalClientCase):
         response = self.post(client, '/reseller/customers/new', {
                 'name': 'Kept Plan Co', 'flavour': 'residential',
                 'billing_mode': 'postpaid', 'credit_limit': '10',
-                'plan': str(self.ids['r3_plan'])})
+                'plan': str(self.ids['r3_plan']), **ADDRESS})
         path = response.headers['Location'].split('?')[0]
         page = self.get(client, path).get_data(as_text=True)
         form = page[page.index(f'action="{path}"'):]
@@ -740,11 +820,15 @@ class PortalTestCase(PortalClientCase):
         client = self.sign_in('dave@example.com')
         response = self.post(client, '/reseller/customers/new', {
                 'name': '', 'flavour': 'pbx', 'billing_mode': 'prepaid',
-                'credit_limit': '-5', 'plan': str(self.ids['owner_plan'])})
+                'credit_limit': '-5', 'plan': str(self.ids['owner_plan']),
+                'street': '', 'postal_code': '', 'city': '',
+                'country': 'XX'})
         self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
         body = response.get_data(as_text=True)
-        for name in ['name', 'credit_limit', 'plan']:
+        for name in ['name', 'credit_limit', 'plan', 'street',
+                'postal_code', 'city', 'country']:
             self.assertIn(f'id="e-{name}"', body)
+        self.assertIn("Choose one of the countries.", body)
         with self.db():
             Account = Pool().get('telecom.account')
             self.assertEqual(Account.search([('credit_limit', '<', 0)]), [])
@@ -880,10 +964,19 @@ class PortalTestCase(PortalClientCase):
         body = self.get(carol, '/reseller/invoices').get_data(as_text=True)
         self.assertIn(f'/reseller/invoices/{invoice_id}/remind', body)
         sent = []
-        # The reminder goes through telecom_billing's Invoice.telecom_mail.
-        with patch('trytond.modules.telecom_billing.document.'
-                'send_message_transactional',
-                lambda msg, **kwargs: sent.append(msg)):
+        # With the mail server down, the reseller is told in the invoice's
+        # row, at once; nothing is logged as sent.
+        with smtp_down():
+            response = self.post(
+                carol, f'/reseller/invoices/{invoice_id}/remind')
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertRegex(response.get_data(as_text=True),
+            f'<p class="error" role="alert" id="refused-{invoice_id}">The '
+            'reminder was not sent: the mail server did not take the '
+            r'message \(ConnectionRefusedError\)\. Try again later\.</p>')
+        # The reminder goes through telecom_billing's Invoice.telecom_mail,
+        # sent while the reseller waits.
+        with patch.object(scope, 'send_now', sent.append):
             response = self.post(
                 carol, f'/reseller/invoices/{invoice_id}/remind')
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
@@ -907,8 +1000,37 @@ class PortalTestCase(PortalClientCase):
         response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
             {'date': 'not a date'})
         self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
-        self.assertIn('Received on: Write the date as YYYY-MM-DD',
+        self.assertIn(f'<p class="error" role="alert" id="refused-'
+            f'{invoice_id}">Received on: Write the date as YYYY-MM-DD',
             response.get_data(as_text=True))
+
+        # Without a method for payments received, the reseller reads why
+        # in the invoice's row, on the list it acted from.
+        with self.db() as transaction:
+            Method = Pool().get('account.invoice.payment.method')
+            method, = Method.search([('name', '=', "Bank transfer")])
+            values = {'name': method.name, 'company': method.company.id,
+                'journal': method.journal.id,
+                'debit_account': method.debit_account.id,
+                'credit_account': method.credit_account.id}
+            Method.delete([method])
+            transaction.commit()
+        response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
+            {'date': '2024-02-15'})
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        body = response.get_data(as_text=True)
+        self.assertIn(f'<p class="error" role="alert" id="refused-'
+            f'{invoice_id}">You have no payment method for received '
+            'payments yet: add one in the back office (Invoice Payment '
+            'Methods), then mark the invoice paid.</p>', body)
+        self.assertIn('<h1>Invoices</h1>', body)
+        with self.db() as transaction:
+            Method = Pool().get('account.invoice.payment.method')
+            self.assertEqual(
+                Pool().get('account.invoice')(invoice_id).state, 'posted')
+            Method.create([values])
+            transaction.commit()
+
         response = self.post(carol, f'/reseller/invoices/{invoice_id}/paid',
             {'date': '2024-02-15'})
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER,
@@ -972,17 +1094,31 @@ class PortalTestCase(PortalClientCase):
                 'flavour': 'residential', 'billing_mode': 'prepaid'})
         self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
         body = response.get_data(as_text=True)
-        for name in ['plan', 'name', 'email', 'password']:
+        # The address too: invoices need it.
+        for name in ['plan', 'name', 'email', 'password', 'street',
+                'postal_code', 'city', 'country']:
             self.assertIn(f'id="e-{name}"', body)
 
+        frank = {'csrf_token': token, 'plan': str(self.ids['r1_plan']),
+            'name': 'Frank Home', 'email': 'Frank@Example.com',
+            'password': 'Frank-Passw0rd-2026', 'flavour': 'residential',
+            'billing_mode': 'prepaid', **ADDRESS}
+        # The mail server down: said next to the e-mail, nothing created.
+        with smtp_down():
+            response = client.post('/signup', base_url=base, data=frank)
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('<p class="error" id="e-email">We could not send the '
+            'confirmation e-mail just now: the mail server did not take '
+            'the message (ConnectionRefusedError). Nothing was created; '
+            'please try again in a few minutes.</p>',
+            response.get_data(as_text=True))
+        with self.db():
+            self.assertEqual(Pool().get('web.user').search(
+                    [('email', '=', 'frank@example.com')]), [])
+
         sent = []
-        with patch('trytond.modules.web_user.user.send_message_transactional',
-                sent.append):
-            response = client.post('/signup', base_url=base, data={
-                    'csrf_token': token, 'plan': str(self.ids['r1_plan']),
-                    'name': 'Frank Home', 'email': 'Frank@Example.com',
-                    'password': 'Frank-Passw0rd-2026',
-                    'flavour': 'residential', 'billing_mode': 'prepaid'})
+        with patch.object(views_signup, 'send_now', sent.append):
+            response = client.post('/signup', base_url=base, data=frank)
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
         self.assertEqual(response.headers['Location'], '/signup/sent')
         message, = sent
@@ -1021,6 +1157,106 @@ class PortalTestCase(PortalClientCase):
             self.assertEqual(account.billing_mode, 'prepaid')
             self.assertEqual(
                 [p.id for p in account.rate_plans], [self.ids['r1_plan']])
+            address = account.party.address_get(type='invoice')
+            self.assertEqual(
+                (address.street, address.postal_code, address.city,
+                    address.country.code),
+                ('3 Quay Street', 'BS1 4QA', 'Bristol', 'GB'))
+
+    def test_password_reset(self):
+        """A forgotten password: a link e-mailed at once by the brand's
+        site that sets a new password once; the mail server down is said;
+        another tenant's site neither sends a link nor takes one"""
+        base, other = 'https://one.portal.test', 'https://three.portal.test'
+        client = self.client()
+        # Each site's form has its own token (its cookie is the host's).
+        tokens = {site: csrf_of(client.get('/password/forgot', base_url=site))
+            for site in [base, other]}
+
+        def forgot(email, site=base):
+            return client.post('/password/forgot', base_url=site,
+                data={'csrf_token': tokens[site], 'email': email})
+        with smtp_down():
+            response = forgot('erin@example.com')
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('<p class="error" id="e-email">We could not send the '
+            'e-mail just now: the mail server did not take the message '
+            '(ConnectionRefusedError). Please try again in a few '
+            'minutes.</p>', response.get_data(as_text=True))
+
+        sent = []
+        with patch.object(views_password, 'send_now', sent.append):
+            # Reseller Three's site does not serve Erin (Sub Reseller Two's
+            # customer, under Reseller One): the answer of an unknown one.
+            # Reseller One's serves its own customer Ann and Erin.
+            for email, site in [('erin@example.com', other),
+                    ('nobody@example.com', base),
+                    ('ann@example.com', base),
+                    ('Erin@Example.com', base)]:
+                response = forgot(email, site)
+                self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+                self.assertEqual(response.headers['Location'],
+                    '/login?done=reset-sent')
+        self.assertEqual([m['To'] for m in sent],
+            ['ann@example.com', 'erin@example.com'])
+        message = sent[-1]
+        del sent[:]
+        self.assertEqual(message['To'], 'erin@example.com')
+        self.assertEqual(message['Reply-To'], 'hello@one.example')
+        link = re.search(r'https://one\.portal\.test(/password/reset\?[^"]+)',
+            message.get_body(('html',)).get_content()).group(1)
+        link = link.replace('&amp;', '&')
+        body = client.get(link, base_url=base).get_data(as_text=True)
+        fields = dict(re.findall(
+                r'<input type="hidden" name="(email|token)" value="([^"]*)"',
+                body))
+        self.assertEqual(fields['email'], 'erin@example.com')
+
+        def choose(password, site=base):
+            return client.post('/password/reset', base_url=site, data={
+                    'csrf_token': tokens[site], 'password': password,
+                    **fields})
+        used = ("This link was already used or has expired: ask for a new "
+            "one.")
+        # Not taken on another tenant's site, nor a weak password …
+        response = choose('New-Erin-Passw0rd-2026', other)
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn(used, response.get_data(as_text=True))
+        response = choose('x')
+        self.assertIn('id="e-password"', response.get_data(as_text=True))
+        # … then once.
+        response = choose('New-Erin-Passw0rd-2026')
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(response.headers['Location'],
+            '/login?done=password-reset')
+        response = choose('Other-Erin-Passw0rd-2026')
+        self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn(used, response.get_data(as_text=True))
+        response = self.post(self.client(), '/login', {
+                'email': 'erin@example.com',
+                'password': 'New-Erin-Passw0rd-2026'})
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+
+        # A link past its time does not work either.
+        with patch.object(views_password, 'send_now', sent.append):
+            forgot('erin@example.com')
+        with self.db() as transaction:
+            WebUser = Pool().get('web.user')
+            erin, = WebUser.search([('email', '=', 'erin@example.com')])
+            fields['token'] = erin.reset_password_token
+            WebUser.write([erin], {'reset_password_token_expire':
+                    dt.datetime.now() - dt.timedelta(seconds=1)})
+            transaction.commit()
+        response = choose('Late-Erin-Passw0rd-2026')
+        self.assertIn(used, response.get_data(as_text=True))
+        with self.db() as transaction:
+            WebUser = Pool().get('web.user')
+            erin, = WebUser.search([('email', '=', 'erin@example.com')])
+            self.assertEqual(WebUser.check_password(
+                    'New-Erin-Passw0rd-2026', erin.password_hash)[0], True)
+            # The other tests sign in with the fixture's password.
+            WebUser.write([erin], {'password': PASSWORD})
+            transaction.commit()
 
     def test_signup_not_offered(self):
         "A brand whose tenant offers no plan has no sign-up"

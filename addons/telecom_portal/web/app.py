@@ -165,6 +165,13 @@ class RecordId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def selection_word(record, name):
+    """The label of ``record``'s selection field ``name`` ("PBX" for pbx):
+    pages show the operator's words, never stored codes"""
+    value = getattr(record, name)
+    return dict(record._fields[name].selection).get(value, value)
+
+
 class Portal:
     "The WSGI application of one database"
 
@@ -173,7 +180,8 @@ class Portal:
         from trytond.config import config
 
         from . import (  # noqa: F401
-            views_customer, views_public, views_reseller, views_signup)
+            views_customer, views_password, views_public, views_reseller,
+            views_signup)
         self.database = database
         self.secure_cookies = secure_cookies
         # The largest request body (a rate deck upload is the largest):
@@ -193,6 +201,11 @@ class Portal:
                 default=True, default_for_string=True),
             trim_blocks=True, lstrip_blocks=True)
         self.jinja.filters['money'] = branding.money
+        self.jinja.filters['word'] = selection_word
+        self.jinja.filters['duration'] = branding.duration
+        self.jinja.filters['local_time'] = branding.local_time
+        self.jinja.globals['time_zone'] = branding.time_zone
+        self.jinja.globals['call_digits'] = branding.call_digits
         self.jinja.globals['status_of'] = branding.invoice_status
         self.jinja.globals['due_date_of'] = branding.due_date
         self.jinja.globals['masked'] = masked_iban

@@ -1,4 +1,5 @@
-"""What a page shows of its brand (F34) and how amounts are written.
+"""What a page shows of its brand (F34) and how amounts, call lengths and
+times are written.
 
 The brand is ``telecom.brand`` of telecom_billing, resolved by
 ``Brand.resolve(host, account)``: the signed-in account's plan first, then
@@ -6,9 +7,11 @@ its tenant's default brand, then the Host header. A reseller signed in sees
 its own default brand. Without any brand the page names the tenant's
 company — never a parent's.
 """
+import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
 
 from trytond.pool import Pool
 from trytond.transaction import Transaction
@@ -80,6 +83,36 @@ def resolve(host, ctx=None):
         return BrandView(name=Company(company_id).party.name,
             company=company_id)
     return BrandView(name="Customer portal")
+
+
+def duration(seconds):
+    "Seconds as h:mm:ss, how a call's length is read (3725 → 1:02:05)"
+    if seconds is None:
+        return ''
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f'{hours}:{minutes:02}:{seconds:02}'
+
+
+def time_zone(account):
+    "The name of the time zone the account's tenant works in (UTC unset)"
+    return account.company.timezone or 'UTC'
+
+
+def local_time(moment, zone):
+    "A stored instant (naive UTC) as read in ``zone``"
+    if moment is None:
+        return ''
+    moment = moment.replace(tzinfo=dt.timezone.utc).astimezone(
+        ZoneInfo(zone))
+    return moment.strftime('%Y-%m-%d %H:%M:%S')
+
+
+def call_digits(account):
+    """The decimals of the account's call prices: those its plans round
+    calls to (the most precise of them), 4 without a plan"""
+    return max((plan.decimals for plan in account.rate_plans
+            if plan.decimals is not None), default=4)
 
 
 def money(amount, currency=None, digits=None):

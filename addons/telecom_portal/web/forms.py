@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from trytond.modules.telecom_base.numbering import normalize_sip_address
+from trytond.pool import Pool
 
 
 class Invalid(ValueError):
@@ -96,6 +97,61 @@ def sip_address(form, name):
         return normalize_sip_address(value)
     except ValueError as exception:
         raise Invalid(str(exception))
+
+
+def new_password(form, name):
+    "A password the back office's rules accept (length, not the e-mail…)"
+    from trytond.exceptions import UserError
+    value = text(form, name, required=True, max_length=1024)
+    try:
+        Pool().get('res.user').validate_password(value, [])
+    except UserError as exception:
+        raise Invalid(exception.message)
+    return value
+
+
+def country(form, name):
+    "A country of Tryton's list, sent as its ISO code; its id"
+    Country = Pool().get('country.country')
+    code = (form.get(name) or '').strip().upper()
+    if not code:
+        raise Invalid("Choose the country.")
+    countries = Country.search([('code', '=', code)], limit=1)
+    if not countries:
+        raise Invalid("Choose one of the countries.")
+    return countries[0].id
+
+
+def countries():
+    "(code, name) of every country, for a form's list"
+    Country = Pool().get('country.country')
+    return [(c.code, c.name)
+        for c in Country.search([], order=[('name', 'ASC')])]
+
+
+# What an invoice needs to say where its customer is (a billing run skips
+# an account without it): asked wherever an account is created.
+ADDRESS = {
+    'street': lambda f, n: text(f, n, required=True),
+    'postal_code': lambda f, n: text(f, n, required=True, max_length=20),
+    'city': lambda f, n: text(f, n, required=True, max_length=100),
+    'country': country,
+    }
+
+
+def home_country(company_id):
+    """The code of the country of the tenant ``company_id``, the first
+    guess for its customers' addresses"""
+    if company_id is None:
+        return ''
+    company = Pool().get('company.company')(company_id)
+    address = company.party.address_get()
+    return address.country.code if address and address.country else ''
+
+
+def address(values):
+    "The party's address (party.address values) from what ADDRESS read"
+    return {name: values[name] for name in ADDRESS}
 
 
 def read(form, readers):

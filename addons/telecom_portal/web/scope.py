@@ -23,6 +23,8 @@ from trytond.transaction import Transaction
 
 from trytond.modules.telecom_base.balance import to_decimal
 
+from .mail import send_now
+
 PAGE_SIZE = 50
 CSV_LIMIT = 100000
 INVOICE_STATES = ['posted', 'paid', 'cancelled']
@@ -272,7 +274,8 @@ class ResellerScope(InvoicesScope):
                 self._customer_domain() + [('id', '=', account_id)]))
 
     def create_customer(self, name, email, flavour, billing_mode,
-            credit_limit, plan_id):
+            credit_limit, plan_id, address):
+        "``address``: the party's invoice address (party.address values)"
         pool = Pool()
         Party = pool.get('party.party')
         Account = pool.get('telecom.account')
@@ -283,6 +286,7 @@ class ResellerScope(InvoicesScope):
                         'contact_mechanisms': [('create', [
                                     {'type': 'email', 'value': email}])]
                         if email else [],
+                        'addresses': [('create', [address])],
                         }])
             account, = Account.create([{
                         'party': party.id, 'company': self.company_id,
@@ -543,8 +547,10 @@ class ResellerScope(InvoicesScope):
             f"{invoice.currency.code} to pay. Please pay it soon; if you "
             "have paid it already, please ignore this message.\n\n"
             f"{look.name}\n{look.support or ''}\n")
+        # Sent while the reseller waits, so the page says whether it went.
         invoice.telecom_mail(msg, look, party, mechanism.email,
-            f"{look.name}: payment reminder for invoice {invoice.number}")
+            f"{look.name}: payment reminder for invoice {invoice.number}",
+            send=send_now)
         return mechanism.email
 
 

@@ -6,12 +6,16 @@ from decimal import Decimal
 
 from werkzeug.exceptions import BadRequest
 
+from trytond.exceptions import UserError
 from trytond.modules.telecom_base.account import BILLING_MODES, FLAVOURS
 
 from .app import route
 from .logo import MAX_SIZE as MAX_LOGO
 from .documents import download
-from .forms import amount, choice, read, record_id, text
+from .mail import NotSent
+from .forms import (
+    ADDRESS, address, amount, choice, countries, home_country, read,
+    record_id, text)
 from .views_customer import (
     call_filters, format_cursor, invoice_list, parse_cursor)
 
@@ -42,7 +46,9 @@ def customer_form(ctx, account=None, errors=None, status=200, values=None):
     return ctx.render('reseller_customer.html', status=status,
         account=account, plans=ctx.scope.plans(), errors=errors or {},
         values=values or {}, flavours=FLAVOURS, billing_modes=BILLING_MODES,
-        call_limits=CALL_LIMITS if call_limits_available() else [])
+        call_limits=CALL_LIMITS if call_limits_available() else [],
+        countries=[] if account else countries(),
+        default_country=home_country(ctx.scope.company_id))
 
 
 @route('/reseller/customers', 'reseller')
@@ -64,6 +70,7 @@ def new_customer(ctx):
             'billing_mode': lambda f, n: choice(f, n, BILLING_MODES),
             'credit_limit': lambda f, n: amount(f, n, minimum=Decimal(0)),
             'plan': record_id,
+            **ADDRESS,
             })
     if values.get('email') and '@' not in values['email']:
         errors['email'] = "Write an e-mail address, e.g. ann@example.com."
@@ -75,7 +82,8 @@ def new_customer(ctx):
         return customer_form(ctx, errors=errors, status=400, values=form)
     account = ctx.scope.create_customer(
         values['name'], values['email'], values['flavour'],
-        values['billing_mode'], values['credit_limit'], values['plan'])
+        values['billing_mode'], values['credit_limit'], values['plan'],
+        address(values))
     return ctx.redirect(f'/reseller/customers/{account.id}', done='created')
 
 
@@ -211,21 +219,41 @@ def invoices(ctx):
         ctx, ctx.scope, 'invoices.html', today=dt.date.today())
 
 
+def invoice_refused(ctx, invoice_id, message):
+    """The invoice list again, saying in the invoice's row why what the
+    reseller asked for it was not done; nothing it wrote is kept"""
+    ctx.undo()
+    response = invoice_list(ctx, ctx.scope, 'invoices.html',
+        today=dt.date.today(), refused={invoice_id: message})
+    response.status_code = 400
+    return response
+
+
 @route('/reseller/invoices/<int:invoice_id>/paid', 'reseller',
     methods=('POST',))
 def mark_paid(ctx, invoice_id):
     from .forms import date
     values, errors = read(ctx.request.form, {'date': date})
     if errors:
-        raise BadRequest(f"Received on: {errors['date']}")
-    ctx.scope.mark_paid(invoice_id, values['date'])
+        return invoice_refused(ctx, invoice_id,
+            f"Received on: {errors['date']}")
+    try:
+        ctx.scope.mark_paid(invoice_id, values['date'])
+    except UserError as exception:
+        return invoice_refused(ctx, invoice_id, exception.message)
     return ctx.redirect('/reseller/invoices', done='paid')
 
 
 @route('/reseller/invoices/<int:invoice_id>/remind', 'reseller',
     methods=('POST',))
 def remind(ctx, invoice_id):
-    ctx.scope.send_reminder(invoice_id)
+    try:
+        ctx.scope.send_reminder(invoice_id)
+    except UserError as exception:
+        return invoice_refused(ctx, invoice_id, exception.message)
+    except NotSent as exception:
+        return invoice_refused(ctx, invoice_id,
+            f"The reminder was not sent: {exception}. Try again later.")
     return ctx.redirect('/reseller/invoices', done='reminded')
 
 

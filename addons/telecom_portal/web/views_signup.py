@@ -6,12 +6,14 @@ is: the plans offered are those of the brand's tenant ticked "offered on
 sign-up" by that tenant (its reseller pages)."""
 from werkzeug.exceptions import BadRequest, NotFound
 
-from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .app import route
-from .forms import choice, read, record_id, text
+from .forms import (
+    ADDRESS, address, choice, countries, home_country, new_password, read,
+    record_id, text)
+from .mail import NotSent, branded, send_now
 from .views_public import sign_in
 
 SIGNUP_FLAVOURS = [
@@ -50,7 +52,6 @@ def email(form, name):
 def signup(ctx):
     pool = Pool()
     WebUser = pool.get('web.user')
-    User = pool.get('res.user')
     Party = pool.get('party.party')
     Account = pool.get('telecom.account')
     Company = pool.get('company.company')
@@ -58,7 +59,8 @@ def signup(ctx):
     if not plans:
         raise NotFound("Sign-up is not offered on this site.")
     values = {'flavours': SIGNUP_FLAVOURS, 'billing_modes': SIGNUP_BILLING,
-        'plans': plans, 'form': ctx.request.form}
+        'plans': plans, 'form': ctx.request.form, 'countries': countries(),
+        'default_country': home_country(ctx.brand.company)}
     if ctx.request.method == 'GET':
         return ctx.render('signup.html', errors={}, **values)
     form = ctx.request.form
@@ -66,20 +68,16 @@ def signup(ctx):
             'plan': lambda f, n: record_id(f, n, required=True),
             'name': lambda f, n: text(f, n, required=True),
             'email': email,
-            'password': lambda f, n: text(f, n, True, 1024),
+            'password': new_password,
             'flavour': lambda f, n: choice(f, n, SIGNUP_FLAVOURS),
             'billing_mode': lambda f, n: choice(f, n, SIGNUP_BILLING),
+            **ADDRESS,
             })
     if data.get('plan') and data['plan'] not in {p.id for p in plans}:
         errors['plan'] = "Choose one of the plans offered."
     if data.get('email') and WebUser.search([('email', '=', data['email'])]):
         errors['email'] = (
             "This e-mail already has an account: sign in instead.")
-    if data.get('password') and 'password' not in errors:
-        try:
-            User.validate_password(data['password'], [])
-        except UserError as exception:
-            errors['password'] = exception.message
     if errors:
         return ctx.form_error('signup.html', errors, **values)
     company = Company(ctx.brand.company)
@@ -88,6 +86,7 @@ def signup(ctx):
                     'name': data['name'],
                     'contact_mechanisms': [('create', [
                                 {'type': 'email', 'value': data['email']}])],
+                    'addresses': [('create', [address(data)])],
                     }])
         account, = Account.create([{
                     'party': party.id, 'company': company.id,
@@ -101,9 +100,18 @@ def signup(ctx):
                 'party': party.id, 'telecom_account': account.id,
                 }])
     url = ctx.request.host_url + 'signup/validate'
-    brand = ctx.brand
     with Transaction().set_context(portal_validation_url=url):
-        WebUser.validate_email([user], from_=brand.email_from or None)
+        user.set_email_token()
+        user.save()
+        msg, title = user.get_email_validation()
+    try:
+        send_now(branded(msg, ctx.brand, user.email, title))
+    except NotSent as exception:
+        # Nothing is kept: the customer signs up again, not half-way.
+        errors['email'] = (f"We could not send the confirmation e-mail "
+            f"just now: {exception}. Nothing was created; please try "
+            "again in a few minutes.")
+        return ctx.form_error('signup.html', errors, **values)
     return ctx.redirect('/signup/sent')
 
 
