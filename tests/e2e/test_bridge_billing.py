@@ -382,6 +382,7 @@ def test_api_down_and_bridge_killed_lose_and_double_nothing(
             async def start():
                 process = await asyncio.create_subprocess_exec(
                     *argv, cwd=ROOT, stdout=log, stderr=log)
+                processes.append(process)
                 await sim.wait_for_app('telecom', timeout=30)
                 return process
 
@@ -424,16 +425,23 @@ def test_api_down_and_bridge_killed_lose_and_double_nothing(
             await asyncio.sleep(1)
             for cid in calls[4:]:
                 await end(cid)
-            try:
-                await asyncio.to_thread(eventually_sync, lambda: platform.sql(
-                        'SELECT COUNT(*) FROM telecom_cdr '
-                        'WHERE call_id = ANY(%s)', calls) == [(6,)], 30)
-            finally:
-                bridge.terminate()
-                await bridge.wait()
+            await asyncio.to_thread(eventually_sync, lambda: platform.sql(
+                    'SELECT COUNT(*) FROM telecom_cdr '
+                    'WHERE call_id = ANY(%s)', calls) == [(6,)], 30)
         return calls
+
+    async def bounded():
+        try:
+            return await asyncio.wait_for(scenario(), 120)
+        finally:
+            # none left running, whatever failed
+            for process in processes:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+    processes = []
     try:
-        calls = asyncio.run(asyncio.wait_for(scenario(), 120))
+        calls = asyncio.run(bounded())
     finally:
         log.close()
 
