@@ -10,13 +10,16 @@ from .switch import SnapshotChangeMixin
 class Account(SnapshotChangeMixin, metaclass=PoolMeta):
     __name__ = 'telecom.account'
     max_outbound = fields.Integer(
-        "Max Outbound Calls", domain=[If(Eval('max_outbound'), ('max_outbound', '>=', 0), ())],
+        "Max Outbound Calls",
+        domain=[If(Eval('max_outbound'), ('max_outbound', '>=', 0), ())],
         help="Concurrent outbound calls. Leave empty for no limit.")
     max_inbound = fields.Integer(
-        "Max Inbound Calls", domain=[If(Eval('max_inbound'), ('max_inbound', '>=', 0), ())],
+        "Max Inbound Calls",
+        domain=[If(Eval('max_inbound'), ('max_inbound', '>=', 0), ())],
         help="Concurrent inbound calls. Leave empty for no limit.")
     max_total = fields.Integer(
-        "Max Calls", domain=[If(Eval('max_total'), ('max_total', '>=', 0), ())],
+        "Max Calls",
+        domain=[If(Eval('max_total'), ('max_total', '>=', 0), ())],
         help="Concurrent calls in both directions. Leave empty for no "
         "limit.")
     extra_calls = fields.Integer(
