@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from trytond.model import fields
 from trytond.pool import PoolMeta
-from trytond.pyson import Eval
+from trytond.pyson import Eval, If
 
 from .switch import SnapshotChangeMixin
 
@@ -10,13 +10,16 @@ from .switch import SnapshotChangeMixin
 class Account(SnapshotChangeMixin, metaclass=PoolMeta):
     __name__ = 'telecom.account'
     max_outbound = fields.Integer(
-        "Max Outbound Calls", domain=[('max_outbound', '>=', 0)],
+        "Max Outbound Calls",
+        domain=[If(Eval('max_outbound'), ('max_outbound', '>=', 0), ())],
         help="Concurrent outbound calls. Leave empty for no limit.")
     max_inbound = fields.Integer(
-        "Max Inbound Calls", domain=[('max_inbound', '>=', 0)],
+        "Max Inbound Calls",
+        domain=[If(Eval('max_inbound'), ('max_inbound', '>=', 0), ())],
         help="Concurrent inbound calls. Leave empty for no limit.")
     max_total = fields.Integer(
-        "Max Calls", domain=[('max_total', '>=', 0)],
+        "Max Calls",
+        domain=[If(Eval('max_total'), ('max_total', '>=', 0), ())],
         help="Concurrent calls in both directions. Leave empty for no "
         "limit.")
     extra_calls = fields.Integer(

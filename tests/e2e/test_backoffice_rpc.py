@@ -238,6 +238,33 @@ def test_reseller_cannot_bill_its_parent(backoffice, session):
     assert query(path, "SELECT COUNT(*) FROM account_invoice") == invoices
 
 
+def test_staff_credit_within_the_wall(backoffice, session):
+    """A reseller's staff top up their own customers only: Bluebell's top-up
+    wizard aimed at the owner's customer is refused and moves nothing"""
+    path = backoffice[1]
+    ids = dict(query(path, "SELECT p.name, a.id FROM telecom_account AS a "
+            "JOIN party_party AS p ON p.id = a.party"))
+    movements = query(path, "SELECT COUNT(*) FROM telecom_balance_line")
+    bluebell = session('bluebell')
+
+    def context(name):
+        return {'active_model': 'telecom.account',
+            'active_id': ids[name], 'active_ids': [ids[name]]}
+    assert refused(bluebell.call(
+            'wizard.telecom.account.credit.create',
+            context("Globex Wholesale")))
+    # A session opened on its own customer, then aimed at the owner's.
+    wizard, *_ = bluebell.call('wizard.telecom.account.credit.create',
+        context("Rosa Martin"))['result']
+    result = bluebell.call('wizard.telecom.account.credit.execute', wizard,
+        {'start': {'kind': 'topup', 'amount': {
+                        '__class__': 'Decimal', 'decimal': '10'},
+                'reason': "Cash"}}, 'credit', context("Globex Wholesale"))
+    assert refused(result), result
+    assert query(path,
+        "SELECT COUNT(*) FROM telecom_balance_line") == movements
+
+
 @pytest.mark.parametrize('wizard', [
         'telecom.cdr.rate', 'telecom.carrier.quality.refresh'])
 def test_platform_wizards_are_the_owners(backoffice, session, wizard):
