@@ -107,7 +107,9 @@ def _build_demo(folder, env=None, database='demo'):
                 '-d', database],
             [os.path.join(BIN, 'telecom-portal'), '-c', CONFIG,
                 '-d', database, '--demo', '--setup-only']]:
-        subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=900,
+        # Generous: on PostgreSQL, beside the two other parts of `make
+        # test` on 2 cores, activating every module took over 15 minutes.
+        subprocess.run(command, check=True, env=env, cwd=ROOT, timeout=2400,
             stdout=subprocess.DEVNULL)
 
 
