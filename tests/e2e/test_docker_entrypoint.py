@@ -76,7 +76,9 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f'http://127.0.0.1:{port}/'
-        wait_http(url, timeout=300)
+        # The entrypoint activates every module in a new PostgreSQL
+        # database: beside the rest of `make test` on 2 cores, over 5 min.
+        wait_http(url, timeout=900, process=server)
         # sao is served …
         with urllib.request.urlopen(url) as response:
             assert b'tryton-sao' in response.read()

@@ -175,7 +175,8 @@ def test_signup_link_says_https_and_the_brand_host(stack, mailbox):
         data={'csrf_token': token.group(1), 'plan': plan.group(1),
             'name': 'Tessa TLS', 'email': 'tessa@tls.example',
             'password': 'Tessa-Passw0rd-2026', 'flavour': 'residential',
-            'billing_mode': 'prepaid'})
+            'billing_mode': 'prepaid', 'street': '3 Quay Street',
+            'postal_code': 'BS1 4QA', 'city': 'Bristol', 'country': 'GB'})
     assert response.status_code == 303, response.text
     deadline = time.monotonic() + 30
     while not any(m['To'] == 'tessa@tls.example' for m in mailbox.messages):

@@ -406,4 +406,10 @@ def test_no_dialog_left_and_no_critical(proxy):
             break
         assert time.monotonic() < deadline, stats
         time.sleep(0.2)
-    assert 'CRITICAL' not in proxy.log_text()
+    # But one: a 200 OK that reaches a dialog already ended (a call the
+    # caller gave up on while the 100 calls/s test overloads the box) is
+    # logged CRITICAL by Kamailio's dialog module ("bogus event 4 in state
+    # 5"); the call's billing is that test's to check.
+    critical = [line for line in proxy.log_text().splitlines()
+        if 'CRITICAL' in line and 'bogus event 4 in state 5' not in line]
+    assert not critical, critical[:5]
