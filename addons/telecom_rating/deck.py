@@ -19,7 +19,7 @@ import os
 from decimal import Decimal
 from typing import NamedTuple
 
-from sql import As, Column, Literal
+from sql import As, Column
 from sql.aggregate import Count
 
 from trytond import backend
@@ -296,7 +296,7 @@ def count_rates(rates_of):
     table = Rate.__table__()
     cursor = Transaction().connection.cursor()
     cursor.execute(*table.select(
-            Count(Literal('*')), where=rates_of.where(table)))
+            Count(), where=rates_of.where(table)))
     return cursor.fetchone()[0]
 
 
