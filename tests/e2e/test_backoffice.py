@@ -107,7 +107,11 @@ def test_replacing_a_deck_asks_first(demo_server, page, tmp_path):
     dialog.locator('button', has_text="Cancel").click()
     dialog.wait_for(state='hidden')
 
-    # Cancelled: nothing went, the same 5 are there to replace.
+    # Cancelled: nothing went, the same 5 are there to replace. The form
+    # reloads its record once the wizard's dialog is removed (in the same
+    # step): a click before the reload has ended is dropped.
+    page.wait_for_function(
+        "jQuery('.wizard-dialog').length == 0 && jQuery.active == 0")
     page.locator('#tabcontent button', has_text="Import Rates").click()
     start("Replace all rates")
     dialog.get_by_text("Rates to Remove").wait_for()
