@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 
 def register(subparsers):
@@ -61,11 +62,11 @@ def demo_setup(args):
     if not demo.is_activated(args.database, demo.MODULES):
         print(f"Activating {', '.join(demo.MODULES)} in {args.database} "
             "(first run takes a minute)…", flush=True)
-        passfile = os.path.join(
-            os.path.dirname(os.path.abspath(args.config)), '..', 'var',
-            '.admin-password')
-        os.makedirs(os.path.dirname(passfile), exist_ok=True)
-        with open(passfile, 'w') as fp:
+        # A file of its own (readable by its owner only): two set-ups side
+        # by side (tests building the demo on both backends) each remove
+        # their own.
+        fd, passfile = tempfile.mkstemp(prefix='telecom-admin-')
+        with os.fdopen(fd, 'w') as fp:
             fp.write(args.admin_password)
         env = {**os.environ, 'TRYTONPASSFILE': passfile}
         try:

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from trytond.modules.company.tests import CompanyTestMixin, create_company
 from trytond.modules.currency.tests import add_currency_rate, create_currency
 from trytond.pool import Pool
+from trytond.tests import test_tryton
 from trytond.transaction import Transaction
 
 
@@ -102,6 +103,25 @@ def as_user(user, company=None):
     User._get_companies_cache.clear()
     with transaction.set_user(user.id), transaction.set_context(context):
         yield
+
+
+class DatabaseTestCase(test_tryton.TestCase):
+    """A fresh database with ``module`` (and ``extras``) activated, without
+    the generic checks of ModuleTestCase: each module's test_module.py
+    runs those once."""
+    module = None
+    extras = ()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        test_tryton.drop_db()
+        test_tryton.activate_module([cls.module, *cls.extras])
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        test_tryton.drop_db()
 
 
 class TelecomCompanyTestMixin(CompanyTestMixin):

@@ -3,26 +3,15 @@ fixture."""
 from decimal import Decimal
 
 from trytond.modules.company.tests import set_company
+from trytond.modules.telecom_base.tests.tools import DatabaseTestCase
 from trytond.pool import Pool
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
 
 from .tools import create_books
 
 
-class BillingTestCase(TestCase):
-    """A fresh database with telecom_billing activated, without the module
-    checks of ModuleTestCase: test_module.py runs those once."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(['telecom_billing'])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class BillingTestCase(DatabaseTestCase):
+    "A fresh database with telecom_billing activated"
+    module = 'telecom_billing'
 
 
 def create_usage_product(company, fiscal_year=None):

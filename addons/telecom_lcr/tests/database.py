@@ -1,18 +1,7 @@
 """The test case of telecom_lcr's database tests."""
-from trytond.tests.test_tryton import TestCase, activate_module, drop_db
+from trytond.modules.telecom_base.tests.tools import DatabaseTestCase
 
 
-class LcrTestCase(TestCase):
-    """A fresh database with telecom_lcr activated, without the module
-    checks of ModuleTestCase: test_module.py runs those once."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(['telecom_lcr'])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+class LcrTestCase(DatabaseTestCase):
+    "A fresh database with telecom_lcr activated"
+    module = 'telecom_lcr'

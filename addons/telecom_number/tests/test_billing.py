@@ -3,12 +3,13 @@ by hand."""
 import datetime as dt
 from decimal import Decimal
 
-from trytond.modules.telecom_base.tests.tools import create_tenancy
+from trytond.modules.telecom_base.tests.tools import (
+    DatabaseTestCase, create_tenancy)
 from trytond.modules.telecom_billing.tests.database import (
     create_usage_product)
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 
 D = dt.date
 
@@ -29,7 +30,7 @@ def inbound_plan(company, currency, name, mobile, fixed):
     return plan
 
 
-class NumberBillingTestCase(ModuleTestCase):
+class NumberBillingTestCase(DatabaseTestCase):
     "Test the billing of numbers"
     module = 'telecom_number'
 
@@ -152,6 +153,3 @@ class NumberBillingTestCase(ModuleTestCase):
         # Nothing more for the customer's number, nothing twice.
         r1_may = Run.bill(t.r1, D(2024, 5, 1), D(2024, 5, 31))
         self.assertFalse(r1_may.invoices)
-
-
-del ModuleTestCase

@@ -14,14 +14,13 @@ from unittest.mock import patch
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import set_company
 from trytond.modules.telecom_base.tests.tools import (
-    create_customer, create_tenancy)
+    DatabaseTestCase, create_customer, create_tenancy)
 from trytond.modules.telecom_billing import document
 from trytond.modules.telecom_billing.tests.tools import (
     create_fiscalyear, create_taxed_books)
 from trytond.modules.telecom_rating.tests.tools import cdr, create_rating
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    TestCase, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import add_prepaid_books_to_chart, total
@@ -47,19 +46,9 @@ def run_queued(method):
     return len(queued)
 
 
-class SettlementTestCase(TestCase):
+class SettlementTestCase(DatabaseTestCase):
     "Test prepaid invoices settled from the balance"
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        drop_db()
-        activate_module(['telecom_payment'])
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        drop_db()
+    module = 'telecom_payment'
 
     def setUp_tenant(self, **settings):
         """Reseller One's books, its prepaid PBX customer (30.00 topped

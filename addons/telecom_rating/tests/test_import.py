@@ -6,10 +6,11 @@ from decimal import Decimal
 from openpyxl import Workbook, load_workbook
 
 from trytond.model.exceptions import AccessError
-from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
+from trytond.modules.telecom_base.tests.tools import (
+    DatabaseTestCase, as_user, create_tenancy)
 from trytond.modules.telecom_rating.exceptions import RateImportError
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 from trytond.transaction import Transaction
 
 from .tools import UTC, cdr, create_rating
@@ -47,7 +48,7 @@ def xlsx(rows):
     return output.getvalue()
 
 
-class ImportTestCase(ModuleTestCase):
+class ImportTestCase(DatabaseTestCase):
     "Test the import and export of rate decks"
     module = 'telecom_rating'
 
@@ -321,6 +322,3 @@ class ImportTestCase(ModuleTestCase):
             self.assertEqual(defaults['filename'], 'Owner-wholesale-rates.csv')
             self.assertEqual(len(defaults['file'].splitlines()), 1 + 6)
             ExportRates.delete(session_id)
-
-
-del ModuleTestCase

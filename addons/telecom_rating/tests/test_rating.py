@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from trytond.model.exceptions import AccessError
-from trytond.modules.telecom_base.tests.tools import as_user, create_tenancy
+from trytond.modules.telecom_base.tests.tools import (
+    DatabaseTestCase, as_user, create_tenancy)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import with_transaction
 
 from .tools import UTC, cdr, create_rating
 
@@ -19,7 +20,7 @@ def amounts(call):
     return [c.amount for c in sorted(call.charges, key=lambda c: c.level)]
 
 
-class RatingTestCase(ModuleTestCase):
+class RatingTestCase(DatabaseTestCase):
     "Test rating of CDRs in the database"
     module = 'telecom_rating'
 
@@ -399,6 +400,3 @@ class RatingTestCase(ModuleTestCase):
         with as_user(t.r1_user):
             self.assertEqual(
                 sorted(c.level for c in Charge.search([])), [0, 0, 1, 1, 2])
-
-
-del ModuleTestCase
