@@ -37,6 +37,11 @@ __all__ = ['AriSimulator', 'Channel', 'RecordedRequest', 'format_timestamp']
 # Channel states in which ARI refuses to move a channel in the dialplan or
 # answer it (channel_state_invalid() in resource_channels.c).
 _INVALID_CONTROL_STATES = {'Down', 'Rsrved', 'Ringing'}
+# Asterisk's uniqueid is "<epoch>.<n>" with n counted over the life of the
+# process. One count for every simulator of the test process: two tests'
+# simulators started in the same second gave their first calls the same
+# ids, and the second call was refused as a conflicting duplicate.
+_SEQUENCE = itertools.count(1)
 _RECORDED = web.RequestKey('recorded', bool)
 
 
@@ -158,7 +163,7 @@ class AriSimulator:
         self._apps = {}
         self._connections = set()
         self._offset = dt.timedelta()
-        self._sequence = itertools.count(1)
+        self._sequence = _SEQUENCE
         self._refuse_websockets = False
         self._runner = None
         self._started = None
