@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -64,13 +65,40 @@ def sqlite_env(path, **values):
     return env
 
 
+def stop_group(process, timeout=10):
+    """Stop ``process`` (started with ``start_new_session=True``) and every
+    process of its group: SIGTERM, then SIGKILL for what is left after
+    ``timeout`` s. A program's own children (trytond-worker's pool, the
+    call-control API's rating worker) go with it, as in a container."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            # Signal 0: is any process of the group left?
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.1)
+    process.wait()
+
+
 @contextmanager
 def serve(command, env, url, log_path, timeout=60):
     """Run ``command`` (a server) with its output in ``log_path``, wait
     until ``url`` answers, and stop it at the end"""
     with open(log_path, 'w') as log:
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT)
+            stderr=subprocess.STDOUT, start_new_session=True)
         try:
             try:
                 wait_http(url, timeout=timeout, process=server)
@@ -82,12 +110,7 @@ def serve(command, env, url, log_path, timeout=60):
                 raise type(error)(f"{error}; {log_path} ends:\n{tail}")
             yield server
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_group(server)
 
 
 def postgresql_env(**values):

@@ -24,6 +24,7 @@ import pytest
 
 from . import tryton_exec
 from .conftest import BIN, ROOT, free_port, wait_http
+from tests.fixtures import stop_group
 
 CONFIG = os.path.join(ROOT, 'etc', 'trytond.conf')
 PG_URI = os.environ.get(
@@ -78,6 +79,8 @@ class Platform:
         self.api_args = list(api_args)
         self.url = f'http://127.0.0.1:{self.port}'
         self.process = None
+        # Every API started: its process group is stopped at the end.
+        self.started = []
         self.session = tryton_exec.Session(
             CONFIG, self.database, self.env, ROOT)
         self.start_api()
@@ -90,7 +93,8 @@ class Platform:
                 '--refresh', '0.5', '--rater-poll', '0.3',
                 *(a.format(database=self.database) for a in self.api_args)],
             env=self.env, cwd=ROOT, stdout=self.log,
-            stderr=subprocess.STDOUT)
+            stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(self.process)
         wait_http(self.url + '/health', timeout=120)
 
     def stop_api(self, kill=False):
@@ -116,6 +120,9 @@ class Platform:
 
     def stop(self):
         self.stop_api()
+        # What an API killed on purpose (a crash) left behind, if anything.
+        for process in self.started:
+            stop_group(process, timeout=5)
         self.session.close()
         self.log.close()
         if self.backend == 'postgresql':

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from .conftest import BIN, ROOT, free_port, wait_http
+from tests.fixtures import stop_group
 from .test_callcontrol import children
 
 PG_URI = os.environ.get(
@@ -73,7 +74,8 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
     log = open(tmp_path / 'server.log', 'w')
     server = subprocess.Popen(
         [os.path.join(ROOT, 'docker', 'entrypoint.sh'), 'trytond'],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
     try:
         url = f'http://127.0.0.1:{port}/'
         # The entrypoint activates every module in a new PostgreSQL
@@ -108,7 +110,7 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
         worker = subprocess.Popen(
             [os.path.join(ROOT, 'docker', 'entrypoint.sh'), 'trytond-worker'],
             env={**env, **queue_settings()}, cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT)
+            stderr=subprocess.STDOUT, start_new_session=True)
         try:
             task = json.dumps({
                     'model': 'account.invoice',
@@ -131,15 +133,17 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
                 assert time.monotonic() < deadline, "the worker ran no task"
                 time.sleep(0.5)
         finally:
-            worker.terminate()
-            worker.wait(timeout=15)
+            # With its pool of processes: they outlived a SIGTERM to the
+            # worker alone (a container stops them all).
+            stop_group(worker)
 
         # The call-control container runs the same entrypoint.
         api_port = free_port()
         api = subprocess.Popen(
             [os.path.join(ROOT, 'docker', 'entrypoint.sh'),
                 'telecom-callcontrol', '--listen', f'127.0.0.1:{api_port}'],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         try:
             wait_http(f'http://127.0.0.1:{api_port}/health', timeout=120)
             with urllib.request.urlopen(
@@ -149,12 +153,7 @@ def test_entrypoint_creates_database_and_serves(database, tmp_path):
             assert any('telecom_switch.api.rater' in command
                 for _, command in children(api.pid)), children(api.pid)
         finally:
-            api.terminate()
-            api.wait(timeout=15)
+            stop_group(api)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_group(server)
         log.close()
