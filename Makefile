@@ -49,6 +49,9 @@ export TELECOM_TEST_CACHE := $(CACHE)
 # the module tests already cover on PostgreSQL, and each activates its
 # modules in a database of its own, which on PostgreSQL cost more than the
 # rest of the pass (the suite must stay well inside CI's 90 minutes).
+# Tryton's generic checks of the modules' definitions (fields, views,
+# depends…: the same on every backend) run in the SQLite pass only
+# (TELECOM_STATIC_CHECKS, conftest.py).
 DB_TESTS = $(shell grep -l 'trytond.tests.test_tryton' addons/*/tests/test_*.py | grep -v '/test_scenario\.py$$')
 
 export TRYTOND_DATABASE__PATH := $(HERE)/var/db
@@ -124,6 +127,7 @@ test-sqlite: install
 
 test-postgresql: install
 	TRYTOND_DATABASE_URI=$(TEST_DATABASE_URI) DB_NAME=$(TEST_DB_NAME) DB_CACHE=$(CACHE)/postgresql \
+		TELECOM_STATIC_CHECKS=sqlite \
 		$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(or $(TESTS),$(DB_TESTS))
 
 bench: install
