@@ -56,6 +56,8 @@ class Charge(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # A reseller's purchase was invoiced by its parent's run.
+        cls._parent_references = cls._parent_references | {'billing_run'}
         t = cls.__table__()
         cls._sql_indexes.update({
                 # The runs read a seller's current charges (a small

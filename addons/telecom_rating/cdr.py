@@ -31,6 +31,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.telecom_base.locking import advisory_lock
 from trytond.modules.telecom_base.numbering import callee_as_authorized
+from trytond.modules.telecom_base.wall import read_within_reach
 
 from .cdr_row import COLUMNS, Window, cdr_row
 from .cdr_row import values as row_values
@@ -404,6 +405,13 @@ class Cdr(ModelSQL, ModelView):
         filter=[('current', '=', True)])
     history = fields.One2Many(
         'telecom.cdr.charge', 'cdr', "Rating History", readonly=True)
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        # A sub-reseller's call has the charges of the levels above it,
+        # which it may not read: listed for those who may only.
+        return read_within_reach(cls, super().read, ids, fields_names,
+            ['charges', 'history'])
 
     @classmethod
     def __setup__(cls):
@@ -904,6 +912,10 @@ class Charge(ModelSQL, ModelView):
     amount = fields.Numeric("Amount", digits=(16, 6), required=True)
     currency = fields.Many2One('currency.currency', "Currency", required=True)
 
+    # What a reseller's purchase points to in its parent's tenant (F2):
+    # read as blank by those who may not read it (wall.read_within_reach).
+    _parent_references = {'seller', 'account', 'plan'}
+
     # The columns of a charge row as rating writes it.
     COLUMNS = ('cdr', 'version', 'level', 'seller', 'account', 'buyer',
         'plan', 'prefix', 'destination', 'charged_seconds', 'bundle_seconds',
@@ -952,6 +964,11 @@ class Charge(ModelSQL, ModelView):
         for name, field in cls._fields.items():
             if isinstance(field, fields.Many2One):
                 table.drop_fk(name)
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        return read_within_reach(cls, super().read, ids, fields_names,
+            cls._parent_references)
 
     @classmethod
     def same(cls, old, new):

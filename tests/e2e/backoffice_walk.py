@@ -25,12 +25,17 @@ meet.
 One browser, one log-in per role, on the end-to-end tests' shared copy of
 the demo database.
 
-Not collected (the file is not named test_*) only because of the defect
-it finds: the owner's walk passes (39 entries, 59 windows, 75 forms, 58
-tabs and pages, 8 wizards), but as Bluebell the form of "Telecom / Calls"
-never finishes loading (sao's switch to the form never settles; the same
-on every run). Fix that screen, then rename this file to
-test_backoffice_walk.py:
+Not collected yet (the file is not named test_*). The defect that kept
+it out is fixed: as Bluebell the form of "Telecom / Calls" never loaded —
+its charges listed the levels above the reseller, which it may not read,
+and named its parent's account, plan and company (telecom_base/wall.py,
+``read_within_reach``, now lists and names only what the reader may
+read; telecom_rating's test_reseller_reads_its_purchase_as_sao_does).
+What keeps it out now is the walk's own race: on some runs, after a
+relate window or a wizard of a form's toolbar ends, the form has no
+current record for the next entry (Carriers, Rate Plans, Calls: "Export
+Rates", "Import Rates", "Rate Unrated Calls"), more often under load;
+once that is understood, rename this file to test_backoffice_walk.py:
   make test-sqlite TESTS=tests/e2e/backoffice_walk.py
 """
 import sqlite3
@@ -323,6 +328,13 @@ class Walk:
         }""")
         for action_id, action_name, _ in entries:
             self.where = f"{name} › {action_name}"
+            # The form shows its record again: a wizard that ended (an
+            # export) reloads it, and under load that reload may start
+            # after the browser looked idle. A person waits for it too.
+            self.page.wait_for_function("""() => {
+                const tab = Sao.Tab.tabs.get_current();
+                return tab && tab.screen && tab.screen.current_record;
+            }""", timeout=SETTLE_TIMEOUT)
             self.call("""(action_id) => {
                 const tab = Sao.Tab.tabs.get_current();
                 const screen = tab.screen;

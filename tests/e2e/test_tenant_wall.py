@@ -38,12 +38,6 @@ KNOWN_REFERENCES = {
     "not per tenant",
     ('res.user.role', 'user'): "role assignments have no rule of their "
     "own yet",
-    # A reseller's buy-side charges: what it pays its parent, under the
-    # parent's plan, run and account.
-    ('telecom.cdr.charge', 'account'): "the parent's account of it",
-    ('telecom.cdr.charge', 'billing_run'): "the parent's billing run",
-    ('telecom.cdr.charge', 'plan'): "the parent's plan",
-    ('telecom.cdr.charge', 'seller'): "the parent company",
     }
 SAMPLE = 3
 # Kinds of fields through which a search reaches another model.

@@ -377,6 +377,40 @@ class RatingTestCase(DatabaseTestCase):
                 ('adjustment', Decimal('0.096'))])
 
     @with_transaction()
+    def test_reseller_reads_its_purchase_as_sao_does(self):
+        """A sub-reseller reads its call's charges with the names of what
+        they point to (as the Calls form does): its purchase shows no
+        seller, account or plan of its parent's (F2), its sale all"""
+        pool = Pool()
+        Cdr = pool.get('telecom.cdr')
+        Charge = pool.get('telecom.cdr.charge')
+        t = self.setup()
+        Cdr.ingest([cdr(t.r2_customer, 'r2', '442071234567', MONDAY, 60)])
+        Cdr.rate_unrated()
+        names = ['level', 'amount', 'seller', 'seller.rec_name', 'account',
+            'account.rec_name', 'plan', 'plan.rec_name']
+        with as_user(t.r2_user):
+            call, = Cdr.read([c.id for c in Cdr.search([])], ['charges'])
+            # Not the charge of its parent's purchase from the owner.
+            ids = call['charges']
+            purchase, sale = sorted(
+                Charge.read(ids, names), key=lambda c: c['level'])
+        self.assertEqual(purchase['level'], 1)
+        self.assertEqual(
+            [purchase[n] for n in ['seller', 'seller.', 'account',
+                    'account.', 'plan', 'plan.']], [None] * 6)
+        self.assertEqual(sale['level'], 2)
+        self.assertEqual(
+            (sale['seller'], sale['account'], sale['plan']),
+            (t.r2.id, t.r2_customer.id, t.r2_plan.id))
+        self.assertEqual(sale['account.']['rec_name'],
+            t.r2_customer.rec_name)
+        self.assertEqual(sale['plan.']['rec_name'], t.r2_plan.rec_name)
+        # The owner reads every level as it is.
+        self.assertEqual(len(Cdr.read([call['id']], ['charges'])[0][
+                    'charges']), 3)
+
+    @with_transaction()
     def test_reseller_sees_its_levels_only(self):
         "A sub-reseller sees what it pays and sells, not what its parent pays"
         pool = Pool()
