@@ -140,6 +140,9 @@ class LiveCall(ModelSQL, ModelView):
         'telecom.account', "Account", required=True, ondelete='CASCADE',
         readonly=True)
     direction = fields.Char("Direction", readonly=True)
+    service = fields.Char("Service", readonly=True,
+        help="voice, fax or sms: what its interim updates are priced as.")
+    caller = fields.Char("Caller", readonly=True)
     callee = fields.Char("Callee", readonly=True)
     state = fields.Selection([
             ('authorized', "Authorized"),

@@ -376,18 +376,14 @@ class CallControl:
         if not routes:
             return deny('no_route', account)
 
-        if await self.store.fetch(self.store.q(sql.CDR_EXISTS),
-                switch.code, call_id, leg):
-            # Its CDR is stored (and perhaps rated, which forgets the live
-            # call): a replayed authorize would hold a slot and money
-            # nothing releases.
-            return deny('call_completed', account)
         max_seconds, sliced = self._first_slice(body, account, emergency)
+        # One round trip: a call whose CDR is stored is refused there
+        # (call_completed), a replayed one finds its admission.
         admission = await self.store.admit(Request(
                 switch.id, call_id, leg, account.id, direction, callee,
                 emergency, account.limits, account.credit_limit,
                 account.prepaid, cost_of, price, max_seconds,
-                self.max_call_seconds + 600))
+                self.max_call_seconds + 600, switch.code, service, caller))
         if not admission.allowed:
             return deny(admission.reason, account)
         return json_response({
@@ -433,9 +429,11 @@ class CallControl:
         account = snapshot.accounts.get(rows[0][0]) if rows else None
         if account is None:
             return problem(404, "no live call with this id", 'call_id')
-        _, direction, callee = rows[0]
-        priced = snapshot.pricer(account, direction, 'voice', '', callee,
-            dt.datetime.now(UTC), snapshot.convert)
+        # Priced as at the admission: its service, and its caller (an
+        # inbound plan may price by where the call comes from).
+        _, direction, callee, service, caller = rows[0]
+        priced = snapshot.pricer(account, direction, service or 'voice',
+            caller or '', callee, dt.datetime.now(UTC), snapshot.convert)
         if isinstance(priced, str) or not (
                 account.prepaid or account.credit_limit is not None):
             # Free, or no money limit: nothing to hold.

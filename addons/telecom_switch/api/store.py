@@ -54,6 +54,12 @@ class Request:
     price_per_minute: Decimal
     max_seconds: int
     ttl: int
+    # The switch's code, as its CDRs carry it: a call whose CDR is stored
+    # is not admitted again (a replayed authorize). None: not checked.
+    switch_code: str | None = None
+    # What the call's interim updates are priced as, again (update).
+    service: str = 'voice'
+    caller: str = ''
 
 
 @dataclass(frozen=True)
@@ -194,8 +200,8 @@ class Store:
         "INSERT INTO telecom_live_call (switch, call_id, leg, account, "
         "direction, callee, state, authorized_at, expires_at, "
         "price_per_minute, max_duration, reserved, over_limit, emergency, "
-        "create_uid, create_date) VALUES "
-        "(?, ?, ?, ?, ?, ?, 'authorized', ?, ?, ?, ?, ?, ?, ?, 0, ?)")
+        "create_uid, create_date, service, caller) VALUES "
+        "(?, ?, ?, ?, ?, ?, 'authorized', ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)")
 
     # A CDR row (telecom_rating/cdr_row.py, the one definition of every
     # writer) and what is fixed for a new one: its account's tenant,
@@ -220,7 +226,8 @@ class Store:
             request.direction, request.callee, now,
             now + dt.timedelta(seconds=ttl), request.price_per_minute,
             admission.max_duration, admission.reserved,
-            admission.over_limit, request.emergency, now)
+            admission.over_limit, request.emergency, now, request.service,
+            request.caller)
 
 
 class SQLiteStore(Store):
@@ -249,6 +256,11 @@ class SQLiteStore(Store):
         now = self.now()
         connection.execute('BEGIN IMMEDIATE')
         try:
+            if request.switch_code is not None and connection.execute(
+                    self.q(CDR_EXISTS), (request.switch_code,
+                        request.call_id, request.leg)).fetchone():
+                connection.execute('COMMIT')
+                return Admission(False, 'call_completed')
             row = connection.execute(self.EXISTING, (
                     request.switch, request.call_id, request.leg)).fetchone()
             if row:
@@ -673,7 +685,8 @@ CREATE OR REPLACE FUNCTION telecom_callcontrol_admit(
     p_same_limit integer, p_total_limit integer, p_charge_over boolean,
     p_money boolean, p_credit numeric, p_reserve numeric,
     p_max_duration integer, p_price numeric, p_now timestamp,
-    p_expires timestamp,
+    p_expires timestamp, p_switch_code varchar, p_service varchar,
+    p_caller varchar,
     OUT o_result varchar, OUT o_max_duration integer,
     OUT o_reserved numeric, OUT o_over boolean, OUT o_available numeric)
 LANGUAGE plpgsql AS $$
@@ -687,6 +700,14 @@ DECLARE
     v_balance numeric;
     v_owed numeric;
 BEGIN
+    -- Its CDR is stored (and perhaps rated, which forgets the live call):
+    -- a replayed authorize would hold a slot and money nothing releases.
+    IF p_switch_code IS NOT NULL AND EXISTS (SELECT 1 FROM telecom_cdr c
+            WHERE c.switch = p_switch_code AND c.call_id = p_call_id
+                AND c.leg = p_leg) THEN
+        o_result := 'call_completed';
+        RETURN;
+    END IF;
     PERFORM pg_advisory_xact_lock(%(namespace)d, p_account);
     SELECT l.max_duration, l.reserved, l.over_limit
         INTO o_max_duration, o_reserved, o_over
@@ -748,12 +769,12 @@ BEGIN
         o_over := true;
     END IF;
     INSERT INTO telecom_live_call (switch, call_id, leg, account,
-        direction, callee, state, authorized_at, expires_at,
-        price_per_minute, max_duration, reserved, over_limit, emergency,
-        create_uid, create_date)
-    VALUES (p_switch, p_call_id, p_leg, p_account, p_direction, p_callee,
-        'authorized', p_now, p_expires, p_price, p_max_duration, p_reserve,
-        o_over, p_emergency, 0, p_now);
+        direction, service, caller, callee, state, authorized_at,
+        expires_at, price_per_minute, max_duration, reserved, over_limit,
+        emergency, create_uid, create_date)
+    VALUES (p_switch, p_call_id, p_leg, p_account, p_direction, p_service,
+        p_caller, p_callee, 'authorized', p_now, p_expires, p_price,
+        p_max_duration, p_reserve, o_over, p_emergency, 0, p_now);
     o_result := 'ok';
     o_max_duration := p_max_duration;
     o_reserved := p_reserve;
@@ -761,7 +782,7 @@ END
 $$""" % {'namespace': LOCK_NAMESPACE}
     ADMIT = (
         "SELECT * FROM telecom_callcontrol_admit(%s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+        "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
     RETRIES = 20
 
     def __init__(self, conninfo, min_size=2, max_size=8):
@@ -786,16 +807,18 @@ $$""" % {'namespace': LOCK_NAMESPACE}
         admission function with ``cursor`` (trytond's, in LiveCall's
         ``__register__``): ``trytond-admin -u telecom_switch`` owns them,
         never the API process at its start."""
-        # A function without o_available (before 2026-12-03) cannot be
-        # replaced in place (its result type changes): dropped once.
-        # Never otherwise: a replaced function keeps its oid, which the
-        # API workers' prepared statements hold.
+        # A function of an older signature (before 2026-12-03 without
+        # o_available, before 2026-12-07 without p_switch_code, p_service
+        # and p_caller) cannot be replaced in place: dropped once (restart
+        # the API after the update). Never otherwise: a replaced function
+        # keeps its oid, which the API workers' prepared statements hold.
         cursor.execute(
-            "SELECT proargnames FROM pg_proc "
+            "SELECT oid::regprocedure::text, proargnames FROM pg_proc "
             "WHERE proname = 'telecom_callcontrol_admit'")
-        if any('o_available' not in (names or ())
-                for names, in cursor.fetchall()):
-            cursor.execute('DROP FUNCTION telecom_callcontrol_admit')
+        for signature, names in cursor.fetchall():
+            if not {'o_available', 'p_switch_code', 'p_service',
+                    'p_caller'} <= set(names or ()):
+                cursor.execute(f'DROP FUNCTION {signature}')
         cursor.execute(cls.COUNTER)
         cls.register_owed(cursor)
         cursor.execute(cls.ADMIT_FUNCTION)
@@ -825,7 +848,8 @@ $$""" % {'namespace': LOCK_NAMESPACE}
                 "SELECT to_regprocedure('telecom_callcontrol_admit(integer, "
                 "varchar, varchar, integer, varchar, varchar, boolean, "
                 "integer, integer, boolean, boolean, numeric, numeric, "
-                "integer, numeric, timestamp, timestamp)') IS NOT NULL")
+                "integer, numeric, timestamp, timestamp, varchar, varchar, "
+                "varchar)') IS NOT NULL")
             (registered,), = await cursor.fetchall()
             if not registered:
                 raise RuntimeError("the admission function of the database "
@@ -918,14 +942,16 @@ $$""" % {'namespace': LOCK_NAMESPACE}
                         else limits.total + extra,
                         limits.over_limit == 'charge', money, credit,
                         admission.reserved, admission.max_duration,
-                        request.price_per_minute, now, values[7]))
+                        request.price_per_minute, now, values[7],
+                        request.switch_code, request.service,
+                        request.caller))
                 result, max_duration, reserved, over, left = (
                     await cursor.fetchone())
                 if result == 'retry':
                     available = to_decimal(left)
                     continue
-                if result == 'concurrency_limit':
-                    return Admission(False, 'concurrency_limit')
+                if result in ('concurrency_limit', 'call_completed'):
+                    return Admission(False, result)
                 return Admission(True, admission.reason if result == 'ok'
                     else 'ok', max_duration, to_decimal(reserved),
                     bool(over))
@@ -1069,7 +1095,8 @@ SLICED = (
 SLICED_PG = SLICED.replace('?', '%s')
 # What prices a live call again
 PRICED = (
-    "SELECT account, direction, callee FROM telecom_live_call "
+    "SELECT account, direction, callee, service, caller "
+    "FROM telecom_live_call "
     "WHERE switch = ? AND call_id = ? AND leg = ? AND state != 'ended'")
 EXTEND = (
     "UPDATE telecom_live_call SET max_duration = ?, reserved = ?, "
