@@ -27,23 +27,49 @@
         return activate.apply(this, arguments);
     };
 
-    // A wizard's buttons are disabled while its step runs (a billing run
+    // A wizard's buttons are disabled while a step runs (a billing run
     // takes a while, with sao's "Processing" shown): a second click cannot
-    // submit it again. A step that fails leaves the same view: its buttons
-    // come back as their states say.
+    // submit it again. That includes the buttons of the next step, drawn
+    // while sao still sets its form up: sao drops a click that comes
+    // before it is done (its __processing flag), and a quick user saw
+    // "Replace" do nothing. A step that fails leaves the same view: its
+    // buttons come back as their states say.
+    function disable_while_processing(wizard) {
+        if (wizard.__processing) {
+            Object.values(wizard.states || {}).forEach(function(button) {
+                button.el.prop('disabled', true);
+            });
+        }
+    }
     var process = Sao.Wizard.prototype.process;
     Sao.Wizard.prototype.process = function(state) {
-        var buttons = Object.values(this.states || {});
-        buttons.forEach(function(button) {
-            button.el.prop('disabled', true);
-        });
-        return process.call(this, state).always(() => {
-            buttons.forEach(function(button) {
+        var result = process.call(this, state);
+        disable_while_processing(this);
+        return result.always(() => {
+            // A click while processing returns at once: leave the
+            // buttons to the step that runs.
+            if (this.__processing) {
+                return;
+            }
+            Object.values(this.states || {}).forEach(function(button) {
                 button.el.prop('disabled', false);
             });
             if (this.screen && this.screen.current_record) {
                 this.update_buttons();
             }
         });
+    };
+    var get_button = Sao.Wizard.prototype._get_button;
+    Sao.Wizard.prototype._get_button = function(definition) {
+        var button = get_button.call(this, definition);
+        if (this.__processing) {
+            button.el.prop('disabled', true);
+        }
+        return button;
+    };
+    var update_buttons = Sao.Wizard.prototype.update_buttons;
+    Sao.Wizard.prototype.update_buttons = function() {
+        update_buttons.apply(this, arguments);
+        disable_while_processing(this);
     };
 }());
