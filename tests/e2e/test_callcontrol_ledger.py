@@ -38,6 +38,14 @@ def make_accounts(platform, accounts):
     that user name and the fixture's retail plan; values may carry a
     ``topup``. Return {sip user: account code}. The API sees them at its
     next snapshot refresh (half a second here)."""
+    if platform.backend == 'sqlite':
+        # Tryton on SQLite keeps a cache's reset time to the second
+        # (trytond/cache.py reads ir_cache through DATETIME()): another
+        # process misses a second reset within the same second, and the
+        # API's snapshot missed these accounts until some later change
+        # (seen twice in make test; see the closing note of 2026-12-07).
+        # Not this test's subject: start in a new second.
+        time.sleep(1.1)
     codes = platform.tryton(f"""
 from decimal import Decimal
 pool_get = pool.get
@@ -63,11 +71,9 @@ for user, values in {accounts!r}.items():
             'amount': Decimal(topup), 'kind': 'topup'}}])
     result[user] = account.code
 """)
-    # Wait until the API's snapshot knows the last of them. On SQLite under
-    # the load of `make test` one refresh once waited 31 s (the length of
-    # a SQLite busy wait) behind another process's write.
+    # Wait until the API's snapshot knows the last of them.
     last = list(accounts)[-1]
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 30
     with platform.client() as client:
         while client.post('/v1/authorize', json={
                     'call_id': f'probe-{uuid.uuid4().hex}',
