@@ -28,7 +28,8 @@ class Invoice(metaclass=PoolMeta):
             'invisible': ~Eval('telecom_currency_rate'),
             },
         help="One unit of the tenant's currency in the invoice currency, "
-        "at the invoice date: the rate the run converted prices at.")
+        "at the invoice date: the rate the run converted prices at "
+        "(empty when they are the same currency).")
 
     @classmethod
     def __register__(cls, module_name):

@@ -465,9 +465,12 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 start=self.start_date, end=self.end_date),
             'telecom_run': self.id,
             'telecom_account': account.id,
+            # Only a conversion has a rate: a same-currency invoice said
+            # "Rate 1 EUR = 1.000000 EUR".
             'telecom_currency_rate': self._convert(
                 ctx, account, Decimal(1), self.company.currency
-                ).quantize(MICRO),
+                ).quantize(MICRO)
+            if account.currency != self.company.currency else None,
             }
         receivable = party.account_receivable_used
         address = party.address_get(type='invoice')
